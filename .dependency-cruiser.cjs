@@ -1,0 +1,58 @@
+/**
+ * Keeps the picture in ../shared/DESIGN.md true: dependencies point inward.
+ * model/ and core/ import nothing of the outer rooms; sources never import the store,
+ * ingest or sinks; sinks read the log, never the pipeline; the store knows no source,
+ * sink or HTTP.
+ */
+module.exports = {
+  forbidden: [
+    {
+      name: "model-is-pure",
+      severity: "error",
+      from: { path: "^src/model/" },
+      to: { path: "^src/(?!model/)" },
+    },
+    {
+      name: "core-is-pure",
+      severity: "error",
+      from: { path: "^src/core/" },
+      to: { path: "^src/(?!model/|core/)" },
+    },
+    {
+      name: "sources-only-observe",
+      severity: "error",
+      from: { path: "^src/sources/" },
+      to: { path: "^src/(store|ingest|sinks|api|cli)/" },
+    },
+    {
+      name: "sinks-read-the-log",
+      severity: "error",
+      from: { path: "^src/sinks/" },
+      to: { path: "^src/(sources|ingest|api|cli)/" },
+    },
+    {
+      name: "store-knows-no-edges",
+      severity: "error",
+      from: { path: "^src/store/" },
+      to: { path: "^src/(sources|ingest|sinks|api|cli|config)/" },
+    },
+    {
+      name: "ingest-knows-no-edges",
+      severity: "error",
+      from: { path: "^src/ingest/" },
+      to: { path: "^src/(sources|sinks|api|cli)/" },
+    },
+    {
+      name: "no-circular",
+      severity: "error",
+      from: { path: "^src/" },
+      to: { circular: true },
+    },
+  ],
+  options: {
+    doNotFollow: { path: "node_modules" },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: "tsconfig.json" },
+    enhancedResolveOptions: { extensions: [".ts", ".js"] },
+  },
+};

@@ -1,0 +1,19 @@
+import { ingestScenario } from "./ingest.js";
+
+/** Each scenario prints one JSON line; `npm run bench -- NAME` runs one alone. */
+const scenarios: Record<string, () => Promise<Record<string, unknown>>> = {
+  ingest: ingestScenario,
+};
+
+const wanted = process.argv.slice(2);
+const unknown = wanted.filter((name) => !(name in scenarios));
+if (unknown.length > 0) {
+  process.stderr.write(
+    `unknown scenario(s): ${unknown.join(", ")}; known: ${Object.keys(scenarios).join(", ")}\n`,
+  );
+  process.exit(2);
+}
+for (const name of wanted.length > 0 ? wanted : Object.keys(scenarios)) {
+  const result = await scenarios[name]!();
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+}

@@ -1,0 +1,48 @@
+import { existsSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { CrwatchError, errorMessage } from "../model/errors.js";
+import { openSqliteStore } from "../store/sqlite/store.js";
+import type { Store } from "../store/store.js";
+
+export const DEFAULT_DATA_DIR = ".crwatch";
+
+/** Opens an existing history; read commands must not create an empty one by accident. */
+export async function openExistingStore(dataDir: string | undefined): Promise<Store> {
+  const dir = resolve(dataDir ?? DEFAULT_DATA_DIR);
+  if (!existsSync(resolve(dir, "crwatch.db"))) {
+    throw new CrwatchError(
+      "CRW_STORE_OPEN",
+      `no crwatch history in ${dir} (run \`crwatch serve\` first, or pass --data-dir)`,
+    );
+  }
+  return openSqliteStore({ dir });
+}
+
+export function parsePositiveInt(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0)
+    throw new CrwatchError("CRW_USAGE", `${flag} expects a non-negative integer, got "${value}"`);
+  return n;
+}
+
+/** Prints `crwatch: CODE: message` (and the cause) and sets exit code 2. */
+export function reportFailure(err: unknown): void {
+  const code = err instanceof CrwatchError ? `${err.code}: ` : "";
+  process.stderr.write(`crwatch: ${code}${errorMessage(err)}\n`);
+  const cause = err instanceof Error ? err.cause : undefined;
+  if (cause) process.stderr.write(`  caused by: ${errorMessage(cause)}\n`);
+  process.exitCode = 2;
+}
+
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+export async function tempDirectory(
+  prefix: string,
+): Promise<{ path: string; cleanup: () => Promise<void> }> {
+  const path = await mkdtemp(join(tmpdir(), prefix));
+  return { path, cleanup: () => rm(path, { recursive: true, force: true }) };
+}

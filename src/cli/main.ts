@@ -1,0 +1,22 @@
+#!/usr/bin/env node
+import { Command } from "commander";
+import { reportFailure } from "./common.js";
+import { registerDiff } from "./diff.js";
+import { registerHistory } from "./history.js";
+import { registerServe } from "./serve.js";
+import { registerShow } from "./show.js";
+import { registerVerify } from "./verify.js";
+
+const program = new Command()
+  .name("crwatch")
+  .description("watch gateway custom resources; record, explain and deliver every change")
+  .version("0.1.0")
+  .showHelpAfterError();
+
+registerServe(program);
+registerHistory(program);
+registerShow(program);
+registerDiff(program);
+registerVerify(program);
+
+program.parseAsync(process.argv).catch(reportFailure);

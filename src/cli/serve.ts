@@ -1,0 +1,80 @@
+import { existsSync } from "node:fs";
+import type { Command } from "commander";
+import { loadConfig } from "../config/load.js";
+import { createLogger, LOG_LEVELS, type LogLevel } from "../logger.js";
+import { startCrwatch } from "../main.js";
+import { CrwatchError } from "../model/errors.js";
+import { collect } from "./common.js";
+
+interface ServeFlags {
+  config?: string;
+  dataDir?: string;
+  watch?: string[];
+  logLevel: string;
+}
+
+export function registerServe(program: Command): void {
+  program
+    .command("serve")
+    .description("watch the configured sources and record every change until SIGINT/SIGTERM")
+    .option(
+      "--config <file>",
+      "crwatch.yaml (default: ./crwatch.yaml when it exists and no --watch is given)",
+    )
+    .option("--data-dir <dir>", "where the history is stored (overrides store.path)")
+    .option(
+      "--watch <path>",
+      "watch a file, directory or glob (repeatable; a files source named `files`)",
+      collect,
+    )
+    .option("--log-level <level>", `one of ${LOG_LEVELS.join(", ")}`, "info")
+    .action(async (flags: ServeFlags) => serve(flags));
+}
+
+async function serve(flags: ServeFlags): Promise<void> {
+  if (!LOG_LEVELS.includes(flags.logLevel as LogLevel)) {
+    throw new CrwatchError("CRW_USAGE", `--log-level must be one of ${LOG_LEVELS.join(", ")}`);
+  }
+  const log = createLogger(flags.logLevel as LogLevel);
+  const configPath =
+    flags.config ?? (!flags.watch && existsSync("crwatch.yaml") ? "crwatch.yaml" : undefined);
+  const config = await loadConfig({
+    ...(configPath ? { configPath } : {}),
+    ...(flags.dataDir ? { dataDir: flags.dataDir } : {}),
+    ...(flags.watch ? { watch: flags.watch } : {}),
+  });
+  if (config.sources.length === 0) {
+    throw new CrwatchError(
+      "CRW_USAGE",
+      "nothing to watch: pass --config crwatch.yaml or --watch PATH",
+    );
+  }
+  // Listen before starting: a signal during the initial scan still gets a clean stop.
+  const stopRequested = waitForSignal(log);
+  const crwatch = await startCrwatch(config, { log });
+  log.info(
+    { dataDir: config.store.path, sources: config.sources.map((s) => s.name) },
+    "crwatch is watching",
+  );
+  await stopRequested;
+  log.info("stopping: flushing pending changes (send the signal again to exit at once)");
+  await crwatch.stop();
+  log.info("stopped");
+  // Everything is committed and delivered; do not wait on a stray handle of a dependency.
+  process.exit(0);
+}
+
+/** Resolves on the first SIGINT/SIGTERM; a second one exits at once. */
+function waitForSignal(log: { warn: (msg: string) => void }): Promise<void> {
+  return new Promise((resolve) => {
+    let received = 0;
+    const onSignal = (signal: NodeJS.Signals) => {
+      received++;
+      if (received === 1) return resolve();
+      log.warn(`${signal} again: exiting without flushing`);
+      process.exit(130);
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+  });
+}

@@ -1,0 +1,95 @@
+import { createHmac } from "node:crypto";
+import { isJsonObject, type JsonObject, type JsonValue } from "../model/json.js";
+
+/**
+ * Field names whose values are secrets, compared after lower-casing and removing `_` and
+ * `-`. A key matches when it equals or ends with one of these, so `clientSecret`,
+ * `jwt_secrets` and `keyauth_credentials` match while `secretRef`, `maxTokens` and
+ * `credentialRefs` (references to secrets, or limits) stay readable.
+ */
+export const DEFAULT_SECRET_KEYS = [
+  "password",
+  "passwd",
+  "token",
+  "apikey",
+  "masterkey",
+  "secret",
+  "secrets",
+  "secretkey",
+  "privatekey",
+  "credentials",
+  "accesskey",
+] as const;
+
+export interface MaskOptions {
+  /** HMAC key: masks are stable for one installation and unguessable without the key. */
+  key: Buffer;
+  /** Extra key names (same normalisation) to mask. */
+  extraKeys?: string[];
+}
+
+export type Masker = (object: JsonObject) => JsonObject;
+
+const MASK_PREFIX = "<masked:";
+
+/**
+ * Inside a secret-named object, these identify a reference to a secret (Envoy Gateway's
+ * `clientSecret: {name: …}`), not the secret itself, and stay readable.
+ */
+const REFERENCE_KEYS = new Set(["name", "namespace", "kind", "group"]);
+
+export function isMasked(value: unknown): boolean {
+  return typeof value === "string" && value.startsWith(MASK_PREFIX);
+}
+
+/**
+ * Builds a function that replaces secret values with `<masked:hmac>`; the same value gives
+ * the same mask, so a rotated secret still shows as a change while its value is never
+ * stored or printed. Booleans stay visible (`hide_credentials: false` is a finding, not a
+ * secret). Objects are copied only along the paths that change.
+ */
+export function createMasker(options: MaskOptions): Masker {
+  const suffixes = [...DEFAULT_SECRET_KEYS, ...(options.extraKeys ?? []).map(normalizeKey)];
+  const mask = (value: string | number): string =>
+    `${MASK_PREFIX}${createHmac("sha256", options.key).update(String(value)).digest("hex").slice(0, 16)}>`;
+  const isSecretKey = (key: string): boolean => {
+    const k = normalizeKey(key);
+    return suffixes.some((s) => k.endsWith(s));
+  };
+  const maskAll = (value: JsonValue): JsonValue => {
+    if (typeof value === "string" || typeof value === "number")
+      return isMasked(value) ? value : mask(value);
+    if (Array.isArray(value)) return value.map(maskAll);
+    if (isJsonObject(value)) {
+      return mapValues(value, (child, key) => (REFERENCE_KEYS.has(key) ? child : maskAll(child)));
+    }
+    return value;
+  };
+  const walk = (value: JsonValue): JsonValue => {
+    if (Array.isArray(value)) return value.map(walk);
+    if (!isJsonObject(value)) return value;
+    return mapValues(value, (child, key) => (isSecretKey(key) ? maskAll(child) : walk(child)));
+  };
+  return (object) => {
+    if (isKubernetesSecret(object)) {
+      return mapValues(object, (child, key) =>
+        key === "data" || key === "stringData" ? maskAll(child) : walk(child),
+      );
+    }
+    return walk(object) as JsonObject;
+  };
+}
+
+function isKubernetesSecret(object: JsonObject): boolean {
+  return object.kind === "Secret" && object.apiVersion === "v1";
+}
+
+function normalizeKey(key: string): string {
+  return key.toLowerCase().replace(/[-_]/g, "");
+}
+
+function mapValues(obj: JsonObject, fn: (value: JsonValue, key: string) => JsonValue): JsonObject {
+  const out: JsonObject = {};
+  for (const key of Object.keys(obj)) out[key] = fn(obj[key] as JsonValue, key);
+  return out;
+}

@@ -1,0 +1,57 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { diff } from "./diff.js";
+import { displayPath, summarize } from "./summarize.js";
+
+describe("summarize", () => {
+  it("should print one line per path with old and new values", () => {
+    const before = {
+      spec: {
+        rules: [
+          {
+            backendRefs: [
+              { name: "v1", weight: 90 },
+              { name: "v2", weight: 10 },
+            ],
+          },
+        ],
+      },
+    };
+    const after = {
+      spec: {
+        rules: [
+          {
+            backendRefs: [
+              { name: "v1", weight: 0 },
+              { name: "v2", weight: 10 },
+            ],
+          },
+        ],
+        hostnames: ["x"],
+      },
+    };
+    const lines = summarize(diff(before, after), before, after);
+    assert.deepStrictEqual(lines.sort(), [
+      'spec.hostnames: (absent) → ["x"]',
+      "spec.rules[0].backendRefs[0].weight: 90 → 0",
+    ]);
+  });
+
+  it("should show removals with the old value", () => {
+    const before = { spec: { cors: { allowOrigins: ["https://a"] } } };
+    const after = { spec: {} };
+    assert.deepStrictEqual(summarize(diff(before, after), before, after), [
+      'spec.cors: {"allowOrigins":["https://a"]} → (absent)',
+    ]);
+  });
+
+  it("should quote keys that are not identifiers and truncate long values", () => {
+    assert.equal(
+      displayPath("/metadata/annotations/a.b~1c", { metadata: { annotations: {} } }),
+      'metadata.annotations["a.b/c"]',
+    );
+    const long = "x".repeat(200);
+    const [line] = summarize(diff({ a: "" }, { a: long }), { a: "" }, { a: long });
+    assert.ok(line && line.length < 120 && line.endsWith("…"));
+  });
+});

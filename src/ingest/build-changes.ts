@@ -1,0 +1,244 @@
+import { type CanonicalizeOptions, canonicalize } from "../core/canonicalize.js";
+import { diff } from "../core/diff.js";
+import type { Masker } from "../core/mask.js";
+import { sha256Hex } from "../core/stable-json.js";
+import { summarize } from "../core/summarize.js";
+import type { NewChange, ResourceChangeType } from "../model/change.js";
+import type { JsonObject } from "../model/json.js";
+import type {
+  Actor,
+  Cause,
+  Location,
+  ObservationEvent,
+  ObservedObject,
+} from "../model/observation.js";
+import { noticeRef, type Ref, refKey } from "../model/ref.js";
+import type { EvaluateRules } from "../model/rule.js";
+import type { CommitBatch } from "../store/store.js";
+import type { SourceState } from "./head-cache.js";
+
+export interface BuildOptions {
+  masker: Masker;
+  canonicalize: CanonicalizeOptions;
+  rules: EvaluateRules;
+}
+
+/** A new object with its serialization and content hash, computed once. */
+interface Encoded {
+  object: JsonObject;
+  json: string;
+  hash: string;
+}
+
+/** Turns one observation's events into changes, appended to a commit batch. */
+export class ChangeBuilder {
+  private sawSnapshot = false;
+  private readonly reportedProblems = new Set<string>();
+
+  constructor(
+    private readonly batch: CommitBatch,
+    private readonly options: BuildOptions,
+    private readonly source: string,
+    private readonly state: SourceState,
+    private readonly observedAt: string,
+  ) {}
+
+  async apply(event: ObservationEvent): Promise<void> {
+    switch (event.type) {
+      case "upsert":
+        return this.upsert(event.item);
+      case "delete":
+        return this.remove(
+          event.ref,
+          event.location ?? null,
+          event.actor ?? null,
+          event.cause ?? null,
+        );
+      case "snapshot":
+        return this.snapshot(event.items, event.keep);
+      case "gap":
+        this.notice("GAP", noticeRef(this.source), null, {
+          code: "CRW_GAP",
+          message: event.detail ? `${event.reason}: ${event.detail}` : event.reason,
+        });
+        return;
+      case "problem":
+        return this.problem(event);
+      case "recovered":
+        return this.recovered(event.location);
+    }
+  }
+
+  private async upsert(item: ObservedObject): Promise<void> {
+    const object = this.options.masker(canonicalize(item.object, this.options.canonicalize));
+    const objectJson = JSON.stringify(object);
+    const contentHash = sha256Hex(objectJson);
+    const key = refKey(item.ref);
+    const head = this.state.heads.get(key);
+    if (head && !head.deleted && head.contentHash === contentHash) return; // not a change
+    const before = head && !head.deleted ? await this.state.latestObject(key, item.ref) : null;
+    const type: ResourceChangeType = before ? "MODIFIED" : "ADDED";
+    this.resourceChange(
+      type,
+      item.ref,
+      before,
+      { object, json: objectJson, hash: contentHash },
+      {
+        location: item.location ?? null,
+        actor: item.actor ?? null,
+        cause: item.cause ?? null,
+      },
+    );
+  }
+
+  private async remove(
+    ref: Ref,
+    location: Location | null,
+    actor: Actor | null,
+    cause: Cause | null,
+  ): Promise<void> {
+    const key = refKey(ref);
+    const head = this.state.heads.get(key);
+    if (!head || head.deleted) return;
+    const before = await this.state.latestObject(key, ref);
+    this.resourceChange("DELETED", ref, before, null, {
+      location: location ?? head.location,
+      actor,
+      cause,
+    });
+  }
+
+  /**
+   * A full view also lists every current problem: one it does not repeat was fixed (maybe
+   * while crwatch was down), so its ERROR stops being open. Call after the last event.
+   */
+  finish(): void {
+    if (!this.sawSnapshot) return;
+    for (const location of [...this.state.problems.keys()]) {
+      if (!this.reportedProblems.has(location)) this.recovered(location);
+    }
+  }
+
+  /** Upserts everything seen, then deletes what the source no longer has. */
+  private async snapshot(items: ObservedObject[], keep: string[]): Promise<void> {
+    this.sawSnapshot = true;
+    const seen = new Set<string>();
+    for (const item of items) {
+      seen.add(refKey(item.ref));
+      await this.upsert(item);
+    }
+    const isKept = (path: string | undefined): boolean =>
+      path !== undefined && keep.some((prefix) => path === prefix || path.startsWith(`${prefix}/`));
+    for (const [key, head] of [...this.state.heads]) {
+      if (head.deleted || seen.has(key) || isKept(head.location?.path)) continue;
+      await this.remove(head.ref, head.location, null, null);
+    }
+  }
+
+  private problem(event: Extract<ObservationEvent, { type: "problem" }>): void {
+    const { problem } = event;
+    this.reportedProblems.add(problem.location.path);
+    this.forgetResolution(problem.location.path);
+    const open = this.state.problems.get(problem.location.path);
+    if (open && open.fingerprint === problem.fingerprint) return; // already recorded
+    this.state.problems.set(problem.location.path, {
+      location: problem.location.path,
+      fingerprint: problem.fingerprint,
+      seq: 0,
+    });
+    this.notice(
+      "ERROR",
+      noticeRef(this.source, problem.location.path),
+      problem.location,
+      {
+        code: problem.code,
+        message: problem.message,
+      },
+      problem.fingerprint,
+    );
+  }
+
+  /** Resolutions are applied after a batch's changes: a problem reopened in the same batch must not be closed. */
+  private forgetResolution(location: string): void {
+    const list = this.batch.resolvedProblems;
+    const i = list.findIndex((r) => r.source === this.source && r.location === location);
+    if (i !== -1) list.splice(i, 1);
+  }
+
+  private recovered(location: string): void {
+    if (!this.state.problems.delete(location)) return;
+    this.batch.resolvedProblems.push({ source: this.source, location });
+  }
+
+  private notice(
+    type: "GAP" | "ERROR",
+    ref: Ref,
+    location: Location | null,
+    notice: { code: string; message: string },
+    fingerprint?: string,
+  ): void {
+    const change: NewChange = {
+      ...this.blank(type, ref),
+      location,
+      notice,
+    };
+    if (fingerprint !== undefined) change.fingerprint = fingerprint;
+    this.batch.changes.push(change);
+  }
+
+  private resourceChange(
+    type: ResourceChangeType,
+    ref: Ref,
+    before: JsonObject | null,
+    encoded: Encoded | null,
+    who: { location: Location | null; actor: Actor | null; cause: Cause | null },
+  ): void {
+    const after = encoded?.object ?? null;
+    const contentHash = encoded?.hash ?? null;
+    const key = refKey(ref);
+    const head = this.state.heads.get(key);
+    const revision = (head?.revision ?? 0) + 1;
+    // A missing side is the empty object, so every patch (ADDED, DELETED too) is exact RFC 6902.
+    const patch = diff(before ?? {}, after ?? {});
+    const input = { type, ref, before, after, patch };
+    this.batch.changes.push({
+      ...this.blank(type, ref),
+      revision,
+      previousRevision: head ? head.revision : null,
+      ...who,
+      patch,
+      summary: summarize(patch, before ?? {}, after ?? {}),
+      findings: this.options.rules(input),
+      object: after,
+      ...(encoded ? { objectJson: encoded.json } : {}),
+      contentHash,
+    });
+    this.state.heads.set(key, {
+      ref,
+      revision,
+      contentHash,
+      deleted: after === null,
+      location: who.location,
+    });
+    this.state.rememberObject(key, after);
+  }
+
+  private blank(type: NewChange["type"], ref: Ref): NewChange {
+    return {
+      type,
+      ref,
+      revision: null,
+      previousRevision: null,
+      actor: null,
+      cause: null,
+      location: null,
+      observedAt: this.observedAt,
+      patch: [],
+      summary: [],
+      findings: [],
+      notice: null,
+      object: null,
+      contentHash: null,
+    };
+  }
+}

@@ -1,0 +1,255 @@
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import pino from "pino";
+import { tempDir } from "../../test/helpers.js";
+import { applyPatch } from "../core/diff.js";
+import { createMasker } from "../core/mask.js";
+import type { JsonObject } from "../model/json.js";
+import type { Observation, ObservationEvent, ObservedObject } from "../model/observation.js";
+import type { Ref } from "../model/ref.js";
+import { openSqliteStore } from "../store/sqlite/store.js";
+import type { Store } from "../store/store.js";
+import { Ingest } from "./pipeline.js";
+
+const SOURCE = "test";
+
+function route(name: string, weight: number, extra: JsonObject = {}): ObservedObject {
+  const object: JsonObject = {
+    apiVersion: "gateway.networking.k8s.io/v1",
+    kind: "HTTPRoute",
+    metadata: { name, namespace: "shop", resourceVersion: String(Math.random()), ...extra },
+    spec: {
+      rules: [
+        {
+          backendRefs: [
+            { name: "v1", weight },
+            { name: "v2", weight: 100 - weight },
+          ],
+        },
+      ],
+    },
+  };
+  return {
+    ref: refOf("HTTPRoute", name),
+    object,
+    location: { path: `/cfg/${name}.yaml`, line: 1 },
+  };
+}
+
+function refOf(kind: string, name: string, group = "gateway.networking.k8s.io"): Ref {
+  return { source: SOURCE, group, kind, namespace: "shop", name };
+}
+
+function obs(...events: ObservationEvent[]): Observation {
+  return { source: SOURCE, events, observedAt: new Date().toISOString() };
+}
+
+describe("Ingest", () => {
+  let dir: { path: string; cleanup: () => Promise<void> };
+  let store: Store;
+  let ingest: Ingest;
+
+  before(async () => {
+    dir = await tempDir();
+    store = await openSqliteStore({ dir: dir.path });
+    ingest = new Ingest({
+      store,
+      masker: createMasker({ key: Buffer.from("k".repeat(32)) }),
+      log: pino({ level: "silent" }),
+    });
+  });
+  after(async () => {
+    await store.close();
+    await dir.cleanup();
+  });
+
+  const since = async (seq: number) => store.readChanges({ afterSeq: seq });
+
+  it("should record ADDED, skip a no-op rewrite, then record MODIFIED with an exact patch", async () => {
+    const start = await store.lastSeq();
+    await ingest.accept(obs({ type: "upsert", item: route("a", 90) }));
+    // A new resourceVersion alone is server noise, not a change.
+    await ingest.accept(obs({ type: "upsert", item: route("a", 90) }));
+    await ingest.accept(obs({ type: "upsert", item: route("a", 0) }));
+    const changes = await since(start);
+    assert.deepStrictEqual(
+      changes.map((c) => [c.type, c.revision, c.previousRevision]),
+      [
+        ["ADDED", 1, null],
+        ["MODIFIED", 2, 1],
+      ],
+    );
+    const modified = changes[1]!;
+    assert.deepStrictEqual(modified.summary.sort(), [
+      "spec.rules[0].backendRefs[0].weight: 90 → 0",
+      "spec.rules[0].backendRefs[1].weight: 10 → 100",
+    ]);
+    const r1 = await store.getRevision(modified.ref, 1);
+    const r2 = await store.getRevision(modified.ref, 2);
+    assert.deepStrictEqual(applyPatch(r1!.object!, modified.patch), r2!.object);
+    assert.deepStrictEqual(applyPatch({}, changes[0]!.patch), r1!.object);
+    assert.equal((r2!.object!.metadata as JsonObject).resourceVersion, undefined);
+  });
+
+  it("should record DELETED once and number a re-creation as the next revision", async () => {
+    const start = await store.lastSeq();
+    await ingest.accept(obs({ type: "delete", ref: refOf("HTTPRoute", "a") }));
+    await ingest.accept(obs({ type: "delete", ref: refOf("HTTPRoute", "a") }));
+    await ingest.accept(obs({ type: "upsert", item: route("a", 50) }));
+    const changes = await since(start);
+    assert.deepStrictEqual(
+      changes.map((c) => [c.type, c.revision]),
+      [
+        ["DELETED", 3],
+        ["ADDED", 4],
+      ],
+    );
+    assert.equal(changes[0]!.location?.path, "/cfg/a.yaml", "a delete keeps where the object was");
+  });
+
+  it("should infer deletions from a snapshot, except under kept locations", async () => {
+    await ingest.accept(
+      obs({ type: "upsert", item: route("b", 10) }, { type: "upsert", item: route("c", 10) }),
+    );
+    const start = await store.lastSeq();
+    await ingest.accept(obs({ type: "snapshot", items: [route("a", 50)], keep: ["/cfg/c.yaml"] }));
+    const changes = await since(start);
+    assert.deepStrictEqual(
+      changes.map((c) => [c.type, c.ref.name]),
+      [["DELETED", "b"]],
+    );
+  });
+
+  it("should mask secrets so that no value reaches the store, while a rotation still shows", async () => {
+    const secret = (value: string): ObservedObject => ({
+      ref: refOf("Secret", "keys", ""),
+      object: {
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: { name: "keys", namespace: "shop" },
+        stringData: { key: value },
+      },
+    });
+    const start = await store.lastSeq();
+    await ingest.accept(obs({ type: "upsert", item: secret("hunter2-super-secret") }));
+    await ingest.accept(obs({ type: "upsert", item: secret("rotated-value-42") }));
+    const changes = await since(start);
+    assert.deepStrictEqual(
+      changes.map((c) => c.type),
+      ["ADDED", "MODIFIED"],
+    );
+    assert.match(
+      changes[1]!.summary[0]!,
+      /^stringData\.key: "<masked:[0-9a-f]{16}>" → "<masked:[0-9a-f]{16}>"$/,
+    );
+    await store.close();
+    store = await openSqliteStore({ dir: dir.path });
+    ingest = new Ingest({
+      store,
+      masker: createMasker({ key: Buffer.from("k".repeat(32)) }),
+      log: pino({ level: "silent" }),
+    });
+    for (const file of ["crwatch.db", "crwatch.db-wal"]) {
+      const bytes = readFileSync(join(dir.path, file), { flag: "r" }).toString("latin1");
+      assert.ok(
+        !bytes.includes("hunter2") && !bytes.includes("rotated-value"),
+        `${file} holds a secret`,
+      );
+    }
+  });
+
+  it("should record a problem once per fingerprint and again after recovery", async () => {
+    const problem = (fingerprint: string): ObservationEvent => ({
+      type: "problem",
+      problem: {
+        code: "CRW_YAML_SYNTAX",
+        message: "bad indent",
+        location: { path: "/cfg/bad.yaml", line: 3 },
+        fingerprint,
+      },
+    });
+    const start = await store.lastSeq();
+    await ingest.accept(obs(problem("f1")));
+    await ingest.accept(obs(problem("f1")));
+    await ingest.accept(obs(problem("f2")));
+    await ingest.accept(obs({ type: "recovered", location: "/cfg/bad.yaml" }));
+    await ingest.accept(obs(problem("f2")));
+    const changes = await since(start);
+    assert.deepStrictEqual(
+      changes.map((c) => [c.type, c.notice?.code, c.location?.line]),
+      [
+        ["ERROR", "CRW_YAML_SYNTAX", 3],
+        ["ERROR", "CRW_YAML_SYNTAX", 3],
+        ["ERROR", "CRW_YAML_SYNTAX", 3],
+      ],
+    );
+  });
+
+  it("should record a gap and save the cursor with the changes", async () => {
+    const start = await store.lastSeq();
+    await ingest.accept({
+      ...obs({ type: "gap", reason: "watch expired", detail: "410 Gone" }),
+      cursor: "rv-77",
+    });
+    const [gap] = await since(start);
+    assert.equal(gap?.type, "GAP");
+    assert.equal(gap?.notice?.message, "watch expired: 410 Gone");
+    assert.equal(await store.getSourceCursor(SOURCE), "rv-77");
+  });
+
+  it("should keep order and lose nothing when many observations arrive at once", async () => {
+    const start = await store.lastSeq();
+    await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        ingest.accept(obs({ type: "upsert", item: route("burst", i) })),
+      ),
+    );
+    const changes = await since(start);
+    assert.equal(changes.length, 50);
+    assert.deepStrictEqual(
+      changes.map((c) => c.revision),
+      Array.from({ length: 50 }, (_, i) => i + 1),
+    );
+    assert.ok((await store.verify()).ok);
+  });
+});
+
+describe("Ingest with a snapshot after a restart", () => {
+  it("should close an open problem that the next full view no longer reports", async () => {
+    const dir = await tempDir();
+    const store = await openSqliteStore({ dir: dir.path });
+    try {
+      const make = () =>
+        new Ingest({
+          store,
+          masker: createMasker({ key: Buffer.from("k") }),
+          log: pino({ level: "silent" }),
+        });
+      const problem: ObservationEvent = {
+        type: "problem",
+        problem: {
+          code: "CRW_BINARY_FILE",
+          message: "binary",
+          location: { path: "/cfg/x.yaml" },
+          fingerprint: "f",
+        },
+      };
+      await make().accept(obs({ type: "snapshot", items: [], keep: ["/cfg/x.yaml"] }, problem));
+      assert.equal((await store.openProblems(SOURCE)).length, 1);
+      // Fixed while down: the next start's snapshot does not report it.
+      await make().accept(obs({ type: "snapshot", items: [route("x", 1)], keep: [] }));
+      assert.equal((await store.openProblems(SOURCE)).length, 0);
+      // Broken again in the same way: recorded again, since it was closed.
+      await make().accept(
+        obs({ type: "snapshot", items: [route("x", 1)], keep: ["/cfg/x.yaml"] }, problem),
+      );
+      const errors = (await store.readChanges({})).filter((c) => c.type === "ERROR");
+      assert.equal(errors.length, 2);
+    } finally {
+      await store.close();
+      await dir.cleanup();
+    }
+  });
+});

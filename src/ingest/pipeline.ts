@@ -1,0 +1,138 @@
+import type { Logger } from "pino";
+import type { CanonicalizeOptions } from "../core/canonicalize.js";
+import type { Masker } from "../core/mask.js";
+import type { Change } from "../model/change.js";
+import type { Observation } from "../model/observation.js";
+import type { EvaluateRules } from "../model/rule.js";
+import type { CommitBatch, Store } from "../store/store.js";
+import { ChangeBuilder } from "./build-changes.js";
+import { SourceState } from "./head-cache.js";
+
+export interface IngestOptions {
+  store: Store;
+  masker: Masker;
+  log: Logger;
+  canonicalize?: CanonicalizeOptions;
+  rules?: EvaluateRules;
+  /** Latest objects kept in memory for diffing; older ones are read from the store. */
+  maxCachedObjects?: number;
+  /** Observations folded into one store transaction at most. */
+  maxObservationsPerCommit?: number;
+}
+
+interface Pending {
+  observation: Observation;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+type CommitListener = (changes: Change[]) => void;
+
+/**
+ * Observation → change, then commit. One worker drains a queue, so every ref's changes
+ * are ordered; observations that arrive while a commit runs are folded into the next
+ * transaction (batching for free under load, one commit per observation when idle).
+ */
+export class Ingest {
+  private readonly queue: Pending[] = [];
+  private readonly states = new Map<string, SourceState>();
+  private readonly listeners: CommitListener[] = [];
+  private running: Promise<void> | null = null;
+
+  constructor(private readonly options: IngestOptions) {}
+
+  /** Resolves once the observation's changes are committed (or it held none). */
+  accept(observation: Observation): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ observation, resolve, reject });
+      this.running ??= this.drain();
+    });
+  }
+
+  onCommit(listener: CommitListener): void {
+    this.listeners.push(listener);
+  }
+
+  /** Waits until everything accepted so far is committed. */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  /** Never throws: failures reject the observations they belong to. */
+  private async drain(): Promise<void> {
+    while (this.queue.length > 0) {
+      const taken = this.queue.splice(0, this.options.maxObservationsPerCommit ?? 64);
+      try {
+        const committed = await this.commit(taken.map((p) => p.observation));
+        for (const p of taken) p.resolve();
+        if (committed.length > 0) this.notify(committed);
+      } catch (err) {
+        // In-memory heads may now be ahead of the store: forget them, reload on next use.
+        for (const p of taken) this.states.delete(p.observation.source);
+        this.options.log.error({ err }, "ingest commit failed; the sources will retry");
+        for (const p of taken) p.reject(err);
+      }
+    }
+    // In the same synchronous step as the last queue check, so an accept() from here on
+    // starts a new drain instead of queueing behind one that has finished.
+    this.running = null;
+  }
+
+  private async commit(observations: Observation[]): Promise<Change[]> {
+    const batch: CommitBatch = { changes: [], cursors: [], resolvedProblems: [] };
+    for (const observation of observations) {
+      const state = await this.stateOf(observation.source);
+      const builder = new ChangeBuilder(
+        batch,
+        this.buildOptions(),
+        observation.source,
+        state,
+        observation.observedAt,
+      );
+      for (const event of observation.events) await builder.apply(event);
+      builder.finish();
+      if (observation.cursor !== undefined) {
+        batch.cursors.push({ source: observation.source, cursor: observation.cursor });
+      }
+    }
+    if (
+      batch.changes.length === 0 &&
+      batch.cursors.length === 0 &&
+      batch.resolvedProblems.length === 0
+    ) {
+      return [];
+    }
+    return this.options.store.commit(batch);
+  }
+
+  private buildOptions() {
+    return {
+      masker: this.options.masker,
+      canonicalize: this.options.canonicalize ?? {},
+      rules: this.options.rules ?? (() => []),
+    };
+  }
+
+  private async stateOf(source: string): Promise<SourceState> {
+    let state = this.states.get(source);
+    if (!state) {
+      state = await SourceState.load(
+        this.options.store,
+        source,
+        this.options.maxCachedObjects ?? 20_000,
+      );
+      this.states.set(source, state);
+    }
+    return state;
+  }
+
+  private notify(changes: Change[]): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(changes);
+      } catch (err) {
+        this.options.log.error({ err }, "commit listener failed");
+      }
+    }
+  }
+}

@@ -1,0 +1,82 @@
+import type { JsonObject } from "./json.js";
+import type { Actor, Cause, Location } from "./observation.js";
+import type { Ref } from "./ref.js";
+
+export const RESOURCE_CHANGE_TYPES = ["ADDED", "MODIFIED", "DELETED"] as const;
+export const NOTICE_TYPES = ["GAP", "ERROR"] as const;
+export type ResourceChangeType = (typeof RESOURCE_CHANGE_TYPES)[number];
+export type NoticeType = (typeof NOTICE_TYPES)[number];
+export type ChangeType = ResourceChangeType | NoticeType;
+
+export type Severity = "info" | "low" | "medium" | "high" | "critical";
+
+/** What a rule says of a change. */
+export interface Finding {
+  ruleId: string;
+  severity: Severity;
+  message: string;
+  /** JSON pointer of the field the finding is about. */
+  path?: string;
+}
+
+/** One RFC 6902 operation. */
+export interface PatchOp {
+  op: "add" | "remove" | "replace" | "move" | "copy" | "test";
+  path: string;
+  value?: unknown;
+  from?: string;
+}
+
+/** For GAP and ERROR entries: what the source could not see or read. */
+export interface Notice {
+  code: string;
+  message: string;
+}
+
+/** A change as ingest produces it, before the store gives it a seq and a hash. */
+export interface NewChange {
+  type: ChangeType;
+  ref: Ref;
+  /** The revision this change creates; null for notices. */
+  revision: number | null;
+  previousRevision: number | null;
+  actor: Actor | null;
+  cause: Cause | null;
+  location: Location | null;
+  observedAt: string;
+  patch: PatchOp[];
+  summary: string[];
+  findings: Finding[];
+  notice: Notice | null;
+  /** The new canonical, masked object (null for DELETED and notices). */
+  object: JsonObject | null;
+  /** `JSON.stringify(object)` when the caller already has it (hashing needs it), to skip a second encoding. */
+  objectJson?: string;
+  /** sha256 of the canonical object; null when there is no object. */
+  contentHash: string | null;
+  /** For ERROR entries: the fingerprint that stops the same problem being recorded twice. */
+  fingerprint?: string;
+}
+
+/** A committed entry of the change log. */
+export interface Change extends Omit<NewChange, "object" | "objectJson" | "fingerprint"> {
+  seq: number;
+  committedAt: string;
+  hash: string;
+  prevHash: string;
+}
+
+/** The n-th stored state of one ref. */
+export interface Revision {
+  ref: Ref;
+  revision: number;
+  seq: number;
+  /** null marks a deletion. */
+  object: JsonObject | null;
+  contentHash: string | null;
+  location: Location | null;
+}
+
+export function isNotice(type: ChangeType): type is NoticeType {
+  return type === "GAP" || type === "ERROR";
+}

@@ -1,0 +1,45 @@
+/**
+ * Every error crwatch raises or records has a stable code from this catalogue, so logs,
+ * ERROR entries and exit messages can be matched by machines and looked up by people.
+ */
+export const ERROR_CODES = {
+  CRW_CONFIG_NOT_FOUND: "config file not found",
+  CRW_CONFIG_PARSE: "config file is not valid YAML",
+  CRW_CONFIG_INVALID: "config file does not match the schema",
+  CRW_CONFIG_ENV: "config refers to an environment variable that is not set",
+  CRW_YAML_SYNTAX: "YAML or JSON syntax error",
+  CRW_YAML_ALIAS_LIMIT: "YAML uses too many aliases (possible alias bomb)",
+  CRW_NOT_UTF8: "file is not valid UTF-8",
+  CRW_BINARY_FILE: "file looks binary",
+  CRW_FILE_TOO_LARGE: "file is larger than the configured cap",
+  CRW_FILE_UNREADABLE: "file could not be read",
+  CRW_FILE_VANISHED: "file was deleted while being read",
+  CRW_SYMLINK_LOOP: "symbolic link loop",
+  CRW_PATH_MISSING: "watched path does not exist",
+  CRW_NOT_AN_OBJECT: "document is not a mapping",
+  CRW_DUPLICATE_RESOURCE: "the same resource is defined twice",
+  CRW_STORE_OPEN: "store could not be opened",
+  CRW_STORE_MIGRATION: "store migration failed",
+  CRW_STORE_WRITE: "a write to the store failed; nothing of the batch was committed",
+  CRW_STORE_CHAIN_BROKEN: "change log hash chain is broken",
+  CRW_STORE_NOT_FOUND: "no such entry in the store",
+  CRW_SINK_DELIVERY: "a sink failed to deliver",
+  CRW_DIFF_INPUT: "diff input could not be read",
+  CRW_USAGE: "invalid command-line usage",
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class CrwatchError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "CrwatchError";
+    this.code = code;
+  }
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,31 @@
+import { renderChange } from "../../core/render-change.js";
+import type { Change } from "../../model/change.js";
+import type { Sink } from "../sink.js";
+import { writeAll } from "../write-stream.js";
+
+export interface ConsoleSinkConfig {
+  name: string;
+  type: "console";
+  /** Colour when writing to a terminal (default), always, or never. */
+  color?: "auto" | "always" | "never";
+  maxLines?: number;
+}
+
+/** Prints each change for a person watching the terminal. */
+export function createConsoleSink(
+  config: ConsoleSinkConfig,
+  out: NodeJS.WritableStream & { isTTY?: boolean } = process.stdout,
+): Sink {
+  const color = config.color === "always" || (config.color !== "never" && out.isTTY === true);
+  return {
+    name: config.name,
+    type: "console",
+    async deliver(changes: Change[]) {
+      const text = changes
+        .map((c) => renderChange(c, { color, maxLines: config.maxLines ?? 40 }))
+        .join("\n");
+      await writeAll(out, `${text}\n`);
+    },
+    async close() {},
+  };
+}

@@ -1,0 +1,39 @@
+import { open } from "node:fs/promises";
+import type { Change } from "../../model/change.js";
+import type { Sink } from "../sink.js";
+import { writeAll } from "../write-stream.js";
+
+export interface JsonlSinkConfig {
+  name: string;
+  type: "jsonl";
+  /** File to append to; `-` (default) is standard output. */
+  path?: string;
+}
+
+/**
+ * One JSON object per line, the same shape as `crwatch history --output json`. Written to
+ * a file with fsync per batch, because the dispatcher moves its cursor on as soon as
+ * `deliver` returns: a line the cursor has passed must be on disk.
+ */
+export function createJsonlSink(
+  config: JsonlSinkConfig,
+  stdout: NodeJS.WritableStream = process.stdout,
+): Sink {
+  const path = config.path ?? "-";
+  let file: Awaited<ReturnType<typeof open>> | null = null;
+  return {
+    name: config.name,
+    type: "jsonl",
+    async deliver(changes: Change[]) {
+      const text = changes.map((c) => `${JSON.stringify(c)}\n`).join("");
+      if (path === "-") return writeAll(stdout, text);
+      file ??= await open(path, "a");
+      await file.appendFile(text);
+      await file.sync();
+    },
+    async close() {
+      await file?.close();
+      file = null;
+    },
+  };
+}

@@ -1,0 +1,53 @@
+/**
+ * Settings of a `files` source: which files hold the resources, and how eagerly to re-read
+ * them. Paths may be relative; they are resolved against the process's working directory
+ * (the config loader resolves them against the config file first).
+ */
+export interface FilesSourceConfig {
+  name: string;
+  type: "files";
+  /**
+   * Files, directories or globs. A named file is always read (include and exclude do not
+   * apply: naming it is the choice). A directory is walked and filtered by include and
+   * exclude. A glob is walked from its base directory; its own pattern replaces include,
+   * exclude still applies.
+   */
+  paths: string[];
+  /** Globs relative to each watched directory; default: YAML and JSON files. */
+  include?: string[];
+  /** Globs relative to each watched directory or glob base; a matching directory is not entered. */
+  exclude?: string[];
+  /** Quiet time after the last file event before re-reading; default 100 ms. */
+  debounceMs?: number;
+  /** Files larger than this are reported (CRW_FILE_TOO_LARGE), not read; default 5 MiB. */
+  maxFileBytes?: number;
+  /**
+   * A path missing at start is always reported (CRW_PATH_MISSING), kept (nothing under it
+   * is taken as deleted) and watched until it appears; nothing about it is fatal. This flag
+   * only says whether that is expected: true logs it at info level, false (default) warns.
+   */
+  waitForPaths?: boolean;
+}
+
+export type ResolvedFilesSourceConfig = Required<FilesSourceConfig>;
+
+export const FILES_SOURCE_DEFAULTS = {
+  include: ["**/*.yaml", "**/*.yml", "**/*.json"],
+  exclude: [] as string[],
+  debounceMs: 100,
+  maxFileBytes: 5 * 1024 * 1024,
+  waitForPaths: false,
+} as const;
+
+export function withFilesDefaults(config: FilesSourceConfig): ResolvedFilesSourceConfig {
+  return {
+    name: config.name,
+    type: "files",
+    paths: [...config.paths],
+    include: [...(config.include ?? FILES_SOURCE_DEFAULTS.include)],
+    exclude: [...(config.exclude ?? FILES_SOURCE_DEFAULTS.exclude)],
+    debounceMs: config.debounceMs ?? FILES_SOURCE_DEFAULTS.debounceMs,
+    maxFileBytes: config.maxFileBytes ?? FILES_SOURCE_DEFAULTS.maxFileBytes,
+    waitForPaths: config.waitForPaths ?? FILES_SOURCE_DEFAULTS.waitForPaths,
+  };
+}

@@ -1,0 +1,353 @@
+import assert from "node:assert/strict";
+import { mkdir, rename, rm, symlink, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { Writable } from "node:stream";
+import { afterEach, describe, it } from "node:test";
+import { pino } from "pino";
+import { tempDir, waitFor } from "../../../test/helpers.js";
+import type { Observation, ObservationEvent } from "../../model/observation.js";
+import type { Source } from "../source.js";
+import type { FilesSourceConfig } from "./config.js";
+import { createFilesSource, type FilesSourceTuning } from "./source.js";
+
+const resource = (kind: string, name: string, extra = "") =>
+  `apiVersion: gateway.networking.k8s.io/v1\nkind: ${kind}\nmetadata:\n  name: ${name}\n  namespace: shop\n${extra}`;
+const route = (name: string, extra = "") => resource("HTTPRoute", name, extra);
+
+/** A started source and everything it emitted and logged. */
+interface Harness {
+  source: Source;
+  observations: Observation[];
+  logs: Array<{ level: number; msg: string }>;
+  /** Events of the observations from index `from` on. */
+  events(from?: number): ObservationEvent[];
+  /** Waits until an event from index `from` on satisfies `match`. */
+  waitForEvent(
+    match: (e: ObservationEvent) => boolean,
+    from?: number,
+    what?: string,
+  ): Promise<ObservationEvent>;
+}
+
+const running: Source[] = [];
+const cleanups: Array<() => Promise<void>> = [];
+
+afterEach(async () => {
+  for (const source of running.splice(0)) await source.stop();
+  for (const cleanup of cleanups.splice(0)) await cleanup();
+});
+
+async function workDir(): Promise<string> {
+  const dir = await tempDir("crwatch-files-");
+  cleanups.push(dir.cleanup);
+  return dir.path;
+}
+
+async function start(
+  config: Partial<FilesSourceConfig> & { paths: string[] },
+  options: { tuning?: FilesSourceTuning; emit?: (o: Observation) => Promise<void> } = {},
+): Promise<Harness> {
+  const source = createFilesSource(
+    { name: "local", type: "files", debounceMs: 50, ...config },
+    options.tuning,
+  );
+  running.push(source);
+  const observations: Observation[] = [];
+  const logs: Harness["logs"] = [];
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      logs.push(JSON.parse(String(chunk)));
+      done();
+    },
+  });
+  const emit = options.emit ?? (async () => {});
+  await source.start({
+    emit: async (observation) => {
+      await emit(observation);
+      observations.push(observation);
+    },
+    log: pino({ level: "debug" }, sink),
+    cursor: undefined,
+  });
+  const events = (from = 0) => observations.slice(from).flatMap((o) => o.events);
+  const waitForEvent = (match: (e: ObservationEvent) => boolean, from = 0, what = "event") =>
+    waitFor(() => events(from).find(match), 10_000, what);
+  return { source, observations, logs, events, waitForEvent };
+}
+
+const names = (events: ObservationEvent[], type: "upsert" | "delete") =>
+  events
+    .flatMap((e) => (e.type === "upsert" && type === "upsert" ? [e.item.ref.name] : []))
+    .concat(events.flatMap((e) => (e.type === "delete" && type === "delete" ? [e.ref.name] : [])))
+    .sort();
+const snapshotOf = (events: ObservationEvent[]) => {
+  const snapshot = events.find((e) => e.type === "snapshot");
+  assert.ok(snapshot?.type === "snapshot", "a snapshot event");
+  return snapshot;
+};
+const isUpsertOf = (name: string) => (e: ObservationEvent) =>
+  e.type === "upsert" && e.item.ref.name === name;
+const isProblem = (code: string) => (e: ObservationEvent) =>
+  e.type === "problem" && e.problem.code === code;
+
+describe("files source", () => {
+  it("should emit one snapshot of every selected file at start", async () => {
+    const dir = await workDir();
+    await mkdir(join(dir, "sub"));
+    await mkdir(join(dir, ".hidden"));
+    await writeFile(join(dir, "a.yaml"), `${route("one")}---\n${route("two")}`);
+    await writeFile(join(dir, "sub", "b.yml"), route("three"));
+    await writeFile(join(dir, "c.json"), JSON.stringify({ model_list: [] }));
+    await writeFile(join(dir, "notes.txt"), route("ignored-txt"));
+    await writeFile(join(dir, ".hidden", "d.yaml"), route("ignored-hidden"));
+    await writeFile(join(dir, "skip.yaml"), route("ignored-excluded"));
+    const h = await start({ paths: [dir], exclude: ["skip.yaml"] });
+    assert.equal(h.observations.length, 1);
+    const [observation] = h.observations;
+    assert.equal(observation?.source, "local");
+    assert.match(observation?.cursor ?? "", /^[0-9a-f]{16}$/);
+    assert.deepEqual(
+      observation?.events.map((e) => e.type),
+      ["snapshot"],
+    );
+    const snapshot = snapshotOf(h.events());
+    assert.deepEqual(snapshot.keep, []);
+    assert.deepEqual(
+      snapshot.items.map((i) => [i.ref.kind, i.ref.name, i.location?.path, i.location?.line]),
+      [
+        ["HTTPRoute", "one", join(dir, "a.yaml"), 1],
+        ["HTTPRoute", "two", join(dir, "a.yaml"), 7],
+        ["Document", "c.json#0", join(dir, "c.json"), 1],
+        ["HTTPRoute", "three", join(dir, "sub", "b.yml"), 1],
+      ],
+    );
+  });
+
+  it("should upsert the resources of a file that is created", async () => {
+    const dir = await workDir();
+    const h = await start({ paths: [dir] });
+    await writeFile(join(dir, "new.yaml"), route("fresh"));
+    const event = await h.waitForEvent(isUpsertOf("fresh"), 1, "upsert of fresh");
+    assert.equal(event.type === "upsert" && event.item.location?.path, join(dir, "new.yaml"));
+  });
+
+  it("should upsert the resources of a file that is modified", async () => {
+    const dir = await workDir();
+    await writeFile(join(dir, "r.yaml"), route("r", "spec: {hostnames: [a.example]}\n"));
+    const h = await start({ paths: [dir] });
+    await writeFile(join(dir, "r.yaml"), route("r", "spec: {hostnames: [b.example]}\n"));
+    const event = await h.waitForEvent(isUpsertOf("r"), 1, "upsert of r");
+    assert.deepEqual(event.type === "upsert" && event.item.object.spec, {
+      hostnames: ["b.example"],
+    });
+  });
+
+  it("should delete the resources of a file that is deleted", async () => {
+    const dir = await workDir();
+    await writeFile(join(dir, "gone.yaml"), `${route("x")}---\n${route("y")}`);
+    await writeFile(join(dir, "stays.yaml"), route("z"));
+    const h = await start({ paths: [dir] });
+    await rm(join(dir, "gone.yaml"));
+    await h.waitForEvent((e) => e.type === "delete" && e.ref.name === "y", 1, "delete of y");
+    await h.source.flush();
+    assert.deepEqual(names(h.events(1), "delete"), ["x", "y"]);
+    assert.deepEqual(names(h.events(1), "upsert"), []);
+  });
+
+  it("should upsert and not delete when a file is renamed", async () => {
+    const dir = await workDir();
+    await writeFile(join(dir, "old.yaml"), route("moved"));
+    const h = await start({ paths: [dir] });
+    await rename(join(dir, "old.yaml"), join(dir, "new.yaml"));
+    const event = await h.waitForEvent(isUpsertOf("moved"), 1, "upsert of moved");
+    assert.equal(event.type === "upsert" && event.item.location?.path, join(dir, "new.yaml"));
+    await h.source.flush();
+    assert.deepEqual(names(h.events(1), "delete"), []);
+  });
+
+  it("should see an atomic save (temp file renamed over the target) as one upsert batch", async () => {
+    const dir = await workDir();
+    const target = join(dir, "app.yaml");
+    await writeFile(target, route("app", "spec: {v: 1}\n"));
+    const h = await start({ paths: [dir] });
+    await writeFile(`${target}.tmp-123`, route("app", "spec: {v: 2}\n"));
+    await rename(`${target}.tmp-123`, target);
+    await h.waitForEvent(isUpsertOf("app"), 1, "upsert of app");
+    await h.source.flush();
+    const batches = h.observations.slice(1);
+    assert.equal(batches.length, 1, "one batch");
+    assert.deepEqual(
+      batches[0]?.events.map((e) => e.type),
+      ["upsert"],
+    );
+  });
+
+  it("should report a file that becomes malformed without deleting, then recover", async () => {
+    const dir = await workDir();
+    const file = join(dir, "r.yaml");
+    await writeFile(file, `${route("a")}---\n${route("b")}`);
+    const h = await start({ paths: [dir] });
+    await writeFile(file, `${route("a")}---\nkind: [unclosed\n`);
+    const problem = await h.waitForEvent(isProblem("CRW_YAML_SYNTAX"), 1, "syntax problem");
+    assert.equal(problem.type === "problem" && problem.problem.location.path, file);
+    await h.source.flush();
+    assert.deepEqual(names(h.events(1), "delete"), []);
+    assert.deepEqual(names(h.events(1), "upsert"), []);
+
+    const mark = h.observations.length;
+    await writeFile(file, route("a", "spec: {fixed: true}\n"));
+    await h.waitForEvent((e) => e.type === "recovered" && e.location === file, mark, "recovered");
+    assert.deepEqual(names(h.events(mark), "upsert"), ["a"]);
+    assert.deepEqual(names(h.events(mark), "delete"), ["b"], "b is gone from the fixed file");
+  });
+
+  it("should use the first of two files defining one resource and report the other", async () => {
+    const dir = await workDir();
+    await writeFile(join(dir, "a.yaml"), route("twin", "spec: {from: a}\n"));
+    await writeFile(join(dir, "b.yaml"), route("twin", "spec: {from: b}\n"));
+    const h = await start({ paths: [dir] });
+    const snapshot = snapshotOf(h.events());
+    assert.deepEqual(
+      snapshot.items.map((i) => i.object.spec),
+      [{ from: "a" }],
+    );
+    const problem = h.events().find(isProblem("CRW_DUPLICATE_RESOURCE"));
+    assert.ok(problem?.type === "problem");
+    assert.equal(problem.problem.location.path, join(dir, "b.yaml"));
+    assert.ok(problem.problem.message.includes(join(dir, "a.yaml")));
+    assert.ok(problem.problem.message.includes(join(dir, "b.yaml")));
+
+    await rm(join(dir, "a.yaml"));
+    const upsert = await h.waitForEvent(isUpsertOf("twin"), 1, "upsert from b");
+    assert.deepEqual(upsert.type === "upsert" && upsert.item.object.spec, { from: "b" });
+    await h.waitForEvent((e) => e.type === "recovered" && e.location === join(dir, "b.yaml"), 1);
+    assert.deepEqual(names(h.events(1), "delete"), []);
+  });
+
+  it("should watch only what a glob matches", async () => {
+    const dir = await workDir();
+    await mkdir(join(dir, "m", "deep"), { recursive: true });
+    await writeFile(join(dir, "m", "in.yaml"), route("in"));
+    await writeFile(join(dir, "m", "out.json"), "{}");
+    await writeFile(join(dir, "m", "deep", "out.yaml"), route("deep"));
+    await writeFile(join(dir, "other.yaml"), route("other"));
+    const h = await start({ paths: [join(dir, "m", "*.yaml")] });
+    assert.deepEqual(
+      snapshotOf(h.events()).items.map((i) => i.ref.name),
+      ["in"],
+    );
+    await writeFile(join(dir, "m", "deep", "out.yaml"), route("deep", "spec: {}\n"));
+    await writeFile(join(dir, "m", "later.yaml"), route("later"));
+    await h.waitForEvent(isUpsertOf("later"), 1, "upsert of later");
+    await h.source.flush();
+    assert.deepEqual(names(h.events(1), "upsert"), ["later"]);
+  });
+
+  it("should not hang on a directory symlink to its parent and report the loop", async () => {
+    const dir = await workDir();
+    await mkdir(join(dir, "sub"));
+    await writeFile(join(dir, "sub", "r.yaml"), route("r"));
+    await symlink(dir, join(dir, "sub", "loop"), "dir");
+    const h = await start({ paths: [dir] });
+    const events = h.events();
+    assert.deepEqual(
+      snapshotOf(events).items.map((i) => i.location?.path),
+      [join(dir, "sub", "r.yaml")],
+    );
+    const loop = events.find(isProblem("CRW_SYMLINK_LOOP"));
+    assert.equal(loop?.type === "problem" && loop.problem.location.path, join(dir, "sub", "loop"));
+
+    await writeFile(join(dir, "sub", "r.yaml"), route("r", "spec: {after: loop}\n"));
+    await h.waitForEvent(isUpsertOf("r"), 1, "upsert of r");
+    await h.source.flush();
+    assert.equal(h.events(1).filter(isProblem("CRW_SYMLINK_LOOP")).length, 0, "reported once");
+  });
+
+  it("should read a root that is missing at start once it appears", async () => {
+    const dir = await workDir();
+    const root = join(dir, "later", "manifests");
+    const h = await start({ paths: [root] });
+    const events = h.events();
+    assert.deepEqual(snapshotOf(events).keep, [root]);
+    const missing = events.find(isProblem("CRW_PATH_MISSING"));
+    assert.equal(missing?.type === "problem" && missing.problem.location.path, root);
+    assert.ok(
+      h.logs.some((l) => l.level === 40 && /does not exist/.test(l.msg)),
+      "a warning",
+    );
+
+    await mkdir(root, { recursive: true });
+    await writeFile(join(root, "r.yaml"), route("arrived"));
+    await h.waitForEvent(
+      (e) => e.type === "snapshot" && e.items.some((i) => i.ref.name === "arrived"),
+      1,
+      "snapshot with arrived",
+    );
+    await h.waitForEvent((e) => e.type === "recovered" && e.location === root, 1, "recovered root");
+  });
+
+  it("should see a Kubernetes volume update made by swapping the ..data symlink", async () => {
+    const dir = await workDir();
+    await mkdir(join(dir, "..v1"));
+    await writeFile(join(dir, "..v1", "config.yaml"), route("cm", "spec: {v: 1}\n"));
+    await symlink("..v1", join(dir, "..data"), "dir");
+    await symlink(join("..data", "config.yaml"), join(dir, "config.yaml"));
+    const h = await start({ paths: [dir] });
+    assert.deepEqual(
+      snapshotOf(h.events()).items.map((i) => i.location?.path),
+      [join(dir, "config.yaml")],
+      "read once, through the top-level link",
+    );
+    await mkdir(join(dir, "..v2"));
+    await writeFile(join(dir, "..v2", "config.yaml"), route("cm", "spec: {v: 2}\n"));
+    await symlink("..v2", join(dir, "..data_tmp"), "dir");
+    await rename(join(dir, "..data_tmp"), join(dir, "..data"));
+    await rm(join(dir, "..v1"), { recursive: true });
+    const event = await h.waitForEvent(isUpsertOf("cm"), 1, "upsert of cm");
+    assert.deepEqual(event.type === "upsert" && event.item.object.spec, { v: 2 });
+    assert.deepEqual(names(h.events(1), "delete"), []);
+  });
+
+  it("should watch a file named in paths whatever its extension", async () => {
+    const dir = await workDir();
+    const file = join(dir, "gateway.conf");
+    await writeFile(file, route("named"));
+    const h = await start({ paths: [file] });
+    assert.deepEqual(
+      snapshotOf(h.events()).items.map((i) => i.ref.name),
+      ["named"],
+    );
+    await writeFile(join(dir, "sibling.yaml"), route("sibling"));
+    await writeFile(file, route("named", "spec: {v: 2}\n"));
+    await h.waitForEvent(isUpsertOf("named"), 1, "upsert of named");
+    await h.source.flush();
+    assert.deepEqual(names(h.events(1), "upsert"), ["named"]);
+  });
+
+  it("should emit pending changes on flush without waiting for the debounce", async () => {
+    const dir = await workDir();
+    const h = await start({ paths: [dir], debounceMs: 60_000 }, { tuning: { maxWaitMs: 60_000 } });
+    await writeFile(join(dir, "now.yaml"), route("now"));
+    await h.source.flush();
+    assert.deepEqual(names(h.events(1), "upsert"), ["now"]);
+  });
+
+  it("should log a failed emit and retry the same batch until it goes through", async () => {
+    const dir = await workDir();
+    let failures = 0;
+    const h = await start(
+      { paths: [dir] },
+      {
+        tuning: { retryDelayMs: 20 },
+        emit: async (o) => {
+          if (o.events.some((e) => e.type === "upsert") && failures++ < 2)
+            throw new Error("store is busy");
+        },
+      },
+    );
+    await writeFile(join(dir, "r.yaml"), route("retried"));
+    await h.waitForEvent(isUpsertOf("retried"), 1, "upsert after retries");
+    assert.equal(failures, 3);
+    assert.equal(h.logs.filter((l) => l.level === 50 && /emit failed/.test(l.msg)).length, 2);
+  });
+});

@@ -1,0 +1,337 @@
+import { type FSWatcher, watch } from "chokidar";
+import { sha256Hex } from "../../core/stable-json.js";
+import type { Observation, ObservationEvent } from "../../model/observation.js";
+import type { Source, SourceContext } from "../source.js";
+import {
+  type FilesSourceConfig,
+  type ResolvedFilesSourceConfig,
+  withFilesDefaults,
+} from "./config.js";
+import { type ReadOutcome, readResourceFile } from "./read.js";
+import { FileSelector, type FoundFile, scan, watchTargets } from "./scan.js";
+import {
+  buildView,
+  changeEvents,
+  emptyView,
+  type FileRecord,
+  snapshotEvents,
+  unknownResolved,
+  type View,
+} from "./state.js";
+
+/** Knobs tests turn; production uses the defaults. */
+export interface FilesSourceTuning {
+  /** Longest a stream of events can hold a batch back. */
+  maxWaitMs?: number;
+  /** First delay before retrying a failed emit; doubles up to maxRetryDelayMs. */
+  retryDelayMs?: number;
+  maxRetryDelayMs?: number;
+  /** Files read at once. */
+  readConcurrency?: number;
+}
+
+type BatchTrigger = "initial" | "timer" | "flush";
+
+const DEFAULT_TUNING: Required<FilesSourceTuning> = {
+  maxWaitMs: 1000,
+  retryDelayMs: 500,
+  maxRetryDelayMs: 30_000,
+  readConcurrency: 8,
+};
+
+export function createFilesSource(
+  config: FilesSourceConfig,
+  tuning: FilesSourceTuning = {},
+): Source {
+  return new FilesSource(withFilesDefaults(config), { ...DEFAULT_TUNING, ...tuning });
+}
+
+/**
+ * Watches files and directories. Every batch walks the roots again and re-reads the files
+ * that an event named or whose signature (inode, size, times) moved: events only say when
+ * to look, the walk says what is there, so a missed or odd event (symlink swaps, renamed
+ * directories) cannot leave the picture wrong.
+ *
+ * The cursor is a short hash over (path, mtimeMs, size) of the files read; nothing resumes
+ * from it (every start emits a snapshot), it only tells two states apart.
+ */
+class FilesSource implements Source {
+  readonly name: string;
+  readonly type = "files";
+  private readonly selector: FileSelector;
+  private ctx: SourceContext | undefined;
+  private watcher: FSWatcher | undefined;
+  private records = new Map<string, FileRecord>();
+  private view: View = emptyView();
+  private dirty = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+  private firstDirtyAt: number | undefined;
+  /** Batches run one after another, emit included, so two are never in flight. */
+  private work: Promise<void> = Promise.resolve();
+  private stopped = false;
+  private wake: (() => void) | undefined;
+
+  constructor(
+    private readonly config: ResolvedFilesSourceConfig,
+    private readonly tuning: Required<FilesSourceTuning>,
+  ) {
+    this.name = config.name;
+    this.selector = new FileSelector(config);
+  }
+
+  async start(ctx: SourceContext): Promise<void> {
+    this.ctx = ctx;
+    try {
+      // Watch before the first walk, so nothing that changes during it goes unseen.
+      await this.startWatcher();
+      await this.enqueueBatch("initial");
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+    this.reportMissingRoots();
+  }
+
+  /** Walks now even if no event has arrived yet: the watcher may lag behind the disk. */
+  async flush(): Promise<void> {
+    this.clearTimer();
+    await this.enqueueBatch("flush");
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.clearTimer();
+    this.wake?.();
+    await this.watcher?.close();
+    await this.work;
+  }
+
+  private async startWatcher(): Promise<void> {
+    const watcher = watch(await watchTargets(this.selector), {
+      ignoreInitial: true,
+      followSymlinks: true,
+      atomic: true,
+      ignorePermissionErrors: true,
+      ignored: (path, stats) => !this.selector.watches(path, stats),
+    });
+    this.watcher = watcher;
+    watcher.on("all", (_event, path) => this.touch(path));
+    watcher.on("error", (err) =>
+      this.ctx?.log.warn({ err, source: this.name }, "file watcher error"),
+    );
+    await new Promise<void>((resolve) => watcher.once("ready", resolve));
+  }
+
+  private reportMissingRoots(): void {
+    for (const problem of this.view.problems.values()) {
+      if (problem.code !== "CRW_PATH_MISSING") continue;
+      const fields = { source: this.name, path: problem.location.path };
+      if (this.config.waitForPaths)
+        this.ctx?.log.info(fields, "waiting for watched path to appear");
+      else this.ctx?.log.warn(fields, "watched path does not exist; watching for it to appear");
+    }
+  }
+
+  /** Debounce with a ceiling: quiet for debounceMs, or maxWaitMs after the first event. */
+  private touch(path: string): void {
+    if (this.stopped) return;
+    this.dirty.add(path);
+    const now = Date.now();
+    this.firstDirtyAt ??= now;
+    const deadline = this.firstDirtyAt + this.tuning.maxWaitMs;
+    clearTimeout(this.timer);
+    const delay = Math.max(0, Math.min(this.config.debounceMs, deadline - now));
+    this.timer = setTimeout(() => this.onTimer(), delay);
+  }
+
+  private onTimer(): void {
+    this.clearTimer();
+    this.enqueueBatch("timer").catch((err) => {
+      this.ctx?.log.error({ err, source: this.name }, "file batch failed");
+    });
+  }
+
+  private clearTimer(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.firstDirtyAt = undefined;
+  }
+
+  private enqueueBatch(trigger: BatchTrigger): Promise<void> {
+    const run = this.work.then(() => this.runBatch(trigger));
+    this.work = run.catch(() => undefined);
+    return run;
+  }
+
+  private async runBatch(trigger: BatchTrigger): Promise<void> {
+    if (this.stopped || (trigger === "timer" && this.dirty.size === 0)) return;
+    const initial = trigger === "initial";
+    const dirty = this.dirty;
+    this.dirty = new Set();
+    try {
+      const { records, view, events } = await this.observe(initial, dirty);
+      if (events.length > 0) await this.emitWithRetry(this.observation(records, events));
+      this.records = records;
+      this.view = view;
+    } catch (err) {
+      // Nothing is dropped: the paths go back and the batch is tried again.
+      for (const path of dirty) this.dirty.add(path);
+      if (!initial && !this.stopped) this.retryLater();
+      throw err;
+    }
+  }
+
+  private retryLater(): void {
+    this.timer ??= setTimeout(() => this.onTimer(), this.tuning.retryDelayMs);
+  }
+
+  /** Walks, reads what changed, and works out the events; touches no state. */
+  private async observe(initial: boolean, dirty: Set<string>) {
+    const found = await scan(this.selector);
+    const toRead = found.files.filter((file) =>
+      needsRead(this.records.get(file.absPath), file, dirty),
+    );
+    const outcomes = await mapLimit(toRead, this.tuning.readConcurrency, (file) =>
+      readResourceFile({
+        source: this.name,
+        absPath: file.absPath,
+        relPath: file.relPath,
+        maxBytes: this.config.maxFileBytes,
+      }),
+    );
+    const fresh = new Map(toRead.map((file, i) => [file.absPath, outcomes[i]!]));
+    const records = new Map<string, FileRecord>();
+    const reread = new Set<string>();
+    for (const file of found.files) {
+      const before = this.records.get(file.absPath);
+      const outcome = fresh.get(file.absPath);
+      const record = outcome ? nextRecord(file, before, outcome) : before;
+      if (!record) continue;
+      records.set(file.absPath, record);
+      if (outcome?.status === "read" && before?.contentHash !== record.contentHash) {
+        reread.add(file.absPath);
+      }
+    }
+    const view = buildView(records.values(), found);
+    const snapshot = initial || unknownResolved(this.view, view);
+    const events = snapshot
+      ? snapshotEvents(this.view, view)
+      : changeEvents(this.view, view, reread);
+    return { records, view, events };
+  }
+
+  private observation(records: Map<string, FileRecord>, events: ObservationEvent[]): Observation {
+    return {
+      source: this.name,
+      events,
+      cursor: cursorOf(records),
+      observedAt: new Date().toISOString(),
+    };
+  }
+
+  /** Retries until the emit goes through; only stop() ends the wait, with the last error. */
+  private async emitWithRetry(observation: Observation): Promise<void> {
+    const ctx = this.ctx!;
+    let delay = this.tuning.retryDelayMs;
+    for (;;) {
+      try {
+        await ctx.emit(observation);
+        return;
+      } catch (err) {
+        ctx.log.error({ err, source: this.name, retryInMs: delay }, "emit failed; will retry");
+        if (this.stopped) throw err;
+        await this.sleep(delay);
+        if (this.stopped) throw err;
+        delay = Math.min(delay * 2, this.tuning.maxRetryDelayMs);
+      }
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+}
+
+function needsRead(record: FileRecord | undefined, file: FoundFile, dirty: Set<string>): boolean {
+  if (!record || dirty.has(file.absPath)) return true;
+  const a = record.signature;
+  const b = file.signature;
+  const changed =
+    a.dev !== b.dev ||
+    a.ino !== b.ino ||
+    a.size !== b.size ||
+    a.mtimeMs !== b.mtimeMs ||
+    a.ctimeMs !== b.ctimeMs;
+  // A permission or I/O error is not in the bytes, so it is worth another try each time.
+  const transient = record.problems.some(
+    (p) => p.code === "CRW_FILE_UNREADABLE" || p.code === "CRW_FILE_VANISHED",
+  );
+  return changed || transient;
+}
+
+function nextRecord(
+  file: FoundFile,
+  before: FileRecord | undefined,
+  outcome: ReadOutcome,
+): FileRecord | undefined {
+  const { absPath, relPath, signature } = file;
+  switch (outcome.status) {
+    case "gone":
+      return undefined;
+    case "read": {
+      const { items, problems, contentHash } = outcome;
+      return {
+        absPath,
+        relPath,
+        signature,
+        items,
+        problems,
+        readable: true,
+        known: true,
+        contentHash,
+      };
+    }
+    case "unreadable":
+      return {
+        absPath,
+        relPath,
+        signature,
+        items: before?.items ?? [],
+        problems: outcome.problems,
+        readable: false,
+        known: before?.known ?? false,
+        ...(before?.contentHash !== undefined && { contentHash: before.contentHash }),
+      };
+  }
+}
+
+function cursorOf(records: Map<string, FileRecord>): string {
+  const parts = [...records.values()].map(
+    (r) => `${r.absPath}\0${r.signature.mtimeMs}\0${r.signature.size}`,
+  );
+  return sha256Hex(parts.sort().join("\n")).slice(0, 16);
+}
+
+async function mapLimit<T, R>(
+  items: T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}

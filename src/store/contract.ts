@@ -1,0 +1,485 @@
+import assert from "node:assert/strict";
+import { afterEach, beforeEach, describe, it } from "node:test";
+import { GENESIS_HASH } from "../core/hash-chain.js";
+import type { Change, ChangeType, NewChange } from "../model/change.js";
+import type { JsonObject } from "../model/json.js";
+import { noticeRef, type Ref } from "../model/ref.js";
+import type { CommitBatch, Store } from "./store.js";
+
+export type OpenStore = () => Promise<{ store: Store; cleanup: () => Promise<void> }>;
+
+const OBSERVED_AT = "2024-05-01T10:00:00.000Z";
+
+export function routeRef(name: string, over: Partial<Ref> = {}): Ref {
+  return {
+    source: "local",
+    group: "gateway.networking.k8s.io",
+    kind: "HTTPRoute",
+    namespace: "shop",
+    name,
+    ...over,
+  };
+}
+
+function routeObject(ref: Ref, hostname: string): JsonObject {
+  return {
+    apiVersion: `${ref.group}/v1`,
+    kind: ref.kind,
+    metadata: { namespace: ref.namespace, name: ref.name },
+    spec: { hostnames: [hostname] },
+  };
+}
+
+/** A resource change; revision numbers are the caller's, as ingest assigns them. */
+export function resourceChange(
+  type: "ADDED" | "MODIFIED" | "DELETED",
+  ref: Ref,
+  revision: number,
+  over: Partial<NewChange> = {},
+): NewChange {
+  const object = type === "DELETED" ? null : routeObject(ref, `r${revision}.example.com`);
+  return {
+    type,
+    ref,
+    revision,
+    previousRevision: revision > 1 ? revision - 1 : null,
+    actor: { name: "alice", via: "git" },
+    cause: { kind: "commit", id: `c${revision}`, message: "change routes" },
+    location: { path: `routes/${ref.name}.yaml`, line: 1, document: 0 },
+    observedAt: OBSERVED_AT,
+    patch: [{ op: "replace", path: "/spec/hostnames/0", value: `r${revision}.example.com` }],
+    summary: [`${type.toLowerCase()} ${ref.name}`],
+    findings: [{ ruleId: "route.public", severity: "medium", message: "public host" }],
+    notice: null,
+    object,
+    contentHash: object ? `hash-${ref.name}-${revision}` : null,
+    ...over,
+  };
+}
+
+export function noticeChange(
+  type: "GAP" | "ERROR",
+  source: string,
+  over: Partial<NewChange> = {},
+): NewChange {
+  return {
+    type,
+    ref: noticeRef(source),
+    revision: null,
+    previousRevision: null,
+    actor: null,
+    cause: null,
+    location: null,
+    observedAt: OBSERVED_AT,
+    patch: [],
+    summary: [],
+    findings: [],
+    notice: { code: type === "GAP" ? "CRW_WATCH_EXPIRED" : "CRW_YAML_SYNTAX", message: "m" },
+    object: null,
+    contentHash: null,
+    ...over,
+  };
+}
+
+function problem(source: string, path: string, fingerprint: string): NewChange {
+  return noticeChange("ERROR", source, { location: { path, line: 3 }, fingerprint });
+}
+
+export function batchOf(changes: NewChange[], over: Partial<CommitBatch> = {}): CommitBatch {
+  return { changes, cursors: [], resolvedProblems: [], ...over };
+}
+
+/**
+ * The behaviour every store dialect must show. `open` gives a fresh, empty store; the
+ * suite closes the store before calling `cleanup`.
+ */
+export function storeContract(name: string, open: OpenStore): void {
+  describe(`store contract: ${name}`, () => {
+    const ctx = useStore(open);
+    describeSequence(ctx);
+    describeRevisions(ctx);
+    describeAtomicity(ctx);
+    describeReadChanges(ctx);
+    describeProblems(ctx);
+    describeConsumers(ctx);
+    describeVerify(ctx);
+  });
+}
+
+interface StoreContext {
+  readonly store: Store;
+}
+
+function useStore(open: OpenStore): StoreContext {
+  let current: Awaited<ReturnType<OpenStore>> | undefined;
+  beforeEach(async () => {
+    current = await open();
+  });
+  afterEach(async () => {
+    await current?.store.close();
+    await current?.cleanup();
+    current = undefined;
+  });
+  return {
+    get store(): Store {
+      assert.ok(current, "store is open");
+      return current.store;
+    },
+  };
+}
+
+function describeSequence(ctx: StoreContext): void {
+  describe("sequence and hash chain", () => {
+    it("should assign seq 1, 2, 3 … without gaps across commits", async () => {
+      const first = await ctx.store.commit(batchOf([add("a"), add("b")]));
+      const second = await ctx.store.commit(batchOf([add("c"), add("d"), add("e")]));
+      assert.deepEqual(
+        [...first, ...second].map((c) => c.seq),
+        [1, 2, 3, 4, 5],
+      );
+      assert.equal(await ctx.store.lastSeq(), 5);
+    });
+
+    it("should report lastSeq 0 and no changes when the log is empty", async () => {
+      assert.equal(await ctx.store.lastSeq(), 0);
+      assert.deepEqual(await ctx.store.readChanges({}), []);
+      assert.equal(await ctx.store.getChange(1), undefined);
+    });
+
+    it("should link each change to the hash of the one before, from the genesis hash", async () => {
+      await ctx.store.commit(batchOf([add("a")]));
+      await ctx.store.commit(batchOf([add("b"), add("c")]));
+      const changes = await ctx.store.readChanges({});
+      assert.equal(changes[0]?.prevHash, GENESIS_HASH);
+      for (let i = 1; i < changes.length; i++) {
+        assert.equal(changes[i]?.prevHash, changes[i - 1]?.hash);
+      }
+      assert.equal(new Set(changes.map((c) => c.hash)).size, 3);
+    });
+
+    it("should return from commit exactly what readChanges and getChange read back", async () => {
+      const committed = await ctx.store.commit(batchOf(mixedChanges()));
+      assert.deepEqual(await ctx.store.readChanges({}), committed);
+      assert.deepEqual(await ctx.store.getChange(2), committed[1]);
+    });
+
+    it("should keep every field of a change as it was given", async () => {
+      const given = resourceChange("MODIFIED", routeRef('ünï/cödé "q"'), 2, {
+        summary: ["hostname r1 → r2", "line\nbreak"],
+        patch: [{ op: "move", from: "/a", path: "/b" }],
+      });
+      const [stored] = await ctx.store.commit(batchOf([given]));
+      assert.ok(stored);
+      const { object: _object, fingerprint: _fingerprint, ...expected } = given;
+      const { seq, hash, prevHash, committedAt, ...rest } = stored;
+      assert.deepEqual(rest, expected);
+      assert.equal(seq, 1);
+      assert.match(hash, /^[0-9a-f]{64}$/);
+      assert.equal(prevHash, GENESIS_HASH);
+      assert.ok(!Number.isNaN(Date.parse(committedAt)));
+    });
+  });
+}
+
+function describeRevisions(ctx: StoreContext): void {
+  describe("revisions and heads", () => {
+    const ref = routeRef("storefront");
+    const history: NewChange[] = [
+      resourceChange("ADDED", ref, 1),
+      resourceChange("MODIFIED", ref, 2),
+      resourceChange("DELETED", ref, 3),
+      resourceChange("ADDED", ref, 4, { previousRevision: 3 }),
+    ];
+
+    it("should keep revisions 1..4 with a tombstone after ADDED → MODIFIED → DELETED → ADDED", async () => {
+      for (const change of history) await ctx.store.commit(batchOf([change]));
+      const revisions = await ctx.store.listRevisions(ref);
+      assert.deepEqual(
+        revisions.map((r) => [r.revision, r.seq, r.object === null]),
+        [
+          [1, 1, false],
+          [2, 2, false],
+          [3, 3, true],
+          [4, 4, false],
+        ],
+      );
+      assert.deepEqual(revisions[1]?.object, history[1]?.object);
+      assert.equal(revisions[2]?.contentHash, null);
+      assert.deepEqual(revisions[3]?.location, history[3]?.location);
+    });
+
+    it("should give the latest revision when none is named, and the named one otherwise", async () => {
+      for (const change of history) await ctx.store.commit(batchOf([change]));
+      assert.equal((await ctx.store.getRevision(ref))?.revision, 4);
+      assert.deepEqual((await ctx.store.getRevision(ref, 2))?.object, history[1]?.object);
+      assert.equal((await ctx.store.getRevision(ref, 3))?.object, null);
+      assert.equal(await ctx.store.getRevision(ref, 9), undefined);
+      assert.equal(await ctx.store.getRevision(routeRef("nothing")), undefined);
+      assert.deepEqual(await ctx.store.listRevisions(routeRef("nothing")), []);
+    });
+
+    it("should mark the head deleted on DELETED and live again on the next ADDED", async () => {
+      await ctx.store.commit(batchOf(history.slice(0, 3)));
+      const [tombstone] = await ctx.store.loadHeads("local");
+      assert.deepEqual(tombstone, {
+        ref,
+        revision: 3,
+        contentHash: null,
+        deleted: true,
+        location: history[2]?.location,
+      });
+      await ctx.store.commit(batchOf(history.slice(3)));
+      const [live] = await ctx.store.loadHeads("local");
+      assert.equal(live?.revision, 4);
+      assert.equal(live?.deleted, false);
+      assert.equal(live?.contentHash, history[3]?.contentHash);
+    });
+
+    it("should load the heads of one source only", async () => {
+      const other = routeRef("storefront", { source: "cluster" });
+      await ctx.store.commit(
+        batchOf([add("a"), resourceChange("ADDED", other, 1), noticeChange("GAP", "local")]),
+      );
+      const heads = await ctx.store.loadHeads("local");
+      assert.deepEqual(
+        heads.map((h) => h.ref),
+        [routeRef("a")],
+      );
+      assert.deepEqual(await ctx.store.loadHeads("nowhere"), []);
+    });
+  });
+}
+
+function describeAtomicity(ctx: StoreContext): void {
+  describe("one transaction per commit", () => {
+    const ref = routeRef("storefront");
+
+    async function commitBaseline(): Promise<void> {
+      await ctx.store.commit(
+        batchOf([resourceChange("ADDED", ref, 1), problem("local", "bad.yaml", "f1")], {
+          cursors: [{ source: "local", cursor: "c1" }],
+        }),
+      );
+    }
+
+    async function assertBaseline(): Promise<void> {
+      assert.equal(await ctx.store.lastSeq(), 2);
+      assert.equal(await ctx.store.getSourceCursor("local"), "c1");
+      assert.deepEqual(
+        (await ctx.store.loadHeads("local")).map((h) => [h.ref.name, h.revision, h.deleted]),
+        [["storefront", 1, false]],
+      );
+      assert.equal((await ctx.store.listRevisions(ref)).length, 1);
+      assert.deepEqual(await ctx.store.openProblems("local"), [
+        { location: "bad.yaml", fingerprint: "f1", seq: 2 },
+      ]);
+      assert.deepEqual(await ctx.store.verify(), { ok: true, checked: 2, lastSeq: 2 });
+    }
+
+    it("should save the source cursor with the changes", async () => {
+      assert.equal(await ctx.store.getSourceCursor("local"), undefined);
+      await commitBaseline();
+      await ctx.store.commit(batchOf([], { cursors: [{ source: "local", cursor: "c2" }] }));
+      assert.equal(await ctx.store.getSourceCursor("local"), "c2");
+      assert.equal(await ctx.store.lastSeq(), 2);
+    });
+
+    it("should leave no row, cursor, head or problem change when a change fails mid-batch", async () => {
+      await commitBaseline();
+      const broken = resourceChange("ADDED", routeRef(null as unknown as string), 1);
+      const batch = batchOf(
+        [resourceChange("MODIFIED", ref, 2), problem("local", "other.yaml", "f2"), broken],
+        {
+          cursors: [{ source: "local", cursor: "c2" }],
+          resolvedProblems: [{ source: "local", location: "bad.yaml" }],
+        },
+      );
+      await assert.rejects(ctx.store.commit(batch));
+      await assertBaseline();
+    });
+
+    it("should roll the changes back when the cursor cannot be saved", async () => {
+      await commitBaseline();
+      const batch = batchOf([resourceChange("MODIFIED", ref, 2)], {
+        cursors: [{ source: "local", cursor: null as unknown as string }],
+      });
+      await assert.rejects(ctx.store.commit(batch));
+      await assertBaseline();
+    });
+
+    it("should continue the sequence without a gap after a failed commit", async () => {
+      await commitBaseline();
+      const broken = resourceChange("ADDED", routeRef(null as unknown as string), 1);
+      await assert.rejects(ctx.store.commit(batchOf([add("x"), broken])));
+      const [next] = await ctx.store.commit(batchOf([add("y")]));
+      assert.equal(next?.seq, 3);
+      assert.equal((await ctx.store.verify()).ok, true);
+    });
+  });
+}
+
+function describeReadChanges(ctx: StoreContext): void {
+  describe("readChanges", () => {
+    beforeEach(async () => {
+      await ctx.store.commit(batchOf(mixedChanges()));
+    });
+
+    const seqs = (changes: Change[]) => changes.map((c) => c.seq);
+
+    it("should read in seq order after afterSeq, up to limit", async () => {
+      assert.deepEqual(seqs(await ctx.store.readChanges({})), [1, 2, 3, 4, 5, 6]);
+      assert.deepEqual(seqs(await ctx.store.readChanges({ afterSeq: 2 })), [3, 4, 5, 6]);
+      assert.deepEqual(seqs(await ctx.store.readChanges({ afterSeq: 2, limit: 2 })), [3, 4]);
+      assert.deepEqual(seqs(await ctx.store.readChanges({ afterSeq: 6 })), []);
+      assert.deepEqual(seqs(await ctx.store.readChanges({ limit: 0 })), []);
+    });
+
+    it("should filter by type, treating an empty list as no filter", async () => {
+      const types = (t: ChangeType[]) => ctx.store.readChanges({ types: t });
+      assert.deepEqual(seqs(await types(["DELETED", "GAP"])), [3, 5]);
+      assert.deepEqual(seqs(await types(["ERROR"])), [6]);
+      assert.deepEqual(seqs(await types([])), [1, 2, 3, 4, 5, 6]);
+    });
+
+    it("should match refContains case-insensitively against the formatted ref", async () => {
+      const match = async (refContains: string) =>
+        seqs(await ctx.store.readChanges({ refContains }));
+      assert.deepEqual(await match("STOREFRONT"), [1, 2, 3]);
+      assert.deepEqual(await match("shop/storefront"), [1, 2, 3]);
+      assert.deepEqual(await match("local:HTTPRoute.gateway.networking.k8s.io shop/"), [1, 2, 3]);
+      assert.deepEqual(await match("local:httproute "), [4]);
+      assert.deepEqual(await match("cluster: "), [5]);
+      assert.deepEqual(await match("nothing"), []);
+    });
+
+    it("should treat % and _ in refContains as plain characters", async () => {
+      await ctx.store.commit(batchOf([add("a_b"), add("axb"), add("50%off")]));
+      const match = async (refContains: string) =>
+        (await ctx.store.readChanges({ refContains })).map((c) => c.ref.name);
+      assert.deepEqual(await match("a_b"), ["a_b"]);
+      assert.deepEqual(await match("%"), ["50%off"]);
+    });
+
+    it("should combine afterSeq, types, refContains and limit", async () => {
+      const query = { afterSeq: 1, types: ["MODIFIED", "DELETED"] as ChangeType[] };
+      assert.deepEqual(
+        seqs(await ctx.store.readChanges({ ...query, refContains: "front" })),
+        [2, 3],
+      );
+      assert.deepEqual(seqs(await ctx.store.readChanges({ ...query, limit: 1 })), [2]);
+    });
+  });
+}
+
+function describeProblems(ctx: StoreContext): void {
+  describe("open problems and source health", () => {
+    it("should open one problem per location and keep the latest fingerprint", async () => {
+      await ctx.store.commit(batchOf([problem("local", "a.yaml", "f1")]));
+      await ctx.store.commit(
+        batchOf([problem("local", "a.yaml", "f2"), problem("local", "b.yaml", "f3")]),
+      );
+      await ctx.store.commit(batchOf([problem("other", "a.yaml", "f4")]));
+      assert.deepEqual(await ctx.store.openProblems("local"), [
+        { location: "a.yaml", fingerprint: "f2", seq: 2 },
+        { location: "b.yaml", fingerprint: "f3", seq: 3 },
+      ]);
+    });
+
+    it("should not open a problem for an ERROR without a fingerprint", async () => {
+      await ctx.store.commit(
+        batchOf([noticeChange("ERROR", "local", { location: { path: "x" } })]),
+      );
+      assert.deepEqual(await ctx.store.openProblems("local"), []);
+    });
+
+    it("should resolve a problem of its own source only", async () => {
+      await ctx.store.commit(
+        batchOf([problem("local", "a.yaml", "f1"), problem("other", "a.yaml", "f2")]),
+      );
+      await ctx.store.commit(
+        batchOf([], { resolvedProblems: [{ source: "local", location: "a.yaml" }] }),
+      );
+      assert.deepEqual(await ctx.store.openProblems("local"), []);
+      assert.equal((await ctx.store.openProblems("other")).length, 1);
+    });
+
+    it("should keep the latest health of each source", async () => {
+      const at = "2024-05-01T10:00:00.000Z";
+      await ctx.store.setSourceHealth({
+        source: "b",
+        status: "starting",
+        message: "",
+        updatedAt: at,
+      });
+      await ctx.store.setSourceHealth({ source: "a", status: "ok", message: "", updatedAt: at });
+      await ctx.store.setSourceHealth({
+        source: "b",
+        status: "degraded",
+        message: "slow",
+        updatedAt: at,
+      });
+      assert.deepEqual(await ctx.store.listSourceHealth(), [
+        { source: "a", status: "ok", message: "", updatedAt: at },
+        { source: "b", status: "degraded", message: "slow", updatedAt: at },
+      ]);
+    });
+  });
+}
+
+function describeConsumers(ctx: StoreContext): void {
+  describe("consumer cursors and dead letters", () => {
+    it("should start a consumer at 0 and keep each consumer's cursor apart", async () => {
+      assert.equal(await ctx.store.getConsumerCursor("webhook"), 0);
+      await ctx.store.setConsumerCursor("webhook", 5);
+      await ctx.store.setConsumerCursor("slack", 2);
+      await ctx.store.setConsumerCursor("webhook", 7);
+      assert.equal(await ctx.store.getConsumerCursor("webhook"), 7);
+      assert.equal(await ctx.store.getConsumerCursor("slack"), 2);
+    });
+
+    it("should list dead letters in the order added, optionally for one consumer", async () => {
+      const letters = [
+        { consumer: "webhook", seq: 3, error: "HTTP 500", attempts: 5 },
+        { consumer: "slack", seq: 1, error: "timeout", attempts: 2 },
+        { consumer: "webhook", seq: 1, error: "HTTP 410", attempts: 1 },
+      ];
+      for (const letter of letters) await ctx.store.addDeadLetter(letter);
+      assert.deepEqual(await ctx.store.listDeadLetters(), letters);
+      assert.deepEqual(await ctx.store.listDeadLetters("webhook"), [letters[0], letters[2]]);
+      assert.deepEqual(await ctx.store.listDeadLetters("nobody"), []);
+    });
+  });
+}
+
+function describeVerify(ctx: StoreContext): void {
+  describe("verify", () => {
+    it("should verify an empty log", async () => {
+      assert.deepEqual(await ctx.store.verify(), { ok: true, checked: 0, lastSeq: 0 });
+    });
+
+    it("should verify an intact log of several commits", async () => {
+      await ctx.store.commit(batchOf(mixedChanges()));
+      await ctx.store.commit(
+        batchOf([add("late")], { cursors: [{ source: "local", cursor: "9" }] }),
+      );
+      assert.deepEqual(await ctx.store.verify(), { ok: true, checked: 7, lastSeq: 7 });
+    });
+  });
+}
+
+function add(name: string): NewChange {
+  return resourceChange("ADDED", routeRef(name), 1);
+}
+
+/** seq 1-3 storefront ADDED/MODIFIED/DELETED, 4 a core kind, 5 a GAP, 6 an ERROR. */
+function mixedChanges(): NewChange[] {
+  const front = routeRef("storefront");
+  return [
+    resourceChange("ADDED", front, 1),
+    resourceChange("MODIFIED", front, 2),
+    resourceChange("DELETED", front, 3),
+    resourceChange("ADDED", routeRef("core", { group: "", namespace: "" }), 1),
+    noticeChange("GAP", "cluster"),
+    problem("files", "broken.yaml", "fp"),
+  ];
+}

@@ -1,0 +1,180 @@
+import type Database from "better-sqlite3";
+import { GENESIS_HASH } from "../../core/hash-chain.js";
+import { CrwatchError, errorMessage } from "../../model/errors.js";
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+/**
+ * Append-only: a released migration is never edited, a change of schema is a new entry.
+ * JSON columns hold the exact text the hash chain was computed over, so they stay TEXT.
+ */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: "change log, revisions, heads, cursors",
+    sql: `
+CREATE TABLE changes (
+  seq INTEGER PRIMARY KEY,
+  type TEXT NOT NULL,
+  source TEXT NOT NULL,
+  grp TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  namespace TEXT NOT NULL,
+  name TEXT NOT NULL,
+  revision INTEGER,
+  prev_revision INTEGER,
+  actor TEXT,
+  cause TEXT,
+  location TEXT,
+  observed_at TEXT NOT NULL,
+  committed_at TEXT NOT NULL,
+  patch TEXT NOT NULL,
+  summary TEXT NOT NULL,
+  findings TEXT NOT NULL,
+  notice TEXT,
+  content_hash TEXT,
+  prev_hash TEXT NOT NULL,
+  hash TEXT NOT NULL
+);
+CREATE INDEX changes_by_ref ON changes (source, grp, kind, namespace, name, seq);
+
+CREATE TABLE revisions (
+  source TEXT NOT NULL,
+  grp TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  namespace TEXT NOT NULL,
+  name TEXT NOT NULL,
+  revision INTEGER NOT NULL,
+  seq INTEGER NOT NULL REFERENCES changes (seq),
+  object TEXT,
+  content_hash TEXT,
+  location TEXT,
+  PRIMARY KEY (source, grp, kind, namespace, name, revision)
+);
+
+CREATE TABLE heads (
+  source TEXT NOT NULL,
+  grp TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  namespace TEXT NOT NULL,
+  name TEXT NOT NULL,
+  revision INTEGER NOT NULL,
+  content_hash TEXT,
+  deleted INTEGER NOT NULL,
+  location TEXT,
+  PRIMARY KEY (source, grp, kind, namespace, name)
+);
+
+CREATE TABLE source_cursors (
+  source TEXT PRIMARY KEY,
+  cursor TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+
+CREATE TABLE source_health (
+  source TEXT PRIMARY KEY,
+  status TEXT NOT NULL,
+  message TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+
+CREATE TABLE source_problems (
+  source TEXT NOT NULL,
+  location TEXT NOT NULL,
+  fingerprint TEXT NOT NULL,
+  seq INTEGER NOT NULL REFERENCES changes (seq),
+  PRIMARY KEY (source, location)
+);
+
+CREATE TABLE consumer_cursors (
+  consumer TEXT PRIMARY KEY,
+  seq INTEGER NOT NULL,
+  updated_at TEXT NOT NULL
+);
+
+CREATE TABLE dead_letters (
+  id INTEGER PRIMARY KEY,
+  consumer TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  error TEXT NOT NULL,
+  attempts INTEGER NOT NULL,
+  created_at TEXT NOT NULL
+);
+CREATE INDEX dead_letters_by_consumer ON dead_letters (consumer, id);
+
+-- The head lives beside the log so that a deleted tail is caught: the last row alone
+-- cannot tell that rows after it existed.
+CREATE TABLE chain_head (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  last_seq INTEGER NOT NULL,
+  last_hash TEXT NOT NULL
+);
+INSERT INTO chain_head (id, last_seq, last_hash) VALUES (1, 0, '${GENESIS_HASH}');
+`,
+  },
+];
+
+export const LATEST_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);
+
+/**
+ * Brings the schema up to LATEST_VERSION in one transaction, so a crash mid-way leaves the
+ * previous version intact. A newer schema is refused: old code writing to it could corrupt
+ * rows it does not understand, or write hashes a newer verifier disagrees with.
+ */
+export function migrate(
+  db: Database.Database,
+  migrations: readonly Migration[] = MIGRATIONS,
+): number {
+  const latest = migrations.reduce((max, m) => Math.max(max, m.version), 0);
+  const run = db.transaction(() => {
+    db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`);
+    const current = currentVersion(db);
+    if (current > latest) {
+      throw new CrwatchError(
+        "CRW_STORE_MIGRATION",
+        `database schema version ${current} is newer than this crwatch knows (${latest}); upgrade crwatch`,
+      );
+    }
+    applyPending(db, migrations, current);
+    return currentVersion(db);
+  });
+  try {
+    return run.immediate();
+  } catch (err) {
+    if (err instanceof CrwatchError) throw err;
+    throw new CrwatchError("CRW_STORE_MIGRATION", `schema migration failed: ${errorMessage(err)}`, {
+      cause: err,
+    });
+  }
+}
+
+function currentVersion(db: Database.Database): number {
+  const row = db
+    .prepare<[], { version: number | null }>(
+      "SELECT max(version) AS version FROM schema_migrations",
+    )
+    .get();
+  return row?.version ?? 0;
+}
+
+function applyPending(
+  db: Database.Database,
+  migrations: readonly Migration[],
+  current: number,
+): void {
+  const record = db.prepare<[number, string, string]>(
+    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+  );
+  const pending = migrations
+    .filter((m) => m.version > current)
+    .sort((a, b) => a.version - b.version);
+  for (const migration of pending) {
+    db.exec(migration.sql);
+    record.run(migration.version, migration.name, new Date().toISOString());
+  }
+}

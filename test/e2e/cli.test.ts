@@ -1,0 +1,159 @@
+import assert from "node:assert/strict";
+import { cp, mkdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import Database from "better-sqlite3";
+import { parseAllDocuments } from "yaml";
+import { repoRoot, tempDir } from "../helpers.js";
+import { cli, serve, stop, waitUntilWatching } from "./process.js";
+
+describe("crwatch history, show, verify and diff", () => {
+  let tmp: { path: string; cleanup: () => Promise<void> };
+  let data: string;
+  let examples: string;
+
+  before(async () => {
+    tmp = await tempDir("crwatch-cli-");
+    examples = join(tmp.path, "examples");
+    data = join(tmp.path, "data");
+    await cp(join(repoRoot, "examples"), examples, { recursive: true });
+    const served = serve(["--watch", examples, "--data-dir", data]);
+    await waitUntilWatching(served);
+    assert.equal((await stop(served)).code, 0);
+  });
+  after(async () => tmp.cleanup());
+
+  it("should print history as JSON lines with the contracted fields", () => {
+    const r = cli(["history", "--data-dir", data, "--output", "json"]);
+    assert.equal(r.status, 0, r.stderr);
+    const lines = r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    assert.ok(lines.length >= 20, `only ${lines.length} changes`);
+    for (const c of lines) {
+      for (const key of ["seq", "type", "ref", "revision", "observedAt", "patch", "summary"])
+        assert.ok(key in c, key);
+      assert.deepStrictEqual(Object.keys(c.ref).sort(), [
+        "group",
+        "kind",
+        "name",
+        "namespace",
+        "source",
+      ]);
+      assert.ok(Array.isArray(c.patch) && Array.isArray(c.summary));
+    }
+    const kinds = new Set(lines.map((c) => c.ref.kind));
+    for (const kind of [
+      "HTTPRoute",
+      "Gateway",
+      "SecurityPolicy",
+      "KongPlugin",
+      "ApisixRoute",
+      "AIGatewayRoute",
+      "Document",
+    ]) {
+      assert.ok(kinds.has(kind), `examples hold a ${kind}`);
+    }
+  });
+
+  it("should never print a secret value from the examples", async () => {
+    const all = cli(["history", "--data-dir", data, "--output", "json"]).stdout;
+    const secretFile = await readFile(
+      join(examples, "envoy-gateway", "api-keys-secret.yaml"),
+      "utf8",
+    );
+    const values = parseAllDocuments(secretFile).flatMap((doc) => {
+      const secret = doc.toJS() as {
+        data?: Record<string, string>;
+        stringData?: Record<string, string>;
+      };
+      return [...Object.values(secret.data ?? {}), ...Object.values(secret.stringData ?? {})];
+    });
+    assert.ok(values.length >= 3, `found ${values.length} secret values`);
+    for (const v of values) assert.ok(!all.includes(v as string), `secret ${v} leaked`);
+    assert.match(all, /<masked:[0-9a-f]{16}>/);
+  });
+
+  it("should filter by ref text, seq and limit", () => {
+    const r = cli([
+      "history",
+      "--data-dir",
+      data,
+      "--output",
+      "json",
+      "--ref",
+      "httproute",
+      "--limit",
+      "1",
+      "--since",
+      "1",
+    ]);
+    const lines = r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    assert.equal(lines.length, 1);
+    assert.equal(lines[0].ref.kind, "HTTPRoute");
+    assert.ok(lines[0].seq > 1);
+  });
+
+  it("should show one change and fail clearly on an unknown seq", () => {
+    const ok = cli(["show", "1", "--data-dir", data]);
+    assert.equal(ok.status, 0);
+    assert.match(ok.stdout, /^#1 ADDED/);
+    const missing = cli(["show", "99999", "--data-dir", data]);
+    assert.equal(missing.status, 2);
+    assert.match(missing.stderr, /CRW_STORE_NOT_FOUND: no change with seq 99999/);
+  });
+
+  it("should fail clearly on a data dir without history", () => {
+    const r = cli(["history", "--data-dir", join(tmp.path, "nothing-here")]);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /CRW_STORE_OPEN: no crwatch history/);
+  });
+
+  it("should report the first edited row when the log is tampered with", async () => {
+    assert.equal(cli(["verify", "--data-dir", data]).status, 0);
+    const copy = join(tmp.path, "tampered");
+    await mkdir(copy);
+    await cp(data, copy, { recursive: true });
+    const db = new Database(join(copy, "crwatch.db"));
+    db.prepare("UPDATE changes SET summary = '[\"weight: 0 → 100\"]' WHERE seq = 5").run();
+    db.close();
+    const r = cli(["verify", "--data-dir", copy]);
+    assert.equal(r.status, 1);
+    assert.match(r.stdout, /broken at seq 5/);
+  });
+
+  it("should diff two directories offline with the same change objects", async () => {
+    const after = join(tmp.path, "after");
+    await cp(examples, after, { recursive: true });
+    const routes = join(after, "gateway-api", "httproutes.yaml");
+    await writeFile(routes, (await readFile(routes, "utf8")).replace(/weight: 90/, "weight: 0"));
+    const r = cli(["diff", examples, after, "--output", "json"]);
+    assert.equal(r.status, 0, r.stderr);
+    const changes = r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    assert.equal(changes.length, 1);
+    assert.equal(changes[0].type, "MODIFIED");
+    assert.equal(changes[0].ref.name, "storefront");
+    assert.ok(changes[0].summary.some((s: string) => s.endsWith("weight: 90 → 0")));
+    assert.ok(!("seq" in changes[0]));
+  });
+
+  it("should refuse a config with an unknown key or a wrong type, naming line and field", async () => {
+    const config = join(tmp.path, "bad.yaml");
+    await writeFile(
+      config,
+      "sources:\n  - name: local\n    type: files\n    paths: [./x]\n    debounceMs: soon\n    colour: red\n",
+    );
+    const r = cli(["serve", "--config", config, "--data-dir", join(tmp.path, "d2")]);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /CRW_CONFIG_INVALID/);
+    assert.match(r.stderr, /bad\.yaml:5: sources\[0\]\.debounceMs must be integer/);
+    assert.match(r.stderr, /bad\.yaml:6: sources\[0\]\.colour is not a known setting/);
+  });
+});
