@@ -20,36 +20,81 @@ export interface CanonicalizeOptions {
 }
 
 /**
- * Returns a copy without server-set noise, with object keys sorted, so that two reads of
+ * Returns the object without server-set noise, with object keys sorted, so that two reads of
  * the same configuration are byte-identical once serialized (the content hash relies on it).
+ * The input is never modified; subtrees that are already canonical are shared, not copied.
  */
 export function canonicalize(input: JsonObject, options: CanonicalizeOptions = {}): JsonObject {
-  const copy = sortedCopy(input) as JsonObject;
+  const copy = { ...(sorted(input) as JsonObject) };
   const metadata = copy.metadata;
   if (isJsonObject(metadata)) {
-    for (const key of DEFAULT_DROPPED_METADATA) delete metadata[key];
-    const annotations = metadata.annotations;
-    if (isJsonObject(annotations)) {
-      delete annotations[LAST_APPLIED];
-      if (Object.keys(annotations).length === 0) delete metadata.annotations;
+    const meta = { ...metadata };
+    for (const key of DEFAULT_DROPPED_METADATA) delete meta[key];
+    const annotations = meta.annotations;
+    if (isJsonObject(annotations) && LAST_APPLIED in annotations) {
+      const { [LAST_APPLIED]: _dropped, ...rest } = annotations;
+      if (Object.keys(rest).length === 0) delete meta.annotations;
+      else meta.annotations = rest;
     }
+    copy.metadata = meta;
   }
   if (!options.keepStatus) delete copy.status;
-  for (const path of options.ignorePaths ?? []) dropPath(copy, splitDottedPath(path));
+  if (options.ignorePaths?.length) {
+    const owned = structuredClone(copy);
+    for (const path of options.ignorePaths) dropPath(owned, splitDottedPath(path));
+    return owned;
+  }
   return copy;
 }
 
-function sortedCopy(value: JsonValue): JsonValue {
-  if (Array.isArray(value)) return value.map(sortedCopy);
+/** The value with sorted keys at every level; the value itself when it already is. */
+function sorted(value: JsonValue): JsonValue {
+  if (Array.isArray(value)) {
+    let out: JsonValue[] | null = null;
+    for (let i = 0; i < value.length; i++) {
+      const child = sorted(value[i] as JsonValue);
+      if (child !== value[i] && out === null) out = value.slice();
+      if (out !== null) out[i] = child;
+    }
+    return out ?? value;
+  }
   if (!isJsonObject(value)) return value;
-  const out: JsonObject = {};
-  for (const key of Object.keys(value).sort()) {
-    const child = value[key];
+  const keys = Object.keys(value);
+  let changed = !isSorted(keys);
+  const children: JsonValue[] = new Array(keys.length);
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i] as string;
+    const before = value[key];
     // YAML can yield undefined for odd inputs; JSON has no such value. A `__proto__` key
     // would set the copy's prototype (and patch appliers refuse it): no gateway uses one.
-    if (child !== undefined && key !== "__proto__") out[key] = sortedCopy(child);
+    if (before === undefined || key === "__proto__") {
+      changed = true;
+      continue;
+    }
+    const child = sorted(before);
+    if (child !== before) changed = true;
+    children[i] = child;
+  }
+  if (!changed) return value;
+  const order = keys
+    .map((_, i) => i)
+    .sort((a, b) => compareKeys(keys[a] as string, keys[b] as string));
+  const out: JsonObject = {};
+  for (const i of order) {
+    const child = children[i];
+    if (child !== undefined) out[keys[i] as string] = child;
   }
   return out;
+}
+
+function compareKeys(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function isSorted(keys: string[]): boolean {
+  for (let i = 1; i < keys.length; i++)
+    if ((keys[i - 1] as string) > (keys[i] as string)) return false;
+  return true;
 }
 
 /** `metadata.annotations["a.b/c"]` → [`metadata`, `annotations`, `a.b/c`]. */

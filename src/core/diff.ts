@@ -63,14 +63,4 @@ function checkArrayIndexes(doc: JsonValue, pointer: unknown): void {
   }
 }
 
-/** Reads the value at a JSON pointer, or undefined when there is none. */
-export function valueAt(doc: JsonValue, pointer: string): JsonValue | undefined {
-  if (pointer === "") return doc;
-  let node: JsonValue | undefined = doc;
-  for (const raw of pointer.slice(1).split("/")) {
-    const key = raw.replace(/~1/g, "/").replace(/~0/g, "~");
-    if (node === null || typeof node !== "object") return undefined;
-    node = Array.isArray(node) ? node[Number(key)] : node[key];
-  }
-  return node;
-}
+export { valueAt } from "./pointer.js";

@@ -46,38 +46,69 @@ export function isMasked(value: unknown): boolean {
  * Builds a function that replaces secret values with `<masked:hmac>`; the same value gives
  * the same mask, so a rotated secret still shows as a change while its value is never
  * stored or printed. Booleans stay visible (`hide_credentials: false` is a finding, not a
- * secret). Objects are copied only along the paths that change.
+ * secret). Copy-on-write: a subtree without secrets is returned as is (ingest runs this on
+ * every observation, and most objects hold no secret at all).
  */
 export function createMasker(options: MaskOptions): Masker {
   const suffixes = [...DEFAULT_SECRET_KEYS, ...(options.extraKeys ?? []).map(normalizeKey)];
+  const keyVerdicts = new Map<string, boolean>();
+  const isSecretKey = (key: string): boolean => {
+    let verdict = keyVerdicts.get(key);
+    if (verdict === undefined) {
+      const k = normalizeKey(key);
+      verdict = suffixes.some((s) => k.endsWith(s));
+      if (keyVerdicts.size < 10_000) keyVerdicts.set(key, verdict);
+    }
+    return verdict;
+  };
   const mask = (value: string | number): string =>
     `${MASK_PREFIX}${createHmac("sha256", options.key).update(String(value)).digest("hex").slice(0, 16)}>`;
-  const isSecretKey = (key: string): boolean => {
-    const k = normalizeKey(key);
-    return suffixes.some((s) => k.endsWith(s));
-  };
   const maskAll = (value: JsonValue): JsonValue => {
-    if (typeof value === "string" || typeof value === "number")
+    if (typeof value === "string" || typeof value === "number") {
       return isMasked(value) ? value : mask(value);
-    if (Array.isArray(value)) return value.map(maskAll);
+    }
+    if (Array.isArray(value)) return mapArray(value, maskAll);
     if (isJsonObject(value)) {
-      return mapValues(value, (child, key) => (REFERENCE_KEYS.has(key) ? child : maskAll(child)));
+      return mapObject(value, (child, key) => (REFERENCE_KEYS.has(key) ? child : maskAll(child)));
     }
     return value;
   };
   const walk = (value: JsonValue): JsonValue => {
-    if (Array.isArray(value)) return value.map(walk);
+    if (Array.isArray(value)) return mapArray(value, walk);
     if (!isJsonObject(value)) return value;
-    return mapValues(value, (child, key) => (isSecretKey(key) ? maskAll(child) : walk(child)));
+    return mapObject(value, (child, key) => (isSecretKey(key) ? maskAll(child) : walk(child)));
   };
   return (object) => {
     if (isKubernetesSecret(object)) {
-      return mapValues(object, (child, key) =>
+      return mapObject(object, (child, key) =>
         key === "data" || key === "stringData" ? maskAll(child) : walk(child),
       );
     }
     return walk(object) as JsonObject;
   };
+}
+
+/** Maps the values; returns the input itself when no value changed. */
+function mapObject(obj: JsonObject, fn: (value: JsonValue, key: string) => JsonValue): JsonObject {
+  let out: JsonObject | null = null;
+  for (const key in obj) {
+    const before = obj[key] as JsonValue;
+    const after = fn(before, key);
+    if (after !== before && out === null) out = { ...obj };
+    if (out !== null) out[key] = after;
+  }
+  return out ?? obj;
+}
+
+function mapArray(list: JsonValue[], fn: (value: JsonValue) => JsonValue): JsonValue[] {
+  let out: JsonValue[] | null = null;
+  for (let i = 0; i < list.length; i++) {
+    const before = list[i] as JsonValue;
+    const after = fn(before);
+    if (after !== before && out === null) out = list.slice();
+    if (out !== null) out[i] = after;
+  }
+  return out ?? list;
 }
 
 function isKubernetesSecret(object: JsonObject): boolean {
@@ -86,10 +117,4 @@ function isKubernetesSecret(object: JsonObject): boolean {
 
 function normalizeKey(key: string): string {
   return key.toLowerCase().replace(/[-_]/g, "");
-}
-
-function mapValues(obj: JsonObject, fn: (value: JsonValue, key: string) => JsonValue): JsonObject {
-  const out: JsonObject = {};
-  for (const key of Object.keys(obj)) out[key] = fn(obj[key] as JsonValue, key);
-  return out;
 }

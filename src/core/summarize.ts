@@ -1,6 +1,6 @@
 import type { PatchOp } from "../model/change.js";
 import type { JsonValue } from "../model/json.js";
-import { valueAt } from "./diff.js";
+import { childOf, parsePointer } from "./pointer.js";
 
 const MAX_VALUE_CHARS = 80;
 const ABSENT = "(absent)";
@@ -12,37 +12,45 @@ const ABSENT = "(absent)";
  */
 export function summarize(patch: PatchOp[], before: JsonValue, after: JsonValue): string[] {
   return patch.map((op) => {
+    const tokens = parsePointer(op.path);
     switch (op.op) {
       case "add":
-        return `${displayPath(op.path, after)}: ${ABSENT} → ${renderValue(op.value)}`;
+        return `${displayTokens(tokens, after)}: ${ABSENT} → ${renderValue(op.value)}`;
       case "remove":
-        return `${displayPath(op.path, before)}: ${renderValue(valueAt(before, op.path))} → ${ABSENT}`;
+        return `${displayTokens(tokens, before)}: ${renderValue(walk(before, tokens))} → ${ABSENT}`;
       case "replace":
-        return `${displayPath(op.path, after)}: ${renderValue(valueAt(before, op.path))} → ${renderValue(op.value)}`;
+        return `${displayTokens(tokens, after)}: ${renderValue(walk(before, tokens))} → ${renderValue(op.value)}`;
       default:
-        return `${op.op} ${displayPath(op.path, after)}`;
+        return `${op.op} ${displayTokens(tokens, after)}`;
     }
   });
 }
 
 /** JSON pointer → `spec.rules[0].matches[1].path.value`, quoting keys that need it. */
 export function displayPath(pointer: string, doc: JsonValue): string {
-  if (pointer === "") return "(root)";
+  return displayTokens(parsePointer(pointer), doc);
+}
+
+const IDENTIFIER = /^[A-Za-z_$][\w$-]*$/;
+const INDEX = /^\d+$/;
+
+function displayTokens(tokens: string[], doc: JsonValue): string {
+  if (tokens.length === 0) return "(root)";
   let out = "";
   let node: JsonValue | undefined = doc;
-  for (const raw of pointer.slice(1).split("/")) {
-    const key = raw.replace(/~1/g, "/").replace(/~0/g, "~");
-    if (Array.isArray(node) || (node === undefined && /^\d+$/.test(key))) out += `[${key}]`;
-    else if (/^[A-Za-z_$][\w$-]*$/.test(key)) out += out ? `.${key}` : key;
+  for (const key of tokens) {
+    if (Array.isArray(node) || (node === undefined && INDEX.test(key))) out += `[${key}]`;
+    else if (IDENTIFIER.test(key)) out += out ? `.${key}` : key;
     else out += `[${JSON.stringify(key)}]`;
-    node =
-      node !== null && typeof node === "object"
-        ? Array.isArray(node)
-          ? node[Number(key)]
-          : node[key]
-        : undefined;
+    node = childOf(node, key);
   }
   return out;
+}
+
+function walk(doc: JsonValue, tokens: string[]): JsonValue | undefined {
+  let node: JsonValue | undefined = doc;
+  for (const token of tokens) node = childOf(node, token);
+  return node;
 }
 
 export function renderValue(value: unknown): string {

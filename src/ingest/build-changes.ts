@@ -3,7 +3,7 @@ import { diff } from "../core/diff.js";
 import type { Masker } from "../core/mask.js";
 import { sha256Hex } from "../core/stable-json.js";
 import { summarize } from "../core/summarize.js";
-import type { NewChange, ResourceChangeType } from "../model/change.js";
+import type { NewChange, PatchOp, ResourceChangeType } from "../model/change.js";
 import type { JsonObject } from "../model/json.js";
 import type {
   Actor,
@@ -21,6 +21,24 @@ export interface BuildOptions {
   masker: Masker;
   canonicalize: CanonicalizeOptions;
   rules: EvaluateRules;
+}
+
+/** The patch from `{}` to `object`: one add per top-level field (what `diff({}, object)` gives, without copying). */
+function addAll(object: JsonObject): PatchOp[] {
+  return Object.keys(object).map((key) => ({
+    op: "add",
+    path: `/${escapeToken(key)}`,
+    value: object[key],
+  }));
+}
+
+/** The patch from `object` to `{}`. */
+function removeAll(object: JsonObject): PatchOp[] {
+  return Object.keys(object).map((key) => ({ op: "remove", path: `/${escapeToken(key)}` }));
+}
+
+function escapeToken(key: string): string {
+  return key.replace(/~/g, "~0").replace(/\//g, "~1");
 }
 
 /** A new object with its serialization and content hash, computed once. */
@@ -199,7 +217,12 @@ export class ChangeBuilder {
     const head = this.state.heads.get(key);
     const revision = (head?.revision ?? 0) + 1;
     // A missing side is the empty object, so every patch (ADDED, DELETED too) is exact RFC 6902.
-    const patch = diff(before ?? {}, after ?? {});
+    const patch =
+      before === null
+        ? addAll(after ?? {})
+        : after === null
+          ? removeAll(before)
+          : diff(before, after);
     const input = { type, ref, before, after, patch };
     this.batch.changes.push({
       ...this.blank(type, ref),

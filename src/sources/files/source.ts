@@ -30,6 +30,8 @@ export interface FilesSourceTuning {
   readConcurrency?: number;
 }
 
+const PROGRESS_INTERVAL_MS = 2000;
+
 type BatchTrigger = "initial" | "timer" | "flush";
 
 const DEFAULT_TUNING: Required<FilesSourceTuning> = {
@@ -116,16 +118,14 @@ class FilesSource implements Source {
     });
     this.watcher = watcher;
     watcher.on("all", (_event, path) => this.touch(path));
-    watcher.on("error", (err) =>
-      this.ctx?.log.warn({ err, source: this.name }, "file watcher error"),
-    );
+    watcher.on("error", (err) => this.ctx?.log.warn({ err }, "file watcher error"));
     await new Promise<void>((resolve) => watcher.once("ready", resolve));
   }
 
   private reportMissingRoots(): void {
     for (const problem of this.view.problems.values()) {
       if (problem.code !== "CRW_PATH_MISSING") continue;
-      const fields = { source: this.name, path: problem.location.path };
+      const fields = { path: problem.location.path };
       if (this.config.waitForPaths)
         this.ctx?.log.info(fields, "waiting for watched path to appear");
       else this.ctx?.log.warn(fields, "watched path does not exist; watching for it to appear");
@@ -147,7 +147,7 @@ class FilesSource implements Source {
   private onTimer(): void {
     this.clearTimer();
     this.enqueueBatch("timer").catch((err) => {
-      this.ctx?.log.error({ err, source: this.name }, "file batch failed");
+      this.ctx?.log.error({ err }, "file batch failed");
     });
   }
 
@@ -191,14 +191,17 @@ class FilesSource implements Source {
     const toRead = found.files.filter((file) =>
       needsRead(this.records.get(file.absPath), file, dirty),
     );
-    const outcomes = await mapLimit(toRead, this.tuning.readConcurrency, (file) =>
-      readResourceFile({
+    const progress = this.progress(toRead.length);
+    const outcomes = await mapLimit(toRead, this.tuning.readConcurrency, async (file) => {
+      const outcome = await readResourceFile({
         source: this.name,
         absPath: file.absPath,
         relPath: file.relPath,
         maxBytes: this.config.maxFileBytes,
-      }),
-    );
+      });
+      progress();
+      return outcome;
+    });
     const fresh = new Map(toRead.map((file, i) => [file.absPath, outcomes[i]!]));
     const records = new Map<string, FileRecord>();
     const reread = new Set<string>();
@@ -220,6 +223,18 @@ class FilesSource implements Source {
     return { records, view, events };
   }
 
+  /** Counts reads; a long read (a big initial scan) says how far it has got every few seconds. */
+  private progress(total: number): () => void {
+    let done = 0;
+    let lastReport = Date.now();
+    return () => {
+      done++;
+      if (Date.now() - lastReport < PROGRESS_INTERVAL_MS) return;
+      lastReport = Date.now();
+      this.ctx?.log.info({ read: done, total }, "reading files");
+    };
+  }
+
   private observation(records: Map<string, FileRecord>, events: ObservationEvent[]): Observation {
     return {
       source: this.name,
@@ -238,7 +253,7 @@ class FilesSource implements Source {
         await ctx.emit(observation);
         return;
       } catch (err) {
-        ctx.log.error({ err, source: this.name, retryInMs: delay }, "emit failed; will retry");
+        ctx.log.error({ err, retryInMs: delay }, "emit failed; will retry");
         if (this.stopped) throw err;
         await this.sleep(delay);
         if (this.stopped) throw err;

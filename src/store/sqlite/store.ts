@@ -403,7 +403,7 @@ export class SqliteStore implements Store {
     for (const change of batch.changes) {
       seq += 1;
       const row = this.appendChange(change, seq, prevHash, committedAt);
-      committed.push(changeOf(row));
+      committed.push(committedChange(change, row));
       prevHash = row.hash;
     }
     this.saveCursorsAndProblems(batch, committedAt);
@@ -527,6 +527,18 @@ function parseOrNull<T>(text: string | null): T | null {
 }
 
 /** The stored form of a change; every JSON value is serialized here and only here. */
+/** The committed form, built from what the caller passed rather than parsed back from the row. */
+function committedChange(change: NewChange, row: ChangeRow): Change {
+  const { object: _object, objectJson: _json, fingerprint: _fingerprint, ...rest } = change;
+  return {
+    ...rest,
+    seq: row.seq,
+    committedAt: row.committed_at,
+    prevHash: row.prev_hash,
+    hash: row.hash,
+  };
+}
+
 function toRow(change: NewChange, seq: number, prevHash: string, committedAt: string): ChangeRow {
   const { ref } = change;
   return {
