@@ -64,7 +64,12 @@ async function serve(flags: ServeFlags): Promise<void> {
   process.exit(0);
 }
 
-/** Resolves on the first SIGINT/SIGTERM; a second one exits at once. */
+/**
+ * Resolves on the first SIGINT/SIGTERM. A second one ends the process at once by the signal
+ * itself (default action): `process.exit` would wait for libuv's threads, and a sink stuck
+ * in a blocking call (a FIFO with no reader, a hung NFS mount) would then hang the exit.
+ * Nothing is lost: committed changes stay in the log and the sinks' cursors did not move.
+ */
 function waitForSignal(log: { warn: (msg: string) => void }): Promise<void> {
   return new Promise((resolve) => {
     let received = 0;
@@ -72,7 +77,9 @@ function waitForSignal(log: { warn: (msg: string) => void }): Promise<void> {
       received++;
       if (received === 1) return resolve();
       log.warn(`${signal} again: exiting without flushing`);
-      process.exit(130);
+      process.removeAllListeners("SIGINT");
+      process.removeAllListeners("SIGTERM");
+      process.kill(process.pid, signal);
     };
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);

@@ -350,4 +350,27 @@ describe("files source", () => {
     assert.equal(failures, 3);
     assert.equal(h.logs.filter((l) => l.level === 50 && /emit failed/.test(l.msg)).length, 2);
   });
+
+  it("should record a gap and take a full view when the watcher fails", async () => {
+    const dir = await workDir();
+    await writeFile(join(dir, "kept.yaml"), route("kept"));
+    await writeFile(join(dir, "gone.yaml"), route("gone"));
+    const h = await start({ paths: [dir] });
+    // While the watcher is blind: one file goes away, one changes.
+    await rm(join(dir, "gone.yaml"));
+    await writeFile(join(dir, "kept.yaml"), route("kept", "spec: {v: 2}\n"));
+    const from = h.observations.length;
+    const watcher = (h.source as unknown as { watcher: { emit(e: string, err: Error): void } })
+      .watcher;
+    watcher.emit("error", new Error("ENOSPC: System limit for number of file watchers reached"));
+    const gap = await h.waitForEvent((e) => e.type === "gap", from, "a gap event");
+    assert.ok(gap.type === "gap" && gap.detail?.includes("ENOSPC"));
+    const withGap = h.observations.slice(from).find((o) => o.events.some((e) => e.type === "gap"));
+    assert.equal(withGap?.events[0]?.type, "gap", "the gap comes before the changes it explains");
+    const snapshot = snapshotOf(withGap?.events ?? []);
+    assert.deepEqual(
+      snapshot.items.map((i) => i.ref.name),
+      ["kept"],
+    );
+  });
 });

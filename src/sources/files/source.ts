@@ -1,5 +1,6 @@
 import { type FSWatcher, watch } from "chokidar";
 import { sha256Hex } from "../../core/stable-json.js";
+import { errorMessage } from "../../model/errors.js";
 import type { Observation, ObservationEvent } from "../../model/observation.js";
 import type { Source, SourceContext } from "../source.js";
 import {
@@ -32,7 +33,7 @@ export interface FilesSourceTuning {
 
 const PROGRESS_INTERVAL_MS = 2000;
 
-type BatchTrigger = "initial" | "timer" | "flush";
+type BatchTrigger = "initial" | "timer" | "flush" | "gap";
 
 const DEFAULT_TUNING: Required<FilesSourceTuning> = {
   maxWaitMs: 1000,
@@ -72,6 +73,8 @@ class FilesSource implements Source {
   private work: Promise<void> = Promise.resolve();
   private stopped = false;
   private wake: (() => void) | undefined;
+  /** Why the watcher may have missed events, until a full rescan has been emitted. */
+  private pendingGap: string | undefined;
 
   constructor(
     private readonly config: ResolvedFilesSourceConfig,
@@ -118,8 +121,21 @@ class FilesSource implements Source {
     });
     this.watcher = watcher;
     watcher.on("all", (_event, path) => this.touch(path));
-    watcher.on("error", (err) => this.ctx?.log.warn({ err }, "file watcher error"));
+    watcher.on("error", (err) => this.onWatcherError(err));
     await new Promise<void>((resolve) => watcher.once("ready", resolve));
+  }
+
+  /**
+   * A watcher error (inotify limit reached, a watched directory gone) may have lost events:
+   * say so with a GAP entry and take a full view, so the log shows the changes that follow
+   * were inferred, and deletions are found again.
+   */
+  private onWatcherError(err: unknown): void {
+    this.ctx?.log.warn({ err }, "file watcher error; rescanning everything");
+    this.pendingGap ??= errorMessage(err);
+    this.enqueueBatch("gap").catch((e) =>
+      this.ctx?.log.error({ err: e }, "rescan after watcher error failed"),
+    );
   }
 
   private reportMissingRoots(): void {
@@ -165,17 +181,26 @@ class FilesSource implements Source {
 
   private async runBatch(trigger: BatchTrigger): Promise<void> {
     if (this.stopped || (trigger === "timer" && this.dirty.size === 0)) return;
+    const gap = this.pendingGap;
+    this.pendingGap = undefined;
     const initial = trigger === "initial";
     const dirty = this.dirty;
     this.dirty = new Set();
     try {
-      const { records, view, events } = await this.observe(initial, dirty);
+      const { records, view, events } = await this.observe(initial || gap !== undefined, dirty);
+      if (gap !== undefined)
+        events.unshift({
+          type: "gap",
+          reason: "file watcher failed; what follows comes from a full rescan",
+          detail: gap,
+        });
       if (events.length > 0) await this.emitWithRetry(this.observation(records, events));
       this.records = records;
       this.view = view;
     } catch (err) {
-      // Nothing is dropped: the paths go back and the batch is tried again.
+      // Nothing is dropped: the paths (and the gap) go back and the batch is tried again.
       for (const path of dirty) this.dirty.add(path);
+      this.pendingGap ??= gap;
       if (!initial && !this.stopped) this.retryLater();
       throw err;
     }
