@@ -13,8 +13,9 @@ import { tempDir } from "../test/helpers.js";
 import { makeRoute } from "./objects.js";
 import { percentile, RssSampler } from "./stats.js";
 
-const RESOURCES = 10_000;
-const CHANGES = 100_000;
+/** The issue's figures; the environment can shrink them for a quick look or a profile. */
+const RESOURCES = Number(process.env.BENCH_RESOURCES ?? 10_000);
+const CHANGES = Number(process.env.BENCH_CHANGES ?? 100_000);
 /** Upserts per observation, as a source sends after a burst (a list page, a Git commit). */
 const PER_OBSERVATION = 100;
 /** Observations waiting for their commit at most (what a source's back-pressure allows). */
@@ -182,8 +183,11 @@ function rawInsertBaseline(sourceDb: string, dir: string, perTransaction: number
   )
     .map((r) => r.sql)
     .filter((s): s is string => !!s);
+  const pageSize = Number(src.pragma("page_size", { simple: true }));
   src.close();
   const db = new Database(join(dir, "baseline.db"));
+  // The store's own settings: page size (set before the first table), WAL, NORMAL sync.
+  db.pragma(`page_size = ${pageSize}`);
   db.pragma("journal_mode = WAL");
   db.pragma("synchronous = NORMAL");
   for (const sql of [...new Set(schema)]) db.exec(sql);
