@@ -1,4 +1,6 @@
-import type { ChangeType } from "../model/change.js";
+import { type ConsoleSinkConfig, consoleSinkSchema } from "../sinks/console/config.js";
+import { type JsonlSinkConfig, jsonlSinkSchema } from "../sinks/jsonl/config.js";
+import { type FilesSourceConfig, filesSourceSchema } from "../sources/files/config.js";
 
 /** The shape of crwatch.yaml after defaults. Later issues extend the unions. */
 export interface CrwatchConfig {
@@ -19,74 +21,11 @@ export interface CrwatchConfig {
   delivery: { maxAttempts: number; initialDelayMs: number; maxDelayMs: number; batchSize: number };
 }
 
-export interface FilesSourceSettings {
-  name: string;
-  type: "files";
-  paths: string[];
-  include?: string[];
-  exclude?: string[];
-  debounceMs?: number;
-  maxFileBytes?: number;
-  waitForPaths?: boolean;
-}
-export type SourceConfig = FilesSourceSettings;
+/** Each component owns its config type and schema (`<component>/config.ts`); this composes them. */
+export type SourceConfig = FilesSourceConfig;
+export type SinkConfig = ConsoleSinkConfig | JsonlSinkConfig;
 
-interface SinkCommon {
-  name: string;
-  /** Deliver only these change types (default: all). */
-  types?: ChangeType[];
-}
-export type SinkConfig =
-  | (SinkCommon & { type: "console"; color?: "auto" | "always" | "never"; maxLines?: number })
-  | (SinkCommon & { type: "jsonl"; path?: string });
-
-const name = { type: "string", pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$", maxLength: 63 };
 const stringList = { type: "array", items: { type: "string", minLength: 1 } };
-const changeTypes = {
-  type: "array",
-  items: { enum: ["ADDED", "MODIFIED", "DELETED", "GAP", "ERROR"] },
-};
-
-const filesSource = {
-  type: "object",
-  additionalProperties: false,
-  required: ["name", "type", "paths"],
-  properties: {
-    name,
-    type: { const: "files" },
-    paths: { ...stringList, minItems: 1 },
-    include: stringList,
-    exclude: stringList,
-    debounceMs: { type: "integer", minimum: 0, maximum: 60_000 },
-    maxFileBytes: { type: "integer", minimum: 1 },
-    waitForPaths: { type: "boolean" },
-  },
-};
-
-const consoleSink = {
-  type: "object",
-  additionalProperties: false,
-  required: ["name", "type"],
-  properties: {
-    name,
-    type: { const: "console" },
-    types: changeTypes,
-    color: { enum: ["auto", "always", "never"] },
-    maxLines: { type: "integer", minimum: 1 },
-  },
-};
-
-const jsonlSink = {
-  type: "object",
-  additionalProperties: false,
-  required: ["name", "type"],
-  properties: {
-    name,
-    type: { const: "jsonl" },
-    types: changeTypes,
-    path: { type: "string", minLength: 1 },
-  },
-};
 
 /** JSON Schema of crwatch.yaml, checked by ajv with the discriminator on `type`. */
 export const configSchema = {
@@ -104,7 +43,7 @@ export const configSchema = {
         type: "object",
         discriminator: { propertyName: "type" },
         required: ["type"],
-        oneOf: [filesSource],
+        oneOf: [filesSourceSchema],
       },
     },
     sinks: {
@@ -113,7 +52,7 @@ export const configSchema = {
         type: "object",
         discriminator: { propertyName: "type" },
         required: ["type"],
-        oneOf: [consoleSink, jsonlSink],
+        oneOf: [consoleSinkSchema, jsonlSinkSchema],
       },
     },
     rules: { type: "array" },

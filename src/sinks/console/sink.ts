@@ -2,14 +2,7 @@ import { renderChange } from "../../core/render-change.js";
 import type { Change } from "../../model/change.js";
 import type { Sink } from "../sink.js";
 import { writeAll } from "../write-stream.js";
-
-export interface ConsoleSinkConfig {
-  name: string;
-  type: "console";
-  /** Colour when writing to a terminal (default), always, or never. */
-  color?: "auto" | "always" | "never";
-  maxLines?: number;
-}
+import type { ConsoleSinkConfig } from "./config.js";
 
 /** Prints each change for a person watching the terminal. */
 export function createConsoleSink(

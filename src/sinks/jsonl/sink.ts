@@ -2,13 +2,7 @@ import { open } from "node:fs/promises";
 import type { Change } from "../../model/change.js";
 import type { Sink } from "../sink.js";
 import { writeAll } from "../write-stream.js";
-
-export interface JsonlSinkConfig {
-  name: string;
-  type: "jsonl";
-  /** File to append to; `-` (default) is standard output. */
-  path?: string;
-}
+import type { JsonlSinkConfig } from "./config.js";
 
 /**
  * One JSON object per line, the same shape as `crwatch history --output json`. Written to

@@ -51,3 +51,20 @@ export function withFilesDefaults(config: FilesSourceConfig): ResolvedFilesSourc
     waitForPaths: config.waitForPaths ?? FILES_SOURCE_DEFAULTS.waitForPaths,
   };
 }
+
+/** JSON Schema of one `files` entry in crwatch.yaml (the config loader composes these). */
+export const filesSourceSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["name", "type", "paths"],
+  properties: {
+    name: { type: "string", pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$", maxLength: 63 },
+    type: { const: "files" },
+    paths: { type: "array", items: { type: "string", minLength: 1 }, minItems: 1 },
+    include: { type: "array", items: { type: "string", minLength: 1 } },
+    exclude: { type: "array", items: { type: "string", minLength: 1 } },
+    debounceMs: { type: "integer", minimum: 0, maximum: 60_000 },
+    maxFileBytes: { type: "integer", minimum: 1 },
+    waitForPaths: { type: "boolean" },
+  },
+} as const;
