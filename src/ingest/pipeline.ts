@@ -61,7 +61,7 @@ export class Ingest {
   /** Never throws: failures reject the observations they belong to. */
   private async drain(): Promise<void> {
     while (this.queue.length > 0) {
-      const taken = this.queue.splice(0, this.options.maxObservationsPerCommit ?? 64);
+      const taken = this.queue.splice(0, this.options.maxObservationsPerCommit ?? 16);
       try {
         const committed = await this.commit(taken.map((p) => p.observation));
         for (const p of taken) p.resolve();

@@ -9,7 +9,7 @@ import {
   withFilesDefaults,
 } from "./config.js";
 import { type ReadOutcome, readResourceFile } from "./read.js";
-import { FileSelector, type FoundFile, scan, watchTargets } from "./scan.js";
+import { errnoOf, FileSelector, type FoundFile, scan, watchTargets } from "./scan.js";
 import {
   buildView,
   changeEvents,
@@ -32,6 +32,12 @@ export interface FilesSourceTuning {
 }
 
 const PROGRESS_INTERVAL_MS = 2000;
+
+/**
+ * Watcher errors about one path (a link loop, a file gone or unreadable): the walk reports
+ * them itself. Any other error (ENOSPC from the inotify limit, EMFILE …) may lose events.
+ */
+const PATH_ERRORS = new Set(["ELOOP", "ENOENT", "EACCES", "EPERM", "ENOTDIR"]);
 
 type BatchTrigger = "initial" | "timer" | "flush" | "gap";
 
@@ -131,6 +137,12 @@ class FilesSource implements Source {
    * were inferred, and deletions are found again.
    */
   private onWatcherError(err: unknown): void {
+    const code = errnoOf(err);
+    if (code !== undefined && PATH_ERRORS.has(code)) {
+      // About one path, which the walk reports as a problem of its own; no event was lost.
+      this.ctx?.log.debug({ err }, "file watcher could not follow a path");
+      return;
+    }
     this.ctx?.log.warn({ err }, "file watcher error; rescanning everything");
     this.pendingGap ??= errorMessage(err);
     this.enqueueBatch("gap").catch((e) =>
