@@ -2,7 +2,9 @@ import type { JsonObject } from "../src/model/json.js";
 
 /**
  * HTTPRoute-like objects of 2–4 KiB: hostnames, several rules with matches, filters and
- * weighted backends, labels and annotations, as real routes carry.
+ * weighted backends, labels and annotations, as real routes carry. Version v of route i
+ * differs from version v-1 as a typical edit does: one rule's traffic split shifts (two
+ * weights), and the server-set resourceVersion moves (noise that canonicalization drops).
  */
 export function makeRoute(i: number, version: number): JsonObject {
   const rules = 4 + (i % 4);
@@ -40,14 +42,21 @@ export function makeRoute(i: number, version: number): JsonObject {
           },
         ],
         backendRefs: [
-          { name: `svc-${i}-v1`, port: 8080, weight: (version * 7 + r) % 101 },
-          { name: `svc-${i}-v2`, port: 8080, weight: 100 - ((version * 7 + r) % 101) },
+          { name: `svc-${i}-v1`, port: 8080, weight: canaryWeight(r, version, rules) },
+          { name: `svc-${i}-v2`, port: 8080, weight: 100 - canaryWeight(r, version, rules) },
         ],
-        timeouts: { request: `${10 + (version % 5)}s` },
+        timeouts: { request: `${10 + (r % 5)}s` },
       })),
     },
     status: {
       parents: [{ parentRef: { name: "shared-gw" }, controllerName: "example.com/gateway" }],
     },
   };
+}
+
+/** Rule r's weight at version v: set by the last version u ≤ v with u % rules === r. */
+function canaryWeight(r: number, version: number, rules: number): number {
+  if (version < r) return 90;
+  const lastShift = version - ((version - r) % rules);
+  return (lastShift * 7) % 101;
 }
