@@ -1,0 +1,76 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { Change } from "../model/change.js";
+import type { Sink } from "./sink.js";
+
+/** What a sink's test gives the shared suite: a sink, and a way to see what arrived. */
+export interface SinkUnderTest {
+  sink: Sink;
+  /** Seqs of the changes the destination holds, in arrival order. */
+  delivered(): Promise<number[]>;
+  /** A sink of the same config whose destination fails every write. */
+  broken: Sink;
+  cleanup(): Promise<void>;
+}
+
+export function sampleChange(seq: number): Change {
+  return {
+    seq,
+    type: "MODIFIED",
+    ref: {
+      source: "s",
+      group: "gateway.networking.k8s.io",
+      kind: "HTTPRoute",
+      namespace: "shop",
+      name: `r${seq}`,
+    },
+    revision: 2,
+    previousRevision: 1,
+    actor: null,
+    cause: null,
+    location: { path: "/cfg/r.yaml", line: 3 },
+    observedAt: "2026-11-26T08:00:00.000Z",
+    committedAt: "2026-11-26T08:00:00.010Z",
+    patch: [{ op: "replace", path: "/spec/rules/0/backendRefs/0/weight", value: 0 }],
+    summary: ["spec.rules[0].backendRefs[0].weight: 90 → 0"],
+    findings: [],
+    notice: null,
+    contentHash: "c".repeat(64),
+    hash: "h".repeat(64),
+    prevHash: "p".repeat(64),
+  };
+}
+
+/** The behaviour every sink shares, whatever its destination (see Vector's compliance tests). */
+export function sinkContract(name: string, make: () => Promise<SinkUnderTest>): void {
+  describe(`sink contract: ${name}`, () => {
+    it("should deliver every change of each batch, in order", async () => {
+      const t = await make();
+      try {
+        await t.sink.deliver([sampleChange(1), sampleChange(2)]);
+        await t.sink.deliver([sampleChange(3)]);
+        assert.deepStrictEqual(await t.delivered(), [1, 2, 3]);
+      } finally {
+        await t.sink.close();
+        await t.cleanup();
+      }
+    });
+
+    it("should reject when its destination fails, so the dispatcher retries", async () => {
+      const t = await make();
+      try {
+        await assert.rejects(t.broken.deliver([sampleChange(1)]));
+      } finally {
+        await t.broken.close();
+        await t.cleanup();
+      }
+    });
+
+    it("should close more than once without error", async () => {
+      const t = await make();
+      await t.sink.close();
+      await t.sink.close();
+      await t.cleanup();
+    });
+  });
+}
