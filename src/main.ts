@@ -10,6 +10,7 @@ import { Dispatcher } from "./sinks/dispatcher.js";
 import { buildSink } from "./sinks/registry.js";
 import { buildSource } from "./sources/registry.js";
 import type { Source } from "./sources/source.js";
+import { acquireWriterLock } from "./store/sqlite/lock.js";
 import { openSqliteStore } from "./store/sqlite/store.js";
 import type { Store } from "./store/store.js";
 
@@ -30,7 +31,12 @@ export interface Crwatch {
 /** The composition root: the only place that wires store, ingest, sources and sinks. */
 export async function startCrwatch(config: CrwatchConfig, deps: RuntimeDeps): Promise<Crwatch> {
   const { log } = deps;
-  const store = await openSqliteStore({ dir: config.store.path });
+  await mkdir(config.store.path, { recursive: true });
+  const releaseLock = await acquireWriterLock(config.store.path);
+  const store = await openSqliteStore({ dir: config.store.path }).catch(async (err) => {
+    await releaseLock();
+    throw err;
+  });
   const maskKey = await loadMaskKey(config);
   const ingest = new Ingest({
     store,
@@ -65,6 +71,7 @@ export async function startCrwatch(config: CrwatchConfig, deps: RuntimeDeps): Pr
       await ingest.idle();
       await dispatcher.stop({ drain: true });
       await store.close();
+      await releaseLock();
     },
   };
 }

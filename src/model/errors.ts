@@ -19,6 +19,7 @@ export const ERROR_CODES = {
   CRW_NOT_AN_OBJECT: "document is not a mapping",
   CRW_DUPLICATE_RESOURCE: "the same resource is defined twice",
   CRW_STORE_OPEN: "store could not be opened",
+  CRW_STORE_LOCKED: "another crwatch process is writing to this data directory",
   CRW_STORE_MIGRATION: "store migration failed",
   CRW_STORE_WRITE: "a write to the store failed; nothing of the batch was committed",
   CRW_STORE_CHAIN_BROKEN: "change log hash chain is broken",

@@ -61,6 +61,15 @@ describe("crwatch serve on a real directory and SQLite file", () => {
     assert.match(served.stdout(), /ADDED\s+files:HTTPRoute\.gateway\.networking\.k8s\.io shop\/a/);
   });
 
+  it("should refuse a second serve on the same data directory", () => {
+    const second = cli(["serve", "--watch", watched, "--data-dir", data]);
+    assert.equal(second.status, 2);
+    assert.match(
+      second.stderr,
+      /CRW_STORE_LOCKED: another crwatch serve \(pid \d+\) is writing to/,
+    );
+  });
+
   it("should record an edit as MODIFIED with a readable summary", async () => {
     await writeFile(join(watched, "a.yaml"), route("a", 0));
     const [modified] = await waitForChanges(data, byName("a", "MODIFIED"));
