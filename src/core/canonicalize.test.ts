@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import fc from "fast-check";
+import type { JsonObject } from "../model/json.js";
 import { canonicalize, splitDottedPath } from "./canonicalize.js";
+import { stableStringify } from "./stable-json.js";
 
 describe("canonicalize", () => {
   const live = {
@@ -60,5 +63,22 @@ describe("canonicalize", () => {
       "x",
       "2",
     ]);
+  });
+
+  it("should equal the sorted-key form of any object without server fields, and be idempotent", () => {
+    const key = fc
+      .string({ maxLength: 5 })
+      .filter((k) => !["metadata", "status", "__proto__"].includes(k));
+    const value = fc
+      .jsonValue({ maxDepth: 3 })
+      .map((v) => JSON.parse(JSON.stringify(v), (k, x) => (k === "__proto__" ? undefined : x)));
+    fc.assert(
+      fc.property(fc.dictionary(key, value, { maxKeys: 8 }), (obj) => {
+        const once = canonicalize(obj as JsonObject);
+        assert.equal(JSON.stringify(once), stableStringify(obj));
+        assert.equal(JSON.stringify(canonicalize(once)), JSON.stringify(once));
+      }),
+      { numRuns: 1000 },
+    );
   });
 });

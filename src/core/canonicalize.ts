@@ -60,35 +60,43 @@ function sorted(value: JsonValue): JsonValue {
   }
   if (!isJsonObject(value)) return value;
   const keys = Object.keys(value);
-  let changed = !isSorted(keys);
-  const children: JsonValue[] = new Array(keys.length);
+  return isSorted(keys) ? sortedChildren(value, keys) : rebuilt(value, keys.sort());
+}
+
+/** Keys already in order: copy only when a child changed. */
+function sortedChildren(value: JsonObject, keys: string[]): JsonObject {
+  let out: JsonObject | null = null;
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i] as string;
     const before = value[key];
-    // YAML can yield undefined for odd inputs; JSON has no such value. A `__proto__` key
-    // would set the copy's prototype (and patch appliers refuse it): no gateway uses one.
-    if (before === undefined || key === "__proto__") {
-      changed = true;
-      continue;
-    }
-    const child = sorted(before);
-    if (child !== before) changed = true;
-    children[i] = child;
+    const child = skipped(key, before) ? undefined : sorted(before as JsonValue);
+    if (child !== before && out === null) out = copyFirst(value, keys, i);
+    if (out !== null && child !== undefined) out[key] = child;
   }
-  if (!changed) return value;
-  const order = keys
-    .map((_, i) => i)
-    .sort((a, b) => compareKeys(keys[a] as string, keys[b] as string));
+  return out ?? value;
+}
+
+function rebuilt(value: JsonObject, sortedKeys: string[]): JsonObject {
   const out: JsonObject = {};
-  for (const i of order) {
-    const child = children[i];
-    if (child !== undefined) out[keys[i] as string] = child;
+  for (const key of sortedKeys) {
+    const child = value[key];
+    if (!skipped(key, child)) out[key] = sorted(child as JsonValue);
   }
   return out;
 }
 
-function compareKeys(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
+/**
+ * YAML can yield undefined for odd inputs; JSON has no such value. A `__proto__` key would
+ * set the copy's prototype (and patch appliers refuse it): no gateway uses one.
+ */
+function skipped(key: string, value: JsonValue | undefined): boolean {
+  return value === undefined || key === "__proto__";
+}
+
+function copyFirst(value: JsonObject, keys: string[], count: number): JsonObject {
+  const out: JsonObject = {};
+  for (let i = 0; i < count; i++) out[keys[i] as string] = value[keys[i] as string] as JsonValue;
+  return out;
 }
 
 function isSorted(keys: string[]): boolean {
