@@ -118,6 +118,7 @@ export async function ingestScenario(): Promise<Record<string, unknown>> {
     const seconds = (performance.now() - t0) / 1000;
     const committed = await store.lastSeq();
     const throughputCommits = commits;
+    const phases = ingest.stats();
 
     // Latency: paced single changes, change handed to ingest → delivered by the sink.
     measuring = true;
@@ -144,6 +145,11 @@ export async function ingestScenario(): Promise<Record<string, unknown>> {
       changes: committed,
       changesPerSecond: Math.round(committed / seconds),
       meanChangesPerCommit: perCommit,
+      // Per change, in microseconds: the pure pipeline, then the store's commit.
+      perChangeUs: {
+        build: Math.round((phases.buildMs * 1000) / Math.max(1, phases.changes)),
+        commit: Math.round((phases.commitMs * 1000) / Math.max(1, phases.changes)),
+      },
       latencyMs: {
         p50: round(percentile(latencies, 50)),
         p99: round(percentile(latencies, 99)),
