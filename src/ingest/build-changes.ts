@@ -41,6 +41,19 @@ function escapeToken(key: string): string {
   return key.replace(/~/g, "~0").replace(/\//g, "~1");
 }
 
+/** Separates a file from a document index in a problem slot (no path holds a NUL). */
+const SLOT_SEPARATOR = "\u0000";
+
+/**
+ * Where an open problem lives: a file may hold one file-wide problem and one per document
+ * (a document that is not a mapping, a duplicate), each recorded once.
+ */
+function problemSlot(location: Location): string {
+  return location.document === undefined
+    ? location.path
+    : `${location.path}${SLOT_SEPARATOR}${location.document}`;
+}
+
 /** A new object with its serialization and content hash, computed once. */
 interface Encoded {
   object: JsonObject;
@@ -155,37 +168,35 @@ export class ChangeBuilder {
 
   private problem(event: Extract<ObservationEvent, { type: "problem" }>): void {
     const { problem } = event;
-    this.reportedProblems.add(problem.location.path);
-    this.forgetResolution(problem.location.path);
-    const open = this.state.problems.get(problem.location.path);
+    const slot = problemSlot(problem.location);
+    this.reportedProblems.add(slot);
+    this.forgetResolution(slot);
+    const open = this.state.problems.get(slot);
     if (open && open.fingerprint === problem.fingerprint) return; // already recorded
-    this.state.problems.set(problem.location.path, {
-      location: problem.location.path,
-      fingerprint: problem.fingerprint,
-      seq: 0,
-    });
+    this.state.problems.set(slot, { location: slot, fingerprint: problem.fingerprint, seq: 0 });
     this.notice(
       "ERROR",
       noticeRef(this.source, problem.location.path),
       problem.location,
-      {
-        code: problem.code,
-        message: problem.message,
-      },
-      problem.fingerprint,
+      { code: problem.code, message: problem.message },
+      { slot, fingerprint: problem.fingerprint },
     );
   }
 
   /** Resolutions are applied after a batch's changes: a problem reopened in the same batch must not be closed. */
-  private forgetResolution(location: string): void {
+  private forgetResolution(slot: string): void {
     const list = this.batch.resolvedProblems;
-    const i = list.findIndex((r) => r.source === this.source && r.location === location);
+    const i = list.findIndex((r) => r.source === this.source && r.location === slot);
     if (i !== -1) list.splice(i, 1);
   }
 
+  /** A location reads cleanly again: every open problem in it (file-wide or per document) closes. */
   private recovered(location: string): void {
-    if (!this.state.problems.delete(location)) return;
-    this.batch.resolvedProblems.push({ source: this.source, location });
+    for (const slot of [...this.state.problems.keys()]) {
+      if (slot !== location && !slot.startsWith(`${location}${SLOT_SEPARATOR}`)) continue;
+      this.state.problems.delete(slot);
+      this.batch.resolvedProblems.push({ source: this.source, location: slot });
+    }
   }
 
   private notice(
@@ -193,14 +204,17 @@ export class ChangeBuilder {
     ref: Ref,
     location: Location | null,
     notice: { code: string; message: string },
-    fingerprint?: string,
+    problem?: { slot: string; fingerprint: string },
   ): void {
     const change: NewChange = {
       ...this.blank(type, ref),
       location,
       notice,
     };
-    if (fingerprint !== undefined) change.fingerprint = fingerprint;
+    if (problem) {
+      change.fingerprint = problem.fingerprint;
+      change.problemSlot = problem.slot;
+    }
     this.batch.changes.push(change);
   }
 

@@ -252,4 +252,35 @@ describe("Ingest with a snapshot after a restart", () => {
       await dir.cleanup();
     }
   });
+
+  it("should keep one open problem per document, so a restart records neither again", async () => {
+    const dir = await tempDir();
+    const store = await openSqliteStore({ dir: dir.path });
+    try {
+      const make = () =>
+        new Ingest({
+          store,
+          masker: createMasker({ key: Buffer.from("k") }),
+          log: pino({ level: "silent" }),
+        });
+      const notAnObject = (document: number): ObservationEvent => ({
+        type: "problem",
+        problem: {
+          code: "CRW_NOT_AN_OBJECT",
+          message: "not a mapping",
+          location: { path: "/cfg/multi.yaml", document },
+          fingerprint: `doc${document}`,
+        },
+      });
+      const view = obs({ type: "snapshot", items: [], keep: [] }, notAnObject(1), notAnObject(3));
+      await make().accept(view);
+      await make().accept(view);
+      assert.equal((await store.readChanges({ types: ["ERROR"] })).length, 2);
+      await make().accept(obs({ type: "recovered", location: "/cfg/multi.yaml" }));
+      assert.deepStrictEqual(await store.openProblems(SOURCE), []);
+    } finally {
+      await store.close();
+      await dir.cleanup();
+    }
+  });
 });

@@ -56,10 +56,13 @@ export interface NewChange {
   contentHash: string | null;
   /** For ERROR entries: the fingerprint that stops the same problem being recorded twice. */
   fingerprint?: string;
+  /** For ERROR entries: the open-problem slot it fills (default: the location's path). */
+  problemSlot?: string;
 }
 
 /** A committed entry of the change log. */
-export interface Change extends Omit<NewChange, "object" | "objectJson" | "fingerprint"> {
+export interface Change
+  extends Omit<NewChange, "object" | "objectJson" | "fingerprint" | "problemSlot"> {
   seq: number;
   committedAt: string;
   hash: string;

@@ -17,6 +17,7 @@ export interface Head {
 
 /** An open ERROR notice: the same problem at the same location is not recorded twice. */
 export interface OpenProblem {
+  /** The problem's slot: a file path, or a path and a document index (see ingest). */
   location: string;
   fingerprint: string;
   seq: number;

@@ -428,8 +428,8 @@ export class SqliteStore implements Store {
     if (!isNotice(change.type)) {
       this.writeRevision(change, row);
     } else if (change.type === "ERROR" && change.fingerprint !== undefined) {
-      const path = change.location?.path ?? "";
-      this.stmts.upsertProblem.run(change.ref.source, path, change.fingerprint, seq);
+      const slot = change.problemSlot ?? change.location?.path ?? "";
+      this.stmts.upsertProblem.run(change.ref.source, slot, change.fingerprint, seq);
     }
     return row;
   }
@@ -529,7 +529,7 @@ function parseOrNull<T>(text: string | null): T | null {
 /** The stored form of a change; every JSON value is serialized here and only here. */
 /** The committed form, built from what the caller passed rather than parsed back from the row. */
 function committedChange(change: NewChange, row: ChangeRow): Change {
-  const { object: _object, objectJson: _json, fingerprint: _fingerprint, ...rest } = change;
+  const { object: _o, objectJson: _j, fingerprint: _f, problemSlot: _s, ...rest } = change;
   return {
     ...rest,
     seq: row.seq,
