@@ -69,6 +69,14 @@ export async function startCrwatch(config: CrwatchConfig, deps: RuntimeDeps): Pr
       for (const source of sources)
         await source.stop().catch((err) => log.error({ err, source: source.name }, "stop failed"));
       await ingest.idle();
+      for (const source of sources) {
+        await store.setSourceHealth({
+          source: source.name,
+          status: "stopped",
+          message: "crwatch stopped",
+          updatedAt: new Date().toISOString(),
+        });
+      }
       await dispatcher.stop({ drain: true });
       await store.close();
       await releaseLock();

@@ -5,6 +5,7 @@ import { registerDiff } from "./diff.js";
 import { registerHistory } from "./history.js";
 import { registerServe } from "./serve.js";
 import { registerShow } from "./show.js";
+import { registerStatus } from "./status.js";
 import { registerVerify } from "./verify.js";
 
 const program = new Command()
@@ -18,5 +19,6 @@ registerHistory(program);
 registerShow(program);
 registerDiff(program);
 registerVerify(program);
+registerStatus(program);
 
 program.parseAsync(process.argv).catch(reportFailure);

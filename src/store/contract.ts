@@ -435,6 +435,15 @@ function describeConsumers(ctx: StoreContext): void {
       await ctx.store.setConsumerCursor("webhook", 7);
       assert.equal(await ctx.store.getConsumerCursor("webhook"), 7);
       assert.equal(await ctx.store.getConsumerCursor("slack"), 2);
+      const listed = await ctx.store.listConsumerCursors();
+      assert.deepStrictEqual(
+        listed.map((c) => [c.consumer, c.seq]),
+        [
+          ["slack", 2],
+          ["webhook", 7],
+        ],
+      );
+      assert.ok(listed.every((c) => !Number.isNaN(Date.parse(c.updatedAt))));
     });
 
     it("should list dead letters in the order added, optionally for one consumer", async () => {

@@ -41,8 +41,14 @@ export interface ChangeQuery {
 
 export interface SourceHealth {
   source: string;
-  status: "starting" | "ok" | "degraded" | "failed";
+  status: "starting" | "ok" | "degraded" | "failed" | "stopped";
   message: string;
+  updatedAt: string;
+}
+
+export interface ConsumerCursor {
+  consumer: string;
+  seq: number;
   updatedAt: string;
 }
 
@@ -100,6 +106,7 @@ export interface Store {
 
   getConsumerCursor(consumer: string): Promise<number>;
   setConsumerCursor(consumer: string, seq: number): Promise<void>;
+  listConsumerCursors(): Promise<ConsumerCursor[]>;
   addDeadLetter(letter: DeadLetter): Promise<void>;
   listDeadLetters(consumer?: string): Promise<DeadLetter[]>;
 

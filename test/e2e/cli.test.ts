@@ -98,6 +98,22 @@ describe("crwatch history, show, verify and diff", () => {
     assert.ok(lines[0].seq > 1);
   });
 
+  it("should report the log's end, source health and each sink's lag", () => {
+    const r = cli(["status", "--data-dir", data, "--output", "json"]);
+    assert.equal(r.status, 0, r.stderr);
+    const status = JSON.parse(r.stdout);
+    assert.ok(status.lastSeq >= 20);
+    assert.deepStrictEqual(
+      status.sources.map((s: { source: string; status: string }) => [s.source, s.status]),
+      [["files", "stopped"]],
+    );
+    assert.deepStrictEqual(
+      status.consumers.map((c: { consumer: string; lag: number }) => [c.consumer, c.lag]),
+      [["sink:console", 0]],
+    );
+    assert.equal(status.deadLetters, 0);
+  });
+
   it("should show one change and fail clearly on an unknown seq", () => {
     const ok = cli(["show", "1", "--data-dir", data]);
     assert.equal(ok.status, 0);

@@ -19,6 +19,7 @@ import { formatRef, type Ref } from "../../model/ref.js";
 import type {
   ChangeQuery,
   CommitBatch,
+  ConsumerCursor,
   DeadLetter,
   Head,
   OpenProblem,
@@ -269,6 +270,9 @@ function prepareStatements(db: Database.Database) {
     getConsumerCursor: db.prepare<[string], { seq: number }>(
       "SELECT seq FROM consumer_cursors WHERE consumer = ?",
     ),
+    listConsumerCursors: db.prepare<[], ConsumerCursor>(
+      "SELECT consumer, seq, updated_at AS updatedAt FROM consumer_cursors ORDER BY consumer",
+    ),
     setConsumerCursor: db.prepare<[string, number, string]>(
       `INSERT INTO consumer_cursors (consumer, seq, updated_at) VALUES (?, ?, ?)
        ON CONFLICT (consumer) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at`,
@@ -371,6 +375,10 @@ export class SqliteStore implements Store {
 
   async getConsumerCursor(consumer: string): Promise<number> {
     return this.stmts.getConsumerCursor.get(consumer)?.seq ?? 0;
+  }
+
+  async listConsumerCursors(): Promise<ConsumerCursor[]> {
+    return this.stmts.listConsumerCursors.all();
   }
 
   async setConsumerCursor(consumer: string, seq: number): Promise<void> {

@@ -1,0 +1,59 @@
+import type { Command } from "commander";
+import { openExistingStore } from "./common.js";
+
+/**
+ * What an operator asks first: how far the log has got, whether each source is healthy,
+ * how far behind each sink is, and what was dead-lettered.
+ */
+export function registerStatus(program: Command): void {
+  program
+    .command("status")
+    .description("last seq, source health, sink lag and dead letters")
+    .option("--data-dir <dir>", "where the history is stored", ".crwatch")
+    .option("--output <format>", "text or json", "text")
+    .action(async (flags: { dataDir?: string; output: string }) => {
+      const store = await openExistingStore(flags.dataDir);
+      try {
+        const lastSeq = await store.lastSeq();
+        const sources = await store.listSourceHealth();
+        const consumers = (await store.listConsumerCursors()).map((c) => ({
+          ...c,
+          lag: lastSeq - c.seq,
+        }));
+        const deadLetters = await store.listDeadLetters();
+        const openProblems = (
+          await Promise.all(sources.map(async (s) => (await store.openProblems(s.source)).length))
+        ).reduce((a, b) => a + b, 0);
+        const status = {
+          lastSeq,
+          sources,
+          consumers,
+          deadLetters: deadLetters.length,
+          openProblems,
+        };
+        process.stdout.write(
+          flags.output === "json" ? `${JSON.stringify(status)}\n` : renderStatus(status),
+        );
+      } finally {
+        await store.close();
+      }
+    });
+}
+
+interface Status {
+  lastSeq: number;
+  sources: { source: string; status: string; message: string; updatedAt: string }[];
+  consumers: { consumer: string; seq: number; lag: number }[];
+  deadLetters: number;
+  openProblems: number;
+}
+
+function renderStatus(status: Status): string {
+  const lines = [`last seq: ${status.lastSeq}`, "sources:"];
+  for (const s of status.sources)
+    lines.push(`  ${s.source}: ${s.status} (${s.message}, ${s.updatedAt})`);
+  lines.push("consumers:");
+  for (const c of status.consumers) lines.push(`  ${c.consumer}: at seq ${c.seq}, ${c.lag} behind`);
+  lines.push(`open problems: ${status.openProblems}`, `dead letters: ${status.deadLetters}`);
+  return `${lines.join("\n")}\n`;
+}
