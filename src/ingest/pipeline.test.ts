@@ -216,17 +216,29 @@ describe("Ingest", () => {
   });
 });
 
+/** A store of its own, and a factory for ingests over it (each one a "restart"). */
+async function withFreshStore(
+  test: (store: Store, make: () => Ingest) => Promise<void>,
+): Promise<void> {
+  const dir = await tempDir();
+  const store = await openSqliteStore({ dir: dir.path });
+  const make = () =>
+    new Ingest({
+      store,
+      masker: createMasker({ key: Buffer.from("k") }),
+      log: pino({ level: "silent" }),
+    });
+  try {
+    await test(store, make);
+  } finally {
+    await store.close();
+    await dir.cleanup();
+  }
+}
+
 describe("Ingest with a snapshot after a restart", () => {
   it("should close an open problem that the next full view no longer reports", async () => {
-    const dir = await tempDir();
-    const store = await openSqliteStore({ dir: dir.path });
-    try {
-      const make = () =>
-        new Ingest({
-          store,
-          masker: createMasker({ key: Buffer.from("k") }),
-          log: pino({ level: "silent" }),
-        });
+    await withFreshStore(async (store, make) => {
       const problem: ObservationEvent = {
         type: "problem",
         problem: {
@@ -247,22 +259,11 @@ describe("Ingest with a snapshot after a restart", () => {
       );
       const errors = (await store.readChanges({})).filter((c) => c.type === "ERROR");
       assert.equal(errors.length, 2);
-    } finally {
-      await store.close();
-      await dir.cleanup();
-    }
+    });
   });
 
   it("should keep one open problem per document, so a restart records neither again", async () => {
-    const dir = await tempDir();
-    const store = await openSqliteStore({ dir: dir.path });
-    try {
-      const make = () =>
-        new Ingest({
-          store,
-          masker: createMasker({ key: Buffer.from("k") }),
-          log: pino({ level: "silent" }),
-        });
+    await withFreshStore(async (store, make) => {
       const notAnObject = (document: number): ObservationEvent => ({
         type: "problem",
         problem: {
@@ -278,9 +279,6 @@ describe("Ingest with a snapshot after a restart", () => {
       assert.equal((await store.readChanges({ types: ["ERROR"] })).length, 2);
       await make().accept(obs({ type: "recovered", location: "/cfg/multi.yaml" }));
       assert.deepStrictEqual(await store.openProblems(SOURCE), []);
-    } finally {
-      await store.close();
-      await dir.cleanup();
-    }
+    });
   });
 });
