@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { stat } from "node:fs/promises";
-import { resolve } from "node:path";
+import { join, relative, resolve, sep } from "node:path";
 import type { Command } from "commander";
 import pino from "pino";
 import { createMasker } from "../core/mask.js";
@@ -29,7 +29,7 @@ export function registerDiff(program: Command): void {
       for (const change of changes) {
         const { seq, hash, prevHash, committedAt, ...rest } = change;
         process.stdout.write(
-          `${flags.output === "json" ? JSON.stringify(rest) : renderChange(change, { color: process.stdout.isTTY === true })}\n`,
+          `${flags.output === "json" ? JSON.stringify(rest) : renderChange(change, { color: process.stdout.isTTY === true, offline: true })}\n`,
         );
       }
     });
@@ -55,12 +55,34 @@ export async function diffPaths(before: string, after: string): Promise<Change[]
     });
     await ingest.accept(await readSide(before));
     const start = await store.lastSeq();
-    await ingest.accept(await readSide(after));
+    await ingest.accept(keepAcrossSides(await readSide(after), after, before));
     return await store.readChanges({ afterSeq: start, limit: Number.MAX_SAFE_INTEGER });
   } finally {
     await store.close();
     await tmp.cleanup();
   }
+}
+
+/**
+ * What AFTER could not read says nothing about the objects BEFORE held at the same place:
+ * the objects' locations are BEFORE's paths, so each unreadable AFTER path is also kept
+ * under its BEFORE name (a broken file is an ERROR in the diff, not a deletion).
+ */
+function keepAcrossSides(
+  observation: Observation,
+  afterRoot: string,
+  beforeRoot: string,
+): Observation {
+  const translate = (path: string) =>
+    path === afterRoot || path.startsWith(`${afterRoot}${sep}`)
+      ? join(beforeRoot, relative(afterRoot, path))
+      : path;
+  const events = observation.events.map((event) =>
+    event.type === "snapshot"
+      ? { ...event, keep: event.keep.flatMap((p) => [p, translate(p)]) }
+      : event,
+  );
+  return { ...observation, events };
 }
 
 /** The full view of one side, as the files source's initial snapshot. */

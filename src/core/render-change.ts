@@ -3,6 +3,8 @@ import { formatRef } from "../model/ref.js";
 
 export interface RenderOptions {
   color: boolean;
+  /** For `crwatch diff`: no seq or revision numbers, which only a recorded history has. */
+  offline?: boolean;
   /** Summary lines shown per change before `… N more`. */
   maxLines?: number;
 }
@@ -18,7 +20,7 @@ type Style = keyof typeof CODES;
 export function renderChange(change: Change, options: RenderOptions): string {
   const paint = (style: Style, text: string) =>
     options.color ? `\x1b[${CODES[style]}m${text}\x1b[0m` : text;
-  const lines = [header(change, paint)];
+  const lines = [header(change, paint, options.offline === true)];
   if (change.notice)
     lines.push(`  ${paint("red", `${change.notice.code}: ${change.notice.message}`)}`);
   const max = options.maxLines ?? 40;
@@ -35,19 +37,17 @@ export function renderChange(change: Change, options: RenderOptions): string {
   return lines.join("\n");
 }
 
-function header(change: Change, paint: (s: Style, t: string) => string): string {
+function header(change: Change, paint: (s: Style, t: string) => string, offline: boolean): string {
   const typeColor: Style =
     change.type === "ADDED"
       ? "green"
       : change.type === "DELETED" || change.type === "ERROR"
         ? "red"
         : "yellow";
-  const parts = [
-    paint("dim", `#${change.seq}`),
-    paint(typeColor, change.type.padEnd(8)),
-    paint("bold", formatRef(change.ref)),
-  ];
-  if (change.revision !== null) parts.push(paint("dim", `r${change.revision}`));
+  const parts = [paint(typeColor, change.type.padEnd(8)), paint("bold", formatRef(change.ref))];
+  // An offline diff has no history: its seq and revisions would be the throwaway store's.
+  if (!offline) parts.unshift(paint("dim", `#${change.seq}`));
+  if (change.revision !== null && !offline) parts.push(paint("dim", `r${change.revision}`));
   const where = change.location
     ? `${change.location.path}${change.location.line ? `:${change.location.line}` : ""}`
     : "";

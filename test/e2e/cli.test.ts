@@ -160,6 +160,29 @@ describe("crwatch history, show, verify and diff", () => {
     assert.ok(!("seq" in changes[0]));
   });
 
+  it("should show an unreadable AFTER file as an ERROR, not as deletions", async () => {
+    const before = join(tmp.path, "before.yaml");
+    const after = join(tmp.path, "after.yaml");
+    await writeFile(
+      before,
+      "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  k: '1'\n",
+    );
+    await writeFile(
+      after,
+      "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  k: [2\n",
+    );
+    const r = cli(["diff", before, after, "--output", "json"]);
+    assert.equal(r.status, 0, r.stderr);
+    const changes = r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    assert.deepStrictEqual(
+      changes.map((c) => [c.type, c.notice?.code]),
+      [["ERROR", "CRW_YAML_SYNTAX"]],
+    );
+  });
+
   it("should refuse a config with an unknown key or a wrong type, naming line and field", async () => {
     const config = join(tmp.path, "bad.yaml");
     await writeFile(
