@@ -67,4 +67,32 @@ describe("createMasker", () => {
     const custom = createMasker({ key: Buffer.from("k"), extraKeys: ["X-Api-Key"] });
     assert.ok(isMasked(custom({ x_api_key: "v" }).x_api_key));
   });
+
+  it("should mask the value of a credential header set by a filter, and nothing else of it", () => {
+    const route = {
+      spec: {
+        rules: [
+          {
+            filters: [
+              {
+                type: "RequestHeaderModifier",
+                requestHeaderModifier: {
+                  set: [
+                    { name: "Authorization", value: "Bearer eyJhbGciOi.secret" },
+                    { name: "X-API-Key", value: "k-123456" },
+                    { name: "x-route", value: "canary" },
+                  ],
+                },
+              },
+            ],
+            matches: [{ headers: [{ name: "x-canary", value: "always" }] }],
+          },
+        ],
+      },
+    };
+    const text = JSON.stringify(masker(route));
+    for (const secret of ["eyJhbGciOi", "k-123456"]) assert.ok(!text.includes(secret), secret);
+    for (const visible of ["Authorization", "X-API-Key", "canary", "always"])
+      assert.ok(text.includes(visible), visible);
+  });
 });

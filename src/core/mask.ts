@@ -32,6 +32,9 @@ export type Masker = (object: JsonObject) => JsonObject;
 
 const MASK_PREFIX = "<masked:";
 
+/** Header names (normalised as keys are) whose values are credentials. */
+const SECRET_HEADERS = new Set(["authorization", "proxyauthorization", "cookie", "setcookie"]);
+
 /**
  * Inside a secret-named object, these identify a reference to a secret (Envoy Gateway's
  * `clientSecret: {name: …}`), not the secret itself, and stay readable.
@@ -73,10 +76,17 @@ export function createMasker(options: MaskOptions): Masker {
     }
     return value;
   };
+  const isSecretHeader = (name: string): boolean =>
+    isSecretKey(name) || SECRET_HEADERS.has(normalizeKey(name));
   const walk = (value: JsonValue): JsonValue => {
     if (Array.isArray(value)) return mapArray(value, walk);
     if (!isJsonObject(value)) return value;
-    return mapObject(value, (child, key) => (isSecretKey(key) ? maskAll(child) : walk(child)));
+    // A header set by a filter (`{name: Authorization, value: "Bearer …"}`) carries its
+    // secret in `value`, under a harmless key: the header's name says what it is.
+    const named = typeof value.name === "string" && isSecretHeader(value.name);
+    return mapObject(value, (child, key) =>
+      isSecretKey(key) || (named && key === "value") ? maskAll(child) : walk(child),
+    );
   };
   return (object) => {
     if (isKubernetesSecret(object)) {
