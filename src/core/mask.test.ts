@@ -95,4 +95,18 @@ describe("createMasker", () => {
     for (const visible of ["Authorization", "X-API-Key", "canary", "always"])
       assert.ok(text.includes(visible), visible);
   });
+
+  it("should mask the password of a URL in any string, and keep the rest of it", () => {
+    const out = masker({
+      redis: "redis://:hunter2@cache.internal:6379/0",
+      db: "postgres://app:s3cr3t@db:5432/app",
+      plain: "https://api.openai.com/v1",
+      email: "owner@example.com",
+    });
+    assert.match(String(out.redis), /^redis:\/\/:<masked:[0-9a-f]{16}>@cache\.internal:6379\/0$/);
+    assert.match(String(out.db), /^postgres:\/\/app:<masked:[0-9a-f]{16}>@db:5432\/app$/);
+    assert.equal(out.plain, "https://api.openai.com/v1");
+    assert.equal(out.email, "owner@example.com");
+    assert.deepStrictEqual(masker(out), out, "idempotent");
+  });
 });

@@ -80,6 +80,7 @@ export function createMasker(options: MaskOptions): Masker {
     isSecretKey(name) || SECRET_HEADERS.has(normalizeKey(name));
   const walk = (value: JsonValue): JsonValue => {
     if (Array.isArray(value)) return mapArray(value, walk);
+    if (typeof value === "string") return maskUrlPassword(value, mask);
     if (!isJsonObject(value)) return value;
     // A header set by a filter (`{name: Authorization, value: "Bearer …"}`) carries its
     // secret in `value`, under a harmless key: the header's name says what it is.
@@ -96,6 +97,16 @@ export function createMasker(options: MaskOptions): Masker {
     }
     return walk(object) as JsonObject;
   };
+}
+
+const URL_WITH_PASSWORD = /^([a-z][a-z0-9+.-]*:\/\/[^/@\s:]*:)([^/@\s]+)(@)/i;
+
+/** `redis://:hunter2@host` → `redis://:<masked:…>@host`: a URL can carry its own password. */
+function maskUrlPassword(value: string, mask: (v: string) => string): string {
+  if (!value.includes("@") || !value.includes("://")) return value;
+  const m = URL_WITH_PASSWORD.exec(value);
+  if (!m || isMasked(m[2])) return value;
+  return `${m[1]}${mask(m[2] as string)}${m[3]}${value.slice(m[0].length)}`;
 }
 
 /** Maps the values; returns the input itself when no value changed. */
