@@ -43,6 +43,27 @@ module.exports = {
       to: { path: "^src/(sources|sinks|api|cli)/" },
     },
     {
+      // Only the composition root and the store's own registry know which dialects exist.
+      name: "dialects-behind-the-registry",
+      severity: "error",
+      from: { path: "^src/", pathNot: ["^src/(store/|main\\.ts$|compose/)", "\\.test\\.ts$"] },
+      to: { path: "^src/store/(sqlite|postgres)/" },
+    },
+    {
+      // Ingest and sources are built in one place, so every command runs the same pipeline.
+      name: "only-the-root-builds-the-pipeline",
+      severity: "error",
+      from: { path: "^src/(cli|api|sinks|store|config)/" },
+      to: { path: "^src/(ingest|sources)/(?!registry\\.ts$)" },
+    },
+    {
+      // Components register with their registry; nothing points back up at the config.
+      name: "components-know-no-config",
+      severity: "error",
+      from: { path: "^src/(sources|sinks|store|ingest|core|model)/" },
+      to: { path: "^src/config/" },
+    },
+    {
       name: "no-circular",
       severity: "error",
       from: { path: "^src/" },

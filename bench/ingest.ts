@@ -7,7 +7,7 @@ import { Ingest } from "../src/ingest/pipeline.js";
 import type { Change } from "../src/model/change.js";
 import type { Observation, ObservedObject } from "../src/model/observation.js";
 import { Dispatcher } from "../src/sinks/dispatcher.js";
-import type { Sink } from "../src/sinks/sink.js";
+import { allDelivered, type Sink } from "../src/sinks/sink.js";
 import { openSqliteStore } from "../src/store/sqlite/store.js";
 import { tempDir } from "../test/helpers.js";
 import { makeRoute } from "./objects.js";
@@ -90,13 +90,15 @@ export async function ingestScenario(): Promise<Record<string, unknown>> {
     const sink: Sink = {
       name: "bench",
       type: "bench",
-      async deliver(changes: Change[]) {
-        if (!measuring) return;
-        const now = performance.now();
-        for (const c of changes) {
-          const t0 = sent.get(`${c.ref.name}#${c.revision}`);
-          if (t0 !== undefined) latencies.push(now - t0);
+      async deliver(changes: readonly Change[]) {
+        if (measuring) {
+          const now = performance.now();
+          for (const c of changes) {
+            const t0 = sent.get(`${c.ref.name}#${c.revision}`);
+            if (t0 !== undefined) latencies.push(now - t0);
+          }
         }
+        return allDelivered(changes);
       },
       async close() {},
     };

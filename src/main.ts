@@ -1,22 +1,24 @@
-import { randomBytes } from "node:crypto";
-import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
+import { buildIngest } from "./compose/ingest.js";
+import { loadMaskKey } from "./compose/mask-key.js";
+import { openStore } from "./compose/store.js";
 import type { CrwatchConfig } from "./config/schema.js";
-import { createMasker } from "./core/mask.js";
-import { Ingest } from "./ingest/pipeline.js";
+import { type Clock, systemClock } from "./core/clock.js";
+import type { Ingest } from "./ingest/pipeline.js";
 import type { Change } from "./model/change.js";
+import { policyOf } from "./sinks/config-schema.js";
 import { Dispatcher } from "./sinks/dispatcher.js";
-import { buildSink } from "./sinks/registry.js";
-import { buildSource } from "./sources/registry.js";
+import { SINK_TYPES } from "./sinks/registry.js";
+import { SOURCE_TYPES } from "./sources/registry.js";
+import { type RuntimeHealth, SourceRuntime } from "./sources/runtime.js";
 import type { Source } from "./sources/source.js";
-import { acquireWriterLock } from "./store/sqlite/lock.js";
-import { openSqliteStore } from "./store/sqlite/store.js";
 import type { Store } from "./store/store.js";
 
 export interface RuntimeDeps {
   log: Logger;
   stdout?: NodeJS.WritableStream & { isTTY?: boolean };
+  clock?: Clock;
   /** Called after a sink delivered (the benchmark measures change-to-sink latency here). */
   onDelivered?: (sink: string, changes: Change[]) => void;
 }
@@ -24,117 +26,81 @@ export interface RuntimeDeps {
 export interface Crwatch {
   store: Store;
   ingest: Ingest;
+  /** Resolves once every source has emitted its initial view (or failed once). */
+  ready(): Promise<void>;
   /** Flushes pending source events, commits them, delivers what is committed, closes. */
   stop(): Promise<void>;
 }
 
-/** The composition root: the only place that wires store, ingest, sources and sinks. */
+/**
+ * The composition root: the only place that wires store, ingest, sources and sinks. It
+ * returns at once; sources start concurrently and report their progress in their health.
+ */
 export async function startCrwatch(config: CrwatchConfig, deps: RuntimeDeps): Promise<Crwatch> {
   const { log } = deps;
-  await mkdir(config.store.path, { recursive: true });
-  const releaseLock = await acquireWriterLock(config.store.path);
-  const store = await openSqliteStore({ dir: config.store.path }).catch(async (err) => {
-    await releaseLock();
+  const clock = deps.clock ?? systemClock;
+  const { store, release } = await openStore(config.store, "write");
+  let ingest: Ingest;
+  try {
+    const maskKey = await loadMaskKey(config, store.capabilities.local);
+    ingest = buildIngest(config, store, maskKey, log);
+  } catch (err) {
+    await store.close();
+    await release();
     throw err;
-  });
-  const maskKey = await loadMaskKey(config);
-  const ingest = new Ingest({
-    store,
-    log: log.child({ component: "ingest" }),
-    masker: createMasker({ key: maskKey, extraKeys: config.ingest.secretKeys }),
-    canonicalize: { keepStatus: config.ingest.keepStatus, ignorePaths: config.ingest.ignorePaths },
-  });
-  const dispatcher = new Dispatcher({
-    store,
-    log: log.child({ component: "dispatcher" }),
-    targets: config.sinks.map((s) => ({
-      sink: buildSink(s, { stdout: deps.stdout ?? process.stdout }),
-      ...(s.types ? { types: s.types } : {}),
-    })),
-    retry: config.delivery,
-    batchSize: config.delivery.batchSize,
-    ...(deps.onDelivered ? { onDelivered: deps.onDelivered } : {}),
-  });
+  }
+  const dispatcher = buildDispatcher(config, store, deps, clock);
   ingest.onCommit(() => dispatcher.wake());
   dispatcher.start();
-  const sources = await startSources(config, store, ingest, log);
+  const runtime = new SourceRuntime(buildSources(config), {
+    commit: (observation) => ingest.accept(observation),
+    loadCursors: (source) => store.getSourceCursors(source),
+    onHealth: (health) => recordHealth(store, health, log),
+    log,
+    clock,
+  });
+  runtime.start();
   return {
     store,
     ingest,
+    ready: () => runtime.ready(),
     async stop() {
-      for (const source of sources)
-        await source
-          .flush()
-          .catch((err) => log.error({ err, source: source.name }, "flush failed"));
-      for (const source of sources)
-        await source.stop().catch((err) => log.error({ err, source: source.name }, "stop failed"));
+      await runtime.stop();
       await ingest.idle();
-      for (const source of sources) {
-        await store.setSourceHealth({
-          source: source.name,
-          status: "stopped",
-          message: "crwatch stopped",
-          updatedAt: new Date().toISOString(),
-        });
-      }
       await dispatcher.stop({ drain: true });
       await store.close();
-      await releaseLock();
+      await release();
     },
   };
 }
 
-async function startSources(
-  config: CrwatchConfig,
-  store: Store,
-  ingest: Ingest,
-  log: Logger,
-): Promise<Source[]> {
-  const started: Source[] = [];
-  for (const sourceConfig of config.sources) {
-    const source = buildSource(sourceConfig);
-    const sourceLog = log.child({ source: source.name });
-    const health = (status: "starting" | "ok" | "failed", message: string) =>
-      store.setSourceHealth({
-        source: source.name,
-        status,
-        message,
-        updatedAt: new Date().toISOString(),
-      });
-    await health("starting", "initial scan");
-    try {
-      await source.start({
-        emit: (observation) => ingest.accept(observation),
-        log: sourceLog,
-        cursor: await store.getSourceCursor(source.name),
-      });
-      await health("ok", "watching");
-      started.push(source);
-    } catch (err) {
-      // One broken source must not take the others (or the history) down with it.
-      sourceLog.error({ err }, "source failed to start");
-      await health("failed", err instanceof Error ? err.message : String(err));
-    }
-  }
-  return started;
+function buildSources(config: CrwatchConfig): Source[] {
+  return config.sources.map((entry) => {
+    const type = SOURCE_TYPES.find((t) => t.type === entry.type)!;
+    return type.create(entry, { workDir: join(config.store.path, "sources", entry.name) });
+  });
 }
 
-/**
- * The key behind secret masks. Kept beside the data so masks stay comparable across
- * restarts; anyone with the key can test guesses of a secret, so it is created 0600.
- */
-async function loadMaskKey(config: CrwatchConfig): Promise<Buffer> {
-  if (config.maskKey) return Buffer.from(config.maskKey, "utf8");
-  const path = join(config.store.path, "mask.key");
-  try {
-    return Buffer.from((await readFile(path, "utf8")).trim(), "hex");
-  } catch {
-    await mkdir(config.store.path, { recursive: true });
-    const key = randomBytes(32);
-    await writeFile(path, `${key.toString("hex")}\n`, { mode: 0o600, flag: "wx" }).catch(
-      async () => undefined,
-    );
-    await chmod(path, 0o600).catch(() => undefined);
-    return Buffer.from((await readFile(path, "utf8")).trim(), "hex");
-  }
+function buildDispatcher(
+  config: CrwatchConfig,
+  store: Store,
+  deps: RuntimeDeps,
+  clock: Clock,
+): Dispatcher {
+  const sinkDeps = { stdout: deps.stdout ?? process.stdout, clock };
+  return new Dispatcher({
+    store,
+    log: deps.log.child({ component: "dispatcher" }),
+    clock,
+    targets: config.sinks.map((entry) => ({
+      sink: SINK_TYPES.find((t) => t.type === entry.type)!.create(entry, sinkDeps),
+      policy: policyOf(entry, config.delivery),
+    })),
+    ...(deps.onDelivered ? { onDelivered: deps.onDelivered } : {}),
+  });
+}
+
+/** Health goes to the store for `status`; a failed write is logged, never thrown at a source. */
+function recordHealth(store: Store, health: RuntimeHealth, log: Logger): void {
+  store.setSourceHealth(health).catch((err) => log.warn({ err }, "could not record source health"));
 }

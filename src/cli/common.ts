@@ -1,23 +1,14 @@
-import { existsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
+import { openForReading } from "../compose/store.js";
 import { CrwatchError, errorMessage } from "../model/errors.js";
-import { openSqliteStore } from "../store/sqlite/store.js";
 import type { Store } from "../store/store.js";
 
 export const DEFAULT_DATA_DIR = ".crwatch";
 
 /** Opens an existing history; read commands must not create an empty one by accident. */
 export async function openExistingStore(dataDir: string | undefined): Promise<Store> {
-  const dir = resolve(dataDir ?? DEFAULT_DATA_DIR);
-  if (!existsSync(resolve(dir, "crwatch.db"))) {
-    throw new CrwatchError(
-      "CRW_STORE_OPEN",
-      `no crwatch history in ${dir} (run \`crwatch serve\` first, or pass --data-dir)`,
-    );
-  }
-  return openSqliteStore({ dir });
+  const { store } = await openForReading(resolve(dataDir ?? DEFAULT_DATA_DIR));
+  return store;
 }
 
 export function parsePositiveInt(value: string, flag: string): number {
@@ -38,11 +29,4 @@ export function reportFailure(err: unknown): void {
 
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
-}
-
-export async function tempDirectory(
-  prefix: string,
-): Promise<{ path: string; cleanup: () => Promise<void> }> {
-  const path = await mkdtemp(join(tmpdir(), prefix));
-  return { path, cleanup: () => rm(path, { recursive: true, force: true }) };
 }

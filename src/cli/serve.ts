@@ -52,10 +52,16 @@ async function serve(flags: ServeFlags): Promise<void> {
   // Listen before starting: a signal during the initial scan still gets a clean stop.
   const stopRequested = waitForSignal(log);
   const crwatch = await startCrwatch(config, { log });
-  log.info(
-    { dataDir: config.store.path, sources: config.sources.map((s) => s.name) },
-    "crwatch is watching",
-  );
+  // Sources start concurrently and in the background; say when all have their first view.
+  crwatch
+    .ready()
+    .then(() =>
+      log.info(
+        { dataDir: config.store.path, sources: config.sources.map((s) => s.name) },
+        "crwatch is watching",
+      ),
+    )
+    .catch(() => undefined);
   await stopRequested;
   log.info("stopping: flushing pending changes (send the signal again to exit at once)");
   await crwatch.stop();

@@ -2,8 +2,18 @@ import { readFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { Ajv, type ErrorObject } from "ajv";
 import { type Document, isMap, isScalar, LineCounter, parseDocument } from "yaml";
+import type { ComponentType } from "../model/component.js";
 import { CrwatchError } from "../model/errors.js";
-import { type CrwatchConfig, configSchema, type SinkConfig, type SourceConfig } from "./schema.js";
+import { SINK_TYPES } from "../sinks/registry.js";
+import { SOURCE_TYPES } from "../sources/registry.js";
+import { STORE_TYPES } from "../store/registry.js";
+import {
+  type CrwatchConfig,
+  configSchema,
+  type SinkConfig,
+  type SourceConfig,
+  type StoreConfig,
+} from "./schema.js";
 
 export interface LoadOptions {
   /** crwatch.yaml; when omitted, the config is built from the flags alone. */
@@ -31,7 +41,7 @@ export async function loadConfig(options: LoadOptions): Promise<CrwatchConfig> {
     raw = await readConfigFile(path, env);
   }
   const config = withDefaults(raw, baseDir, env);
-  if (options.dataDir) config.store.path = resolve(cwd, options.dataDir);
+  if (options.dataDir) config.store = { ...config.store, path: resolve(cwd, options.dataDir) };
   if (options.watch && options.watch.length > 0) {
     config.sources.push({
       name: "files",
@@ -68,7 +78,7 @@ export async function readConfigFile(
     });
   }
   const where = (segments: (string | number)[]) => `${path}:${lineOf(doc, lineCounter, segments)}`;
-  const value = interpolate(doc.toJS({ maxAliasCount: 100 }) ?? {}, [], env, where);
+  const value = withStoreType(interpolate(doc.toJS({ maxAliasCount: 100 }) ?? {}, [], env, where));
   if (!validate(value)) {
     const lines = (validate.errors ?? []).map((e) => describeError(e, where));
     throw new CrwatchError(
@@ -77,6 +87,15 @@ export async function readConfigFile(
     );
   }
   return value as Record<string, unknown>;
+}
+
+/** `store: {path: …}` without a type is the embedded default, as it was before stores had types. */
+function withStoreType(value: unknown): unknown {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return value;
+  const store = (value as { store?: unknown }).store;
+  if (store === null || typeof store !== "object" || Array.isArray(store) || "type" in store)
+    return value;
+  return { ...value, store: { type: "sqlite", ...store } };
 }
 
 function describeError(
@@ -161,13 +180,24 @@ function interpolate(
 }
 
 interface RawConfig {
-  store?: { path?: string };
+  store?: Partial<StoreConfig>;
   sources?: SourceConfig[];
   sinks?: SinkConfig[];
   rules?: unknown[];
   ingest?: Partial<CrwatchConfig["ingest"]>;
   maskKey?: string;
+  maskKeyFile?: string;
   delivery?: Partial<CrwatchConfig["delivery"]>;
+}
+
+/** Lets the entry's own component make its relative paths absolute. */
+function resolveEntry<C extends { type: string }>(
+  types: readonly ComponentType<C, never, unknown>[],
+  entry: C,
+  baseDir: string,
+): C {
+  const type = types.find((t) => t.type === entry.type);
+  return type?.resolvePaths ? type.resolvePaths(entry, baseDir) : entry;
 }
 
 function withDefaults(
@@ -176,15 +206,13 @@ function withDefaults(
   env: NodeJS.ProcessEnv,
 ): CrwatchConfig {
   const raw = input as RawConfig;
-  const sources = (raw.sources ?? []).map((s) => ({
-    ...s,
-    paths: s.paths.map((p) => resolve(baseDir, p)),
-  }));
-  const sinks = (raw.sinks ?? [{ name: "console", type: "console" }]).map((s) =>
-    s.type === "jsonl" && s.path && s.path !== "-" ? { ...s, path: resolve(baseDir, s.path) } : s,
+  const sources = (raw.sources ?? []).map((s) => resolveEntry(SOURCE_TYPES, s, baseDir));
+  const sinks = (raw.sinks ?? [{ name: "console", type: "console" } as SinkConfig]).map((s) =>
+    resolveEntry(SINK_TYPES, s, baseDir),
   );
+  const store = { type: "sqlite", path: ".crwatch", ...raw.store } as StoreConfig;
   const config: CrwatchConfig = {
-    store: { path: resolve(baseDir, raw.store?.path ?? ".crwatch") },
+    store: resolveEntry(STORE_TYPES, store, baseDir),
     sources,
     sinks,
     rules: raw.rules ?? [],
@@ -198,11 +226,15 @@ function withDefaults(
       initialDelayMs: 200,
       maxDelayMs: 30_000,
       batchSize: 500,
+      timeoutMs: 30_000,
+      ratePerSecond: 0,
       ...raw.delivery,
     },
   };
   const maskKey = raw.maskKey ?? env.CRWATCH_MASK_KEY;
   if (maskKey) config.maskKey = maskKey;
+  const maskKeyFile = raw.maskKeyFile ?? env.CRWATCH_MASK_KEY_FILE;
+  if (maskKeyFile) config.maskKeyFile = resolve(baseDir, maskKeyFile);
   return config;
 }
 

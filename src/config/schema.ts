@@ -1,10 +1,14 @@
-import { type ConsoleSinkConfig, consoleSinkSchema } from "../sinks/console/config.js";
-import { type JsonlSinkConfig, jsonlSinkSchema } from "../sinks/jsonl/config.js";
-import { type FilesSourceConfig, filesSourceSchema } from "../sources/files/config.js";
+import type { JsonSchema } from "../model/component.js";
+import type { SinkConfig } from "../sinks/registry.js";
+import { SINK_TYPES } from "../sinks/registry.js";
+import { SOURCE_TYPES, type SourceConfig } from "../sources/registry.js";
+import { STORE_TYPES, type StoreConfig } from "../store/registry.js";
 
-/** The shape of crwatch.yaml after defaults. Later issues extend the unions. */
+export type { SinkConfig, SourceConfig, StoreConfig };
+
+/** The shape of crwatch.yaml after defaults. */
 export interface CrwatchConfig {
-  store: { path: string };
+  store: StoreConfig;
   sources: SourceConfig[];
   sinks: SinkConfig[];
   rules: unknown[];
@@ -16,45 +20,45 @@ export interface CrwatchConfig {
     /** Extra field names whose values are secrets (beyond the built-in list). */
     secretKeys: string[];
   };
-  /** HMAC key for secret masks; by default a random key kept in the data directory. */
+  /** HMAC key for secret masks (or CRWATCH_MASK_KEY). */
   maskKey?: string;
-  delivery: { maxAttempts: number; initialDelayMs: number; maxDelayMs: number; batchSize: number };
+  /** A file holding the mask key (or CRWATCH_MASK_KEY_FILE); for stores with no data directory. */
+  maskKeyFile?: string;
+  /** Delivery defaults for every sink; a sink's own `delivery` block overrides them. */
+  delivery: {
+    maxAttempts: number;
+    initialDelayMs: number;
+    maxDelayMs: number;
+    batchSize: number;
+    timeoutMs: number;
+    ratePerSecond: number;
+  };
 }
-
-/** Each component owns its config type and schema (`<component>/config.ts`); this composes them. */
-export type SourceConfig = FilesSourceConfig;
-export type SinkConfig = ConsoleSinkConfig | JsonlSinkConfig;
 
 const stringList = { type: "array", items: { type: "string", minLength: 1 } };
 
-/** JSON Schema of crwatch.yaml, checked by ajv with the discriminator on `type`. */
+/** One entry of a component list: the `type` picks which registered schema applies. */
+function oneOfTypes(types: readonly { schema: JsonSchema }[]): JsonSchema {
+  return {
+    type: "object",
+    discriminator: { propertyName: "type" },
+    required: ["type"],
+    oneOf: types.map((t) => t.schema),
+  };
+}
+
+/**
+ * JSON Schema of crwatch.yaml, checked by ajv with the discriminator on `type`. The
+ * component parts come from the registries, so a new component needs no edit here.
+ */
 export const configSchema = {
   type: "object",
   additionalProperties: false,
   properties: {
-    store: {
-      type: "object",
-      additionalProperties: false,
-      properties: { path: { type: "string", minLength: 1 } },
-    },
-    sources: {
-      type: "array",
-      items: {
-        type: "object",
-        discriminator: { propertyName: "type" },
-        required: ["type"],
-        oneOf: [filesSourceSchema],
-      },
-    },
-    sinks: {
-      type: "array",
-      items: {
-        type: "object",
-        discriminator: { propertyName: "type" },
-        required: ["type"],
-        oneOf: [consoleSinkSchema, jsonlSinkSchema],
-      },
-    },
+    // An entry without `type` is the embedded default: the loader fills in `sqlite` first.
+    store: oneOfTypes(STORE_TYPES),
+    sources: { type: "array", items: oneOfTypes(SOURCE_TYPES) },
+    sinks: { type: "array", items: oneOfTypes(SINK_TYPES) },
     rules: { type: "array" },
     ingest: {
       type: "object",
@@ -66,6 +70,7 @@ export const configSchema = {
       },
     },
     maskKey: { type: "string", minLength: 16 },
+    maskKeyFile: { type: "string", minLength: 1 },
     delivery: {
       type: "object",
       additionalProperties: false,
@@ -74,6 +79,8 @@ export const configSchema = {
         initialDelayMs: { type: "integer", minimum: 1 },
         maxDelayMs: { type: "integer", minimum: 1 },
         batchSize: { type: "integer", minimum: 1, maximum: 10_000 },
+        timeoutMs: { type: "integer", minimum: 1 },
+        ratePerSecond: { type: "number", minimum: 0 },
       },
     },
   },

@@ -3,14 +3,16 @@ import { diff } from "../core/diff.js";
 import type { Masker } from "../core/mask.js";
 import { sha256Hex } from "../core/stable-json.js";
 import { summarize } from "../core/summarize.js";
-import type { NewChange, PatchOp, ResourceChangeType } from "../model/change.js";
+import type { NewChange, Notice, PatchOp, ResourceChangeType } from "../model/change.js";
 import type { JsonObject } from "../model/json.js";
-import type {
-  Actor,
-  Cause,
-  Location,
-  ObservationEvent,
-  ObservedObject,
+import {
+  type Actor,
+  type Cause,
+  inScope,
+  type Location,
+  type ObservationEvent,
+  type ObservedObject,
+  type Scope,
 } from "../model/observation.js";
 import { noticeRef, type Ref, refKey } from "../model/ref.js";
 import type { EvaluateRules } from "../model/rule.js";
@@ -54,6 +56,23 @@ function problemSlot(location: Location): string {
     : `${location.path}${SLOT_SEPARATOR}${location.document}`;
 }
 
+function slotPath(slot: string): string {
+  const cut = slot.indexOf(SLOT_SEPARATOR);
+  return cut === -1 ? slot : slot.slice(0, cut);
+}
+
+/** A GAP about one kind is filed under that kind, so readers see which part went unseen. */
+function gapName(scope: Scope | undefined): string {
+  if (!scope) return "";
+  return [
+    scope.kind && (scope.group ? `${scope.kind}.${scope.group}` : scope.kind),
+    scope.namespace,
+    scope.locationPrefix,
+  ]
+    .filter(Boolean)
+    .join(" ");
+}
+
 /** A new object with its serialization and content hash, computed once. */
 interface Encoded {
   object: JsonObject;
@@ -61,10 +80,26 @@ interface Encoded {
   hash: string;
 }
 
+/** A snapshot that arrives in pages: what it covers, and the refs seen so far. */
+export interface OpenSnapshot {
+  scope: Scope | undefined;
+  keep: Scope[];
+  seen: Set<string>;
+}
+
+/** Who and why, for everything in one observation that does not say otherwise. */
+export interface Attribution {
+  actor: Actor | null;
+  cause: Cause | null;
+}
+
 /** Turns one observation's events into changes, appended to a commit batch. */
 export class ChangeBuilder {
-  private sawSnapshot = false;
+  /** Scopes of the full views in this observation (their silence about a problem closes it). */
+  private readonly viewedScopes: (Scope | undefined)[] = [];
   private readonly reportedProblems = new Set<string>();
+  /** Paged snapshots this observation ended. */
+  readonly endedSnapshots: string[] = [];
 
   constructor(
     private readonly batch: CommitBatch,
@@ -72,6 +107,9 @@ export class ChangeBuilder {
     private readonly source: string,
     private readonly state: SourceState,
     private readonly observedAt: string,
+    private readonly attribution: Attribution,
+    /** Paged snapshots still open for this source; they outlive one observation. */
+    private readonly openSnapshots: Map<string, OpenSnapshot>,
   ) {}
 
   async apply(event: ObservationEvent): Promise<void> {
@@ -79,17 +117,26 @@ export class ChangeBuilder {
       case "upsert":
         return this.upsert(event.item);
       case "delete":
-        return this.remove(
-          event.ref,
-          event.location ?? null,
-          event.actor ?? null,
-          event.cause ?? null,
-        );
+        return this.remove(event.ref, event.location ?? null, {
+          actor: event.actor ?? this.attribution.actor,
+          cause: event.cause ?? this.attribution.cause,
+        });
       case "snapshot":
-        return this.snapshot(event.items, event.keep);
+        return this.snapshot(event.items, event.scope, event.keep ?? []);
+      case "snapshot-begin":
+        this.openSnapshots.set(event.id, {
+          scope: event.scope,
+          keep: event.keep ?? [],
+          seen: new Set(),
+        });
+        return;
+      case "snapshot-page":
+        return this.snapshotPage(event.id, event.items);
+      case "snapshot-end":
+        return this.snapshotEnd(event.id);
       case "gap":
-        this.notice("GAP", noticeRef(this.source), null, {
-          code: "CRW_GAP",
+        this.notice("GAP", noticeRef(this.source, gapName(event.scope)), null, {
+          code: event.code,
           message: event.detail ? `${event.reason}: ${event.detail}` : event.reason,
         });
         return;
@@ -116,53 +163,86 @@ export class ChangeBuilder {
       { object, json: objectJson, hash: contentHash },
       {
         location: item.location ?? null,
-        actor: item.actor ?? null,
-        cause: item.cause ?? null,
+        actor: item.actor ?? this.attribution.actor,
+        cause: item.cause ?? this.attribution.cause,
       },
     );
   }
 
-  private async remove(
-    ref: Ref,
-    location: Location | null,
-    actor: Actor | null,
-    cause: Cause | null,
-  ): Promise<void> {
+  private async remove(ref: Ref, location: Location | null, who: Attribution): Promise<void> {
     const key = refKey(ref);
     const head = this.state.heads.get(key);
     if (!head || head.deleted) return;
     const before = await this.state.latestObject(key, ref);
     this.resourceChange("DELETED", ref, before, null, {
       location: location ?? head.location,
-      actor,
-      cause,
+      ...who,
     });
   }
 
   /**
-   * A full view also lists every current problem: one it does not repeat was fixed (maybe
-   * while crwatch was down), so its ERROR stops being open. Call after the last event.
+   * A full view also lists every current problem within its scope: one it does not repeat
+   * was fixed (maybe while crwatch was down), so its ERROR stops being open. Problems live at
+   * locations, so only views scoped by location (or not at all) can say so. Call after the
+   * last event.
    */
   finish(): void {
-    if (!this.sawSnapshot) return;
-    for (const location of [...this.state.problems.keys()]) {
-      if (!this.reportedProblems.has(location)) this.recovered(location);
+    for (const scope of this.viewedScopes) {
+      if (scope && (scope.group ?? scope.kind ?? scope.namespace) !== undefined) continue;
+      for (const slot of [...this.state.problems.keys()]) {
+        const path = slotPath(slot);
+        if (this.reportedProblems.has(slot) || !inScope(scope, noticeRef(""), { path })) continue;
+        this.recovered(slot);
+      }
     }
   }
 
-  /** Upserts everything seen, then deletes what the source no longer has. */
-  private async snapshot(items: ObservedObject[], keep: string[]): Promise<void> {
-    this.sawSnapshot = true;
+  /** Upserts everything seen, then deletes what the source no longer has within the scope. */
+  private async snapshot(
+    items: ObservedObject[],
+    scope: Scope | undefined,
+    keep: Scope[],
+  ): Promise<void> {
     const seen = new Set<string>();
     for (const item of items) {
       seen.add(refKey(item.ref));
       await this.upsert(item);
     }
-    const isKept = (path: string | undefined): boolean =>
-      path !== undefined && keep.some((prefix) => path === prefix || path.startsWith(`${prefix}/`));
+    await this.inferDeletions({ scope, keep, seen });
+  }
+
+  private async snapshotPage(id: string, items: ObservedObject[]): Promise<void> {
+    // Without its begin (ingest restarted mid-list), the items still count as upserts.
+    const open = this.openSnapshots.get(id);
+    for (const item of items) {
+      open?.seen.add(refKey(item.ref));
+      await this.upsert(item);
+    }
+  }
+
+  private async snapshotEnd(id: string): Promise<void> {
+    const open = this.openSnapshots.get(id);
+    if (!open) {
+      // Deleting on a partial view would be wrong; say that deletions went unseen instead.
+      this.notice("GAP", noticeRef(this.source), null, {
+        code: "CRW_SNAPSHOT_INCOMPLETE",
+        message: `snapshot ${id} ended without its beginning; deletions in it were not inferred`,
+      });
+      return;
+    }
+    // Forgotten only once the commit holds (Ingest does it): a failed commit is retried.
+    this.endedSnapshots.push(id);
+    await this.inferDeletions(open);
+  }
+
+  /** What the view does not list, within its scope and outside what it could not read, is gone. */
+  private async inferDeletions(view: OpenSnapshot): Promise<void> {
+    this.viewedScopes.push(view.scope);
     for (const [key, head] of [...this.state.heads]) {
-      if (head.deleted || seen.has(key) || isKept(head.location?.path)) continue;
-      await this.remove(head.ref, head.location, null, null);
+      if (head.deleted || view.seen.has(key)) continue;
+      if (!inScope(view.scope, head.ref, head.location)) continue;
+      if (view.keep.some((k) => inScope(k, head.ref, head.location))) continue;
+      await this.remove(head.ref, head.location, this.attribution);
     }
   }
 
@@ -203,7 +283,7 @@ export class ChangeBuilder {
     type: "GAP" | "ERROR",
     ref: Ref,
     location: Location | null,
-    notice: { code: string; message: string },
+    notice: Notice,
     problem?: { slot: string; fingerprint: string },
   ): void {
     const change: NewChange = {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { afterEach, beforeEach, describe, it } from "node:test";
 import pino from "pino";
 import { tempDir } from "../../test/helpers.js";
 import { applyPatch } from "../core/diff.js";
@@ -15,11 +15,14 @@ import { Ingest } from "./pipeline.js";
 
 const SOURCE = "test";
 
+/** Server-set noise that canonicalization must drop: a new value on every read. */
+let resourceVersion = 0;
+
 function route(name: string, weight: number, extra: JsonObject = {}): ObservedObject {
   const object: JsonObject = {
     apiVersion: "gateway.networking.k8s.io/v1",
     kind: "HTTPRoute",
-    metadata: { name, namespace: "shop", resourceVersion: String(Math.random()), ...extra },
+    metadata: { name, namespace: "shop", resourceVersion: String(++resourceVersion), ...extra },
     spec: {
       rules: [
         {
@@ -51,7 +54,7 @@ describe("Ingest", () => {
   let store: Store;
   let ingest: Ingest;
 
-  before(async () => {
+  beforeEach(async () => {
     dir = await tempDir();
     store = await openSqliteStore({ dir: dir.path });
     ingest = new Ingest({
@@ -60,7 +63,7 @@ describe("Ingest", () => {
       log: pino({ level: "silent" }),
     });
   });
-  after(async () => {
+  afterEach(async () => {
     await store.close();
     await dir.cleanup();
   });
@@ -94,6 +97,8 @@ describe("Ingest", () => {
   });
 
   it("should record DELETED once and number a re-creation as the next revision", async () => {
+    await ingest.accept(obs({ type: "upsert", item: route("a", 90) }));
+    await ingest.accept(obs({ type: "upsert", item: route("a", 0) }));
     const start = await store.lastSeq();
     await ingest.accept(obs({ type: "delete", ref: refOf("HTTPRoute", "a") }));
     await ingest.accept(obs({ type: "delete", ref: refOf("HTTPRoute", "a") }));
@@ -111,10 +116,16 @@ describe("Ingest", () => {
 
   it("should infer deletions from a snapshot, except under kept locations", async () => {
     await ingest.accept(
-      obs({ type: "upsert", item: route("b", 10) }, { type: "upsert", item: route("c", 10) }),
+      obs(
+        { type: "upsert", item: route("a", 50) },
+        { type: "upsert", item: route("b", 10) },
+        { type: "upsert", item: route("c", 10) },
+      ),
     );
     const start = await store.lastSeq();
-    await ingest.accept(obs({ type: "snapshot", items: [route("a", 50)], keep: ["/cfg/c.yaml"] }));
+    await ingest.accept(
+      obs({ type: "snapshot", items: [route("a", 50)], keep: [{ locationPrefix: "/cfg/c.yaml" }] }),
+    );
     const changes = await since(start);
     assert.deepStrictEqual(
       changes.map((c) => [c.type, c.ref.name]),
@@ -190,13 +201,19 @@ describe("Ingest", () => {
   it("should record a gap and save the cursor with the changes", async () => {
     const start = await store.lastSeq();
     await ingest.accept({
-      ...obs({ type: "gap", reason: "watch expired", detail: "410 Gone" }),
-      cursor: "rv-77",
+      ...obs({
+        type: "gap",
+        code: "CRW_WATCH_EXPIRED",
+        reason: "watch expired",
+        detail: "410 Gone",
+      }),
+      cursors: { default: "rv-77" },
     });
     const [gap] = await since(start);
     assert.equal(gap?.type, "GAP");
+    assert.equal(gap?.notice?.code, "CRW_WATCH_EXPIRED");
     assert.equal(gap?.notice?.message, "watch expired: 410 Gone");
-    assert.equal(await store.getSourceCursor(SOURCE), "rv-77");
+    assert.deepEqual(await store.getSourceCursors(SOURCE), { default: "rv-77" });
   });
 
   it("should keep order and lose nothing when many observations arrive at once", async () => {
@@ -248,14 +265,19 @@ describe("Ingest with a snapshot after a restart", () => {
           fingerprint: "f",
         },
       };
-      await make().accept(obs({ type: "snapshot", items: [], keep: ["/cfg/x.yaml"] }, problem));
+      await make().accept(
+        obs({ type: "snapshot", items: [], keep: [{ locationPrefix: "/cfg/x.yaml" }] }, problem),
+      );
       assert.equal((await store.openProblems(SOURCE)).length, 1);
       // Fixed while down: the next start's snapshot does not report it.
       await make().accept(obs({ type: "snapshot", items: [route("x", 1)], keep: [] }));
       assert.equal((await store.openProblems(SOURCE)).length, 0);
       // Broken again in the same way: recorded again, since it was closed.
       await make().accept(
-        obs({ type: "snapshot", items: [route("x", 1)], keep: ["/cfg/x.yaml"] }, problem),
+        obs(
+          { type: "snapshot", items: [route("x", 1)], keep: [{ locationPrefix: "/cfg/x.yaml" }] },
+          problem,
+        ),
       );
       const errors = (await store.readChanges({})).filter((c) => c.type === "ERROR");
       assert.equal(errors.length, 2);
@@ -279,6 +301,141 @@ describe("Ingest with a snapshot after a restart", () => {
       assert.equal((await store.readChanges({ types: ["ERROR"] })).length, 2);
       await make().accept(obs({ type: "recovered", location: "/cfg/multi.yaml" }));
       assert.deepStrictEqual(await store.openProblems(SOURCE), []);
+    });
+  });
+});
+
+describe("Ingest: the observation protocol", () => {
+  const gateway = (name: string): ObservedObject => ({
+    ref: refOf("Gateway", name),
+    object: {
+      apiVersion: "gateway.networking.k8s.io/v1",
+      kind: "Gateway",
+      metadata: { name, namespace: "shop" },
+      spec: { gatewayClassName: "eg" },
+    },
+  });
+  const httpRoutes = { group: "gateway.networking.k8s.io", kind: "HTTPRoute" };
+  const summary = async (store: Store, after = 0) =>
+    (await store.readChanges({ afterSeq: after })).map((c) => [c.type, c.ref.kind, c.ref.name]);
+
+  it("should delete nothing of another kind on a snapshot scoped to one kind", async () => {
+    await withFreshStore(async (store, make) => {
+      const ingest = make();
+      await ingest.accept(
+        obs(
+          { type: "upsert", item: route("a", 10) },
+          { type: "upsert", item: route("b", 10) },
+          { type: "upsert", item: gateway("gw") },
+        ),
+      );
+      const start = await store.lastSeq();
+      // A relist of HTTPRoutes after a 410: only `a` is left.
+      await ingest.accept(obs({ type: "snapshot", scope: httpRoutes, items: [route("a", 10)] }));
+      assert.deepEqual(await summary(store, start), [["DELETED", "HTTPRoute", "b"]]);
+      assert.equal((await store.getRevision(gateway("gw").ref))?.object?.kind, "Gateway");
+    });
+  });
+
+  it("should infer deletions of a paged snapshot at its end, across observations", async () => {
+    await withFreshStore(async (store, make) => {
+      const ingest = make();
+      await ingest.accept(
+        obs(...["a", "b", "c", "d"].map((n) => ({ type: "upsert", item: route(n, 1) }) as const)),
+      );
+      const start = await store.lastSeq();
+      await ingest.accept(obs({ type: "snapshot-begin", id: "list-1", scope: httpRoutes }));
+      await ingest.accept(obs({ type: "snapshot-page", id: "list-1", items: [route("a", 2)] }));
+      await ingest.accept(obs({ type: "snapshot-page", id: "list-1", items: [route("c", 1)] }));
+      // Pages commit as they come; nothing is deleted before the end.
+      assert.deepEqual(await summary(store, start), [["MODIFIED", "HTTPRoute", "a"]]);
+      await ingest.accept(obs({ type: "snapshot-end", id: "list-1" }));
+      assert.deepEqual(await summary(store, start), [
+        ["MODIFIED", "HTTPRoute", "a"],
+        ["DELETED", "HTTPRoute", "b"],
+        ["DELETED", "HTTPRoute", "d"],
+      ]);
+    });
+  });
+
+  it("should record a GAP, not deletions, for a paged snapshot that ends without its begin", async () => {
+    await withFreshStore(async (store, make) => {
+      const ingest = make();
+      await ingest.accept(obs({ type: "upsert", item: route("a", 1) }));
+      await make().accept(obs({ type: "snapshot-end", id: "lost" }));
+      const last = (await store.readChanges({})).at(-1);
+      assert.equal(last?.type, "GAP");
+      assert.equal(last?.notice?.code, "CRW_SNAPSHOT_INCOMPLETE");
+    });
+  });
+
+  it("should apply an observation's actor and cause to its items and to inferred deletions", async () => {
+    await withFreshStore(async (store, make) => {
+      const ingest = make();
+      await ingest.accept(
+        obs({ type: "upsert", item: route("a", 1) }, { type: "upsert", item: route("b", 1) }),
+      );
+      const start = await store.lastSeq();
+      const actor = { name: "Jane Doe", email: "jane@example.org", via: "git" };
+      const cause = { kind: "commit", id: "4f2c1e0", message: "Retire route b" };
+      const own = { name: "bob", via: "kubectl" };
+      await ingest.accept({
+        ...obs(
+          { type: "upsert", item: route("a", 2) },
+          { type: "upsert", item: { ...route("c", 1), actor: own } },
+          { type: "snapshot", scope: httpRoutes, items: [route("a", 2), route("c", 1)] },
+        ),
+        actor,
+        cause,
+      });
+      const changes = await store.readChanges({ afterSeq: start });
+      assert.deepEqual(
+        changes.map((c) => [c.type, c.ref.name, c.actor?.name, c.cause?.id]),
+        [
+          ["MODIFIED", "a", "Jane Doe", "4f2c1e0"],
+          ["ADDED", "c", "bob", "4f2c1e0"],
+          ["DELETED", "b", "Jane Doe", "4f2c1e0"],
+        ],
+      );
+    });
+  });
+
+  it("should save several streams' cursors with the changes", async () => {
+    await withFreshStore(async (store, make) => {
+      await make().accept({
+        ...obs({ type: "upsert", item: route("a", 1) }),
+        cursors: {
+          "HTTPRoute.gateway.networking.k8s.io": "100",
+          "Gateway.gateway.networking.k8s.io": "7",
+        },
+      });
+      await make().accept({ ...obs(), cursors: { "HTTPRoute.gateway.networking.k8s.io": "120" } });
+      assert.deepEqual(await store.getSourceCursors(SOURCE), {
+        "Gateway.gateway.networking.k8s.io": "7",
+        "HTTPRoute.gateway.networking.k8s.io": "120",
+      });
+    });
+  });
+
+  it("should make a stale writer reload its heads on a conflict instead of forking a history", async () => {
+    await withFreshStore(async (store, make) => {
+      const first = make();
+      const second = make();
+      await first.accept(obs({ type: "upsert", item: route("a", 1) }));
+      await second.accept(obs({ type: "upsert", item: route("a", 1) })); // loads heads: rev 1
+      await first.accept(obs({ type: "upsert", item: route("a", 2) })); // rev 2
+      // `second` still believes revision 1 is the head.
+      await assert.rejects(second.accept(obs({ type: "upsert", item: route("a", 3) })), {
+        code: "CRW_STORE_CONFLICT",
+      });
+      // The retry (as the source runtime does it) builds on the reloaded head.
+      await second.accept(obs({ type: "upsert", item: route("a", 3) }));
+      const revisions = await store.listRevisions(route("a", 1).ref);
+      assert.deepEqual(
+        revisions.map((r) => r.revision),
+        [1, 2, 3],
+      );
+      assert.ok((await store.verify()).ok);
     });
   });
 });

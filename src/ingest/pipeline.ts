@@ -2,10 +2,10 @@ import type { Logger } from "pino";
 import type { CanonicalizeOptions } from "../core/canonicalize.js";
 import type { Masker } from "../core/mask.js";
 import type { Change } from "../model/change.js";
-import type { Observation } from "../model/observation.js";
+import { DEFAULT_STREAM, type Observation } from "../model/observation.js";
 import type { EvaluateRules } from "../model/rule.js";
 import type { CommitBatch, Store } from "../store/store.js";
-import { type BuildOptions, ChangeBuilder } from "./build-changes.js";
+import { type BuildOptions, ChangeBuilder, type OpenSnapshot } from "./build-changes.js";
 import { SourceState } from "./head-cache.js";
 
 export interface IngestOptions {
@@ -45,6 +45,8 @@ type CommitListener = (changes: Change[]) => void;
 export class Ingest {
   private readonly queue: Pending[] = [];
   private readonly states = new Map<string, SourceState>();
+  /** Paged snapshots per source; kept apart from `states`, which a failed commit discards. */
+  private readonly snapshots = new Map<string, Map<string, OpenSnapshot>>();
   private readonly listeners: CommitListener[] = [];
   private running: Promise<void> | null = null;
 
@@ -85,7 +87,8 @@ export class Ingest {
         for (const p of taken) p.resolve();
         if (committed.length > 0) this.notify(committed);
       } catch (err) {
-        // In-memory heads may now be ahead of the store: forget them, reload on next use.
+        // In-memory heads may now be ahead of the store (or behind it: CRW_STORE_CONFLICT,
+        // another writer moved a head). Forget them; the retry rebuilds on fresh heads.
         for (const p of taken) this.states.delete(p.observation.source);
         this.options.log.error({ err }, "ingest commit failed; the sources will retry");
         for (const p of taken) p.reject(err);
@@ -99,6 +102,7 @@ export class Ingest {
   private async commit(observations: Observation[]): Promise<Change[]> {
     const started = performance.now();
     const batch: CommitBatch = { changes: [], cursors: [], resolvedProblems: [] };
+    const ended: { source: string; id: string }[] = [];
     for (const observation of observations) {
       const state = await this.stateOf(observation.source);
       const builder = new ChangeBuilder(
@@ -107,22 +111,34 @@ export class Ingest {
         observation.source,
         state,
         observation.observedAt,
+        { actor: observation.actor ?? null, cause: observation.cause ?? null },
+        this.snapshotsOf(observation.source),
       );
       for (const event of observation.events) await builder.apply(event);
       builder.finish();
-      if (observation.cursor !== undefined) {
-        batch.cursors.push({ source: observation.source, cursor: observation.cursor });
+      for (const id of builder.endedSnapshots) ended.push({ source: observation.source, id });
+      for (const [stream, cursor] of Object.entries(observation.cursors ?? {})) {
+        batch.cursors.push({
+          source: observation.source,
+          stream: stream || DEFAULT_STREAM,
+          cursor,
+        });
       }
     }
+    const forgetEnded = () => {
+      for (const { source, id } of ended) this.snapshots.get(source)?.delete(id);
+    };
     if (
       batch.changes.length === 0 &&
       batch.cursors.length === 0 &&
       batch.resolvedProblems.length === 0
     ) {
+      forgetEnded();
       return [];
     }
     const built = performance.now();
     const committed = await this.options.store.commit(batch);
+    forgetEnded();
     this.counters.buildMs += built - started;
     this.counters.commitMs += performance.now() - built;
     this.counters.commits++;
@@ -133,6 +149,15 @@ export class Ingest {
   /** Where ingest's time went so far (for metrics and the benchmark). */
   stats(): IngestStats {
     return { ...this.counters };
+  }
+
+  private snapshotsOf(source: string): Map<string, OpenSnapshot> {
+    let open = this.snapshots.get(source);
+    if (!open) {
+      open = new Map();
+      this.snapshots.set(source, open);
+    }
+    return open;
   }
 
   private async stateOf(source: string): Promise<SourceState> {

@@ -1,3 +1,4 @@
+import type { ErrorCode } from "./errors.js";
 import type { JsonObject } from "./json.js";
 import type { Actor, Cause, Location } from "./observation.js";
 import type { Ref } from "./ref.js";
@@ -29,7 +30,7 @@ export interface PatchOp {
 
 /** For GAP and ERROR entries: what the source could not see or read. */
 export interface Notice {
-  code: string;
+  code: ErrorCode;
   message: string;
 }
 
@@ -63,6 +64,12 @@ export interface NewChange {
 /** A committed entry of the change log. */
 export interface Change
   extends Omit<NewChange, "object" | "objectJson" | "fingerprint" | "problemSlot"> {
+  /**
+   * Stable identity for receivers to de-duplicate on (CloudEvents `id`, `webhook-id`,
+   * `Nats-Msg-Id`): the same on every redelivery, after a restart, and in a history copied to
+   * another store dialect, because it is derived from the entry's chain hash.
+   */
+  id: string;
   seq: number;
   committedAt: string;
   hash: string;
@@ -78,6 +85,11 @@ export interface Revision {
   object: JsonObject | null;
   contentHash: string | null;
   location: Location | null;
+}
+
+/** 128 bits of the chain hash: unique per entry (the hash covers seq, content and the chain). */
+export function changeId(hash: string): string {
+  return hash.slice(0, 32);
 }
 
 export function isNotice(type: ChangeType): type is NoticeType {

@@ -24,12 +24,33 @@ export const ERROR_CODES = {
   CRW_STORE_WRITE: "a write to the store failed; nothing of the batch was committed",
   CRW_STORE_CHAIN_BROKEN: "change log hash chain is broken",
   CRW_STORE_NOT_FOUND: "no such entry in the store",
+  CRW_STORE_CONFLICT:
+    "a commit expected a head revision that is no longer the head (a stale writer); reload and retry",
+  CRW_STORE_READ_ONLY: "the store was opened read-only",
+  CRW_MASK_KEY: "the secret-masking key could not be loaded",
   CRW_SINK_DELIVERY: "a sink failed to deliver",
+  CRW_SINK_TIMEOUT: "a sink did not answer within its delivery timeout",
+  CRW_SINK_REJECTED: "a sink refused a change for good; it was dead-lettered",
+  CRW_SOURCE_FAILED: "a source stopped with an error; the runtime restarts it with backoff",
+  CRW_SOURCE_EMIT: "a source's observation could not be committed; it is retried",
+  CRW_WATCHER_FAILED: "a file watcher failed and may have missed events; a full rescan follows",
+  CRW_WATCH_EXPIRED:
+    "a watch's resourceVersion expired (410 Gone); what follows is inferred from a fresh list",
+  CRW_HISTORY_REWRITTEN: "a Git branch was rewritten (force-push); what follows is inferred",
+  CRW_SOURCE_DOWN: "a source could not be reached for longer than its interval",
+  CRW_SNAPSHOT_INCOMPLETE:
+    "a paged snapshot ended without its beginning; deletions within it were not inferred",
+  CRW_UNKNOWN_KIND: "a resource kind is not served by the API",
   CRW_DIFF_INPUT: "diff input could not be read",
   CRW_USAGE: "invalid command-line usage",
+  CRW_GAP: "a source could not see some interval (entries written before gap codes were typed)",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
+
+export function isErrorCode(code: string): code is ErrorCode {
+  return Object.hasOwn(ERROR_CODES, code);
+}
 
 export class CrwatchError extends Error {
   readonly code: ErrorCode;

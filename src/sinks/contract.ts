@@ -15,6 +15,7 @@ export interface SinkUnderTest {
 
 export function sampleChange(seq: number): Change {
   return {
+    id: `${seq}`.padStart(32, "0"),
     seq,
     type: "MODIFIED",
     ref: {
@@ -41,14 +42,19 @@ export function sampleChange(seq: number): Change {
   };
 }
 
+/** A signal that never aborts. */
+function live(): AbortSignal {
+  return new AbortController().signal;
+}
+
 /** The behaviour every sink shares, whatever its destination (see Vector's compliance tests). */
 export function sinkContract(name: string, make: () => Promise<SinkUnderTest>): void {
   describe(`sink contract: ${name}`, () => {
     it("should deliver every change of each batch, in order", async () => {
       const t = await make();
       try {
-        await t.sink.deliver([sampleChange(1), sampleChange(2)]);
-        await t.sink.deliver([sampleChange(3)]);
+        await t.sink.deliver([sampleChange(1), sampleChange(2)], live());
+        await t.sink.deliver([sampleChange(3)], live());
         assert.deepStrictEqual(await t.delivered(), [1, 2, 3]);
       } finally {
         await t.sink.close();
@@ -59,9 +65,24 @@ export function sinkContract(name: string, make: () => Promise<SinkUnderTest>): 
     it("should reject when its destination fails, so the dispatcher retries", async () => {
       const t = await make();
       try {
-        await assert.rejects(t.broken.deliver([sampleChange(1)]));
+        // Either form tells the dispatcher to retry: a throw, or a non-delivered outcome.
+        const outcomes = await t.broken.deliver([sampleChange(1)], live()).catch(() => null);
+        assert.ok(outcomes === null || outcomes.every((o) => o.status !== "delivered"));
       } finally {
         await t.broken.close();
+        await t.cleanup();
+      }
+    });
+
+    it("should return one outcome per change, in the order given", async () => {
+      const t = await make();
+      try {
+        const changes = [sampleChange(1), sampleChange(2), sampleChange(3)];
+        const outcomes = await t.sink.deliver(changes, live());
+        assert.equal(outcomes.length, changes.length);
+        assert.ok(outcomes.every((o) => o.status === "delivered"));
+      } finally {
+        await t.sink.close();
         await t.cleanup();
       }
     });

@@ -1,47 +1,47 @@
 import type { Logger } from "pino";
-import type { Change, ChangeType } from "../model/change.js";
-import { errorMessage } from "../model/errors.js";
-import type { Store } from "../store/store.js";
-import type { Sink } from "./sink.js";
-
-export interface RetryPolicy {
-  initialDelayMs: number;
-  maxDelayMs: number;
-  /** Attempts per batch before its changes are dead-lettered and the cursor moves on. */
-  maxAttempts: number;
-}
+import { backoffDelay, type Clock, systemClock } from "../core/clock.js";
+import type { Change } from "../model/change.js";
+import { CrwatchError, errorMessage } from "../model/errors.js";
+import { refKey } from "../model/ref.js";
+import type { ChangeLog, ConsumerLedger, NewDeadLetter } from "../store/store.js";
+import { DEFAULT_SINK_POLICY, type SinkPolicy, skipReason } from "./policy.js";
+import { RateLimiter } from "./rate-limit.js";
+import type { DeliveryOutcome, Sink } from "./sink.js";
 
 export interface DispatchTarget {
   sink: Sink;
-  /** Only these types are delivered; others are skipped (the cursor still moves past them). */
-  types?: ChangeType[];
+  /** This sink's policy; unset fields take the defaults. */
+  policy?: Partial<SinkPolicy>;
 }
 
 export interface DispatcherOptions {
-  store: Store;
+  store: ChangeLog & ConsumerLedger;
   targets: DispatchTarget[];
   log: Logger;
-  batchSize?: number;
+  clock?: Clock;
   /** Fallback poll for commits made by another process; in-process commits call wake(). */
   pollIntervalMs?: number;
-  retry?: Partial<RetryPolicy>;
+  /** Jitter for backoff (tests pass a seeded one). */
+  random?: () => number;
   /** Called after each successful delivery (latency measurement, metrics). */
   onDelivered?: (sink: string, changes: Change[]) => void;
 }
 
-const DEFAULT_RETRY: RetryPolicy = { initialDelayMs: 200, maxDelayMs: 30_000, maxAttempts: 10 };
+/** The consumer name under which a sink's cursor and dead letters are kept. */
+export function consumerOf(sinkName: string): string {
+  return `sink:${sinkName}`;
+}
 
 /**
  * Feeds every sink from the change log after the sink's own stored cursor: at least once,
- * in seq order, surviving restarts. Nothing is fed from memory, so a sink that was down
- * catches up from the log.
+ * in seq order per ref, surviving restarts. Nothing is fed from memory, so a sink that was
+ * down catches up from the log.
  */
 export class Dispatcher {
   private readonly loops: SinkLoop[];
 
   constructor(options: DispatcherOptions) {
-    const retry = { ...DEFAULT_RETRY, ...options.retry };
-    this.loops = options.targets.map((target) => new SinkLoop(options, target, retry));
+    this.loops = options.targets.map((target) => new SinkLoop(options, target));
   }
 
   start(): void {
@@ -59,39 +59,57 @@ export class Dispatcher {
   }
 }
 
+/** One change on its way to a sink. */
+interface Pending {
+  change: Change;
+  key: string;
+  attempts: number;
+  notBefore: number;
+  lastError: string;
+}
+
 class SinkLoop {
   private stopping = false;
   private draining = false;
-  private wakeUp: (() => void) | null = null;
-  private sleepIsWakeable = true;
+  private wakeUp: AbortController | null = null;
   private done: Promise<void> | null = null;
   private readonly consumer: string;
+  private readonly policy: SinkPolicy;
+  private readonly clock: Clock;
+  private readonly limiter: RateLimiter;
+  private readonly log: Logger;
+  /** Aborted when stopping without drain: cuts a hanging `deliver` short. */
+  private readonly hardStop = new AbortController();
+  /** Aborted on any stop: ends a backoff wait. */
+  private readonly stopSignal = new AbortController();
 
   constructor(
     private readonly options: DispatcherOptions,
     private readonly target: DispatchTarget,
-    private readonly retry: RetryPolicy,
   ) {
-    this.consumer = `sink:${target.sink.name}`;
+    this.consumer = consumerOf(target.sink.name);
+    this.policy = { ...DEFAULT_SINK_POLICY, ...target.policy };
+    this.clock = options.clock ?? systemClock;
+    this.limiter = new RateLimiter(this.policy.ratePerSecond, this.clock);
+    this.log = options.log.child({ sink: target.sink.name });
   }
 
   start(): void {
     this.done = this.run().catch((err) => {
-      this.options.log.error(
-        { err, sink: this.target.sink.name },
-        "sink loop stopped on an unexpected error",
-      );
+      this.log.error({ err }, "sink loop stopped on an unexpected error");
     });
   }
 
   wake(): void {
-    if (this.sleepIsWakeable) this.wakeUp?.();
+    this.wakeUp?.abort();
   }
 
   async stop(drain: boolean): Promise<void> {
     this.draining = drain;
     this.stopping = true;
-    this.wakeUp?.();
+    if (!drain) this.hardStop.abort();
+    this.stopSignal.abort();
+    this.wakeUp?.abort();
     await this.done;
     await this.target.sink.close();
   }
@@ -100,82 +118,198 @@ class SinkLoop {
     const { store } = this.options;
     let cursor = await store.getConsumerCursor(this.consumer);
     for (;;) {
-      const batch = await store.readChanges({
-        afterSeq: cursor,
-        limit: this.options.batchSize ?? 500,
-      });
+      await this.retryDeadLetters();
+      const batch = await store.readChanges({ afterSeq: cursor, limit: this.policy.batchSize });
       if (batch.length === 0) {
         if (this.stopping) return;
-        await this.sleep(this.options.pollIntervalMs ?? 1000);
+        await this.idle(this.options.pollIntervalMs ?? 1000);
         continue;
       }
       if (this.stopping && !this.draining) return;
-      const wanted = this.target.types
-        ? batch.filter((c) => this.target.types?.includes(c.type))
-        : batch;
+      const letters = await this.deliverBatch(batch);
       // Stopping mid-retry leaves the cursor where it is: the batch is redelivered on restart.
-      if (wanted.length > 0 && !(await this.deliverWithRetry(wanted))) return;
+      if (letters === null) return;
       cursor = batch[batch.length - 1]!.seq;
-      await store.setConsumerCursor(this.consumer, cursor);
+      await store.advanceConsumer(this.consumer, cursor, letters);
     }
   }
 
-  /** True once delivered or dead-lettered; false when shutdown interrupted the retries. */
-  private async deliverWithRetry(changes: Change[]): Promise<boolean> {
-    const { sink } = this.target;
-    let delay = this.retry.initialDelayMs;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await sink.deliver(changes);
-        this.options.onDelivered?.(sink.name, changes);
-        return true;
-      } catch (err) {
-        const last = attempt >= this.retry.maxAttempts;
-        this.options.log.warn(
-          {
-            err,
-            sink: sink.name,
-            attempt,
-            firstSeq: changes[0]?.seq,
-            lastSeq: changes.at(-1)?.seq,
-          },
-          last
-            ? "sink delivery failed; dead-lettering the batch"
-            : "sink delivery failed; will retry",
+  /**
+   * Delivers the wanted changes of one batch; returns the dead letters to record with the
+   * cursor move, or null when a stop interrupted retries. Changes of one ref go out in seq
+   * order: a later one waits while an earlier one is being retried; other refs go on.
+   */
+  private async deliverBatch(batch: Change[]): Promise<NewDeadLetter[] | null> {
+    let pending = this.wanted(batch);
+    const letters: NewDeadLetter[] = [];
+    while (pending.length > 0) {
+      const now = this.clock.now();
+      const heads = headsOf(pending);
+      const eligible = heads.filter((p) => p.notBefore <= now);
+      if (eligible.length === 0) {
+        if (this.stopping) return null;
+        const wait = Math.min(...heads.map((p) => p.notBefore)) - now;
+        await this.clock.sleep(wait, this.stopSignal.signal);
+        continue;
+      }
+      await this.limiter.take(eligible.length, this.hardStop.signal);
+      const outcomes = await this.call(eligible.map((p) => p.change));
+      const settled = this.settle(eligible, outcomes, letters);
+      pending = pending.filter((p) => !settled.has(p));
+      if (this.stopping && pending.some((p) => p.attempts > 0)) return null;
+    }
+    return letters;
+  }
+
+  private wanted(batch: Change[]): Pending[] {
+    const wanted: Pending[] = [];
+    for (const change of batch) {
+      const reason = skipReason(change, this.policy.filter);
+      if (reason) {
+        this.log.trace({ seq: change.seq, reason }, "skipped");
+        continue;
+      }
+      wanted.push({ change, key: refKey(change.ref), attempts: 0, notBefore: 0, lastError: "" });
+    }
+    return wanted;
+  }
+
+  /** Applies outcomes; returns the entries that are done (delivered or dead-lettered). */
+  private settle(
+    entries: Pending[],
+    outcomes: DeliveryOutcome[],
+    letters: NewDeadLetter[],
+  ): Set<Pending> {
+    const settled = new Set<Pending>();
+    const delivered: Change[] = [];
+    entries.forEach((entry, i) => {
+      const outcome = outcomes[i]!;
+      entry.attempts += 1;
+      if (outcome.status === "delivered") {
+        delivered.push(entry.change);
+        settled.add(entry);
+        return;
+      }
+      entry.lastError = outcome.error;
+      const final = outcome.status === "rejected" || entry.attempts >= this.policy.maxAttempts;
+      this.log.warn(
+        { seq: entry.change.seq, attempt: entry.attempts, error: outcome.error },
+        final ? "delivery failed; dead-lettering the change" : "delivery failed; will retry",
+      );
+      if (final) {
+        letters.push(this.letterOf(entry));
+        settled.add(entry);
+        return;
+      }
+      const backoff = this.clock.now() + backoffDelay(entry.attempts, this.policy, this.random());
+      entry.notBefore = Math.max(
+        backoff,
+        outcome.status === "retry" ? (outcome.notBefore ?? 0) : 0,
+      );
+    });
+    if (delivered.length > 0) this.options.onDelivered?.(this.target.sink.name, delivered);
+    return settled;
+  }
+
+  private random(): () => number {
+    return this.options.random ?? Math.random;
+  }
+
+  private letterOf(entry: Pending): NewDeadLetter {
+    return {
+      consumer: this.consumer,
+      seq: entry.change.seq,
+      error: entry.lastError,
+      attempts: entry.attempts,
+    };
+  }
+
+  /**
+   * One call to the sink, with a timeout. A throw, a timeout or a wrong number of outcomes
+   * means "retry all"; a sink that ignores its signal is not waited for past the timeout.
+   */
+  private async call(changes: Change[]): Promise<DeliveryOutcome[]> {
+    const timeout = new AbortController();
+    const timer = this.clock.setTimeout(
+      () =>
+        timeout.abort(
+          new CrwatchError("CRW_SINK_TIMEOUT", `no answer within ${this.policy.timeoutMs} ms`),
+        ),
+      this.policy.timeoutMs,
+    );
+    const signal = AbortSignal.any([timeout.signal, this.hardStop.signal]);
+    try {
+      const outcomes = await Promise.race([
+        this.target.sink.deliver(changes, signal),
+        abortion(signal),
+      ]);
+      if (outcomes.length !== changes.length) {
+        throw new CrwatchError(
+          "CRW_SINK_DELIVERY",
+          `the sink returned ${outcomes.length} outcomes for ${changes.length} changes`,
         );
-        if (last) {
-          await this.deadLetter(changes, err, attempt);
-          return true;
-        }
-        if (this.stopping) return false;
-        await this.sleep(delay, false);
-        delay = Math.min(delay * 2, this.retry.maxDelayMs);
+      }
+      return outcomes;
+    } catch (err) {
+      const error = errorMessage(err);
+      return changes.map(() => ({ status: "retry", error }));
+    } finally {
+      this.clock.clearTimeout(timer);
+    }
+  }
+
+  /** Delivers the dead letters an operator asked to retry (`crwatch dead-letters retry`). */
+  private async retryDeadLetters(): Promise<void> {
+    const { store } = this.options;
+    const letters = await store.listDeadLetters({ consumer: this.consumer, state: "retry" });
+    for (const letter of letters) {
+      if (this.stopping && !this.draining) return;
+      const change = await store.getChange(letter.seq);
+      if (!change) {
+        await store.failDeadLetter(
+          letter.id,
+          "the change is no longer in the log",
+          letter.attempts,
+        );
+        continue;
+      }
+      const [outcome] = await this.call([change]);
+      if (outcome?.status === "delivered") {
+        await store.removeDeadLetters({ ids: [letter.id] });
+        this.options.onDelivered?.(this.target.sink.name, [change]);
+        this.log.info({ seq: change.seq }, "dead letter delivered on retry");
+      } else {
+        const error = outcome ? outcome.error : "no outcome";
+        await store.failDeadLetter(letter.id, error, letter.attempts + 1);
       }
     }
   }
 
-  private async deadLetter(changes: Change[], err: unknown, attempts: number): Promise<void> {
-    for (const change of changes) {
-      await this.options.store.addDeadLetter({
-        consumer: this.consumer,
-        seq: change.seq,
-        error: errorMessage(err),
-        attempts,
-      });
-    }
+  /** Waits for the poll interval, a wake() or a stop, whichever comes first. */
+  private async idle(ms: number): Promise<void> {
+    this.wakeUp = new AbortController();
+    if (this.stopping) return;
+    await this.clock.sleep(ms, this.wakeUp.signal);
+    this.wakeUp = null;
   }
+}
 
-  /** Waits; returns early on stop, and on wake() unless backing off after a failure. */
-  private sleep(ms: number, wakeable = true): Promise<void> {
-    this.sleepIsWakeable = wakeable;
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.wakeUp = null;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.wakeUp = done;
-    });
+/** The first pending change of each ref: a later one waits for it. */
+function headsOf(pending: Pending[]): Pending[] {
+  const seen = new Set<string>();
+  const heads: Pending[] = [];
+  for (const entry of pending) {
+    if (seen.has(entry.key)) continue;
+    seen.add(entry.key);
+    heads.push(entry);
   }
+  return heads;
+}
+
+function abortion(signal: AbortSignal): Promise<never> {
+  return new Promise((_, reject) => {
+    const fail = () => reject(signal.reason ?? new Error("aborted"));
+    if (signal.aborted) return fail();
+    signal.addEventListener("abort", fail, { once: true });
+  });
 }

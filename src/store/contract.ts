@@ -4,7 +4,7 @@ import { GENESIS_HASH } from "../core/hash-chain.js";
 import type { Change, ChangeType, NewChange } from "../model/change.js";
 import type { JsonObject } from "../model/json.js";
 import { noticeRef, type Ref } from "../model/ref.js";
-import type { CommitBatch, Store } from "./store.js";
+import type { CommitBatch, DeadLetter, Store } from "./store.js";
 
 export type OpenStore = () => Promise<{ store: Store; cleanup: () => Promise<void> }>;
 
@@ -165,14 +165,16 @@ function describeSequence(ctx: StoreContext): void {
 
     it("should keep every field of a change as it was given", async () => {
       const given = resourceChange("MODIFIED", routeRef('ünï/cödé "q"'), 2, {
+        previousRevision: null,
         summary: ["hostname r1 → r2", "line\nbreak"],
         patch: [{ op: "move", from: "/a", path: "/b" }],
       });
       const [stored] = await ctx.store.commit(batchOf([given]));
       assert.ok(stored);
       const { object: _object, fingerprint: _fingerprint, ...expected } = given;
-      const { seq, hash, prevHash, committedAt, ...rest } = stored;
+      const { id, seq, hash, prevHash, committedAt, ...rest } = stored;
       assert.deepEqual(rest, expected);
+      assert.equal(id, hash.slice(0, 32));
       assert.equal(seq, 1);
       assert.match(hash, /^[0-9a-f]{64}$/);
       assert.equal(prevHash, GENESIS_HASH);
@@ -190,6 +192,34 @@ function describeRevisions(ctx: StoreContext): void {
       resourceChange("DELETED", ref, 3),
       resourceChange("ADDED", ref, 4, { previousRevision: 3 }),
     ];
+
+    it("should refuse a stale writer with CRW_STORE_CONFLICT and write nothing", async () => {
+      await ctx.store.commit(batchOf([resourceChange("ADDED", ref, 1)]));
+      await ctx.store.commit(batchOf([resourceChange("MODIFIED", ref, 2)]));
+      // A second writer still believes revision 1 is the head.
+      const stale = resourceChange("MODIFIED", ref, 2, { previousRevision: 1 });
+      await assert.rejects(ctx.store.commit(batchOf([add("other"), stale])), (err: unknown) => {
+        assert.equal((err as { code?: string }).code, "CRW_STORE_CONFLICT");
+        assert.match(String(err), /expected revision 1 as the head, but the store has revision 2/);
+        return true;
+      });
+      assert.equal(await ctx.store.lastSeq(), 2);
+      assert.equal((await ctx.store.listRevisions(ref)).length, 2);
+      assert.deepEqual(await ctx.store.verify(), { ok: true, checked: 2, lastSeq: 2 });
+    });
+
+    it("should refuse an ADDED for a ref that already has a history", async () => {
+      await ctx.store.commit(batchOf([resourceChange("ADDED", ref, 1)]));
+      await assert.rejects(ctx.store.commit(batchOf([resourceChange("ADDED", ref, 1)])), {
+        code: "CRW_STORE_CONFLICT",
+      });
+    });
+
+    it("should accept several changes of one ref in a batch, checking the first against the head", async () => {
+      await ctx.store.commit(batchOf(history.slice(0, 2)));
+      await ctx.store.commit(batchOf(history.slice(2)));
+      assert.equal((await ctx.store.getRevision(ref))?.revision, 4);
+    });
 
     it("should keep revisions 1..4 with a tombstone after ADDED → MODIFIED → DELETED → ADDED", async () => {
       for (const change of history) await ctx.store.commit(batchOf([change]));
@@ -257,14 +287,14 @@ function describeAtomicity(ctx: StoreContext): void {
     async function commitBaseline(): Promise<void> {
       await ctx.store.commit(
         batchOf([resourceChange("ADDED", ref, 1), problem("local", "bad.yaml", "f1")], {
-          cursors: [{ source: "local", cursor: "c1" }],
+          cursors: [{ source: "local", stream: "default", cursor: "c1" }],
         }),
       );
     }
 
     async function assertBaseline(): Promise<void> {
       assert.equal(await ctx.store.lastSeq(), 2);
-      assert.equal(await ctx.store.getSourceCursor("local"), "c1");
+      assert.deepEqual(await ctx.store.getSourceCursors("local"), { default: "c1" });
       assert.deepEqual(
         (await ctx.store.loadHeads("local")).map((h) => [h.ref.name, h.revision, h.deleted]),
         [["storefront", 1, false]],
@@ -277,11 +307,26 @@ function describeAtomicity(ctx: StoreContext): void {
     }
 
     it("should save the source cursor with the changes", async () => {
-      assert.equal(await ctx.store.getSourceCursor("local"), undefined);
+      assert.deepEqual(await ctx.store.getSourceCursors("local"), {});
       await commitBaseline();
-      await ctx.store.commit(batchOf([], { cursors: [{ source: "local", cursor: "c2" }] }));
-      assert.equal(await ctx.store.getSourceCursor("local"), "c2");
+      await ctx.store.commit(
+        batchOf([], { cursors: [{ source: "local", stream: "default", cursor: "c2" }] }),
+      );
+      assert.deepEqual(await ctx.store.getSourceCursors("local"), { default: "c2" });
       assert.equal(await ctx.store.lastSeq(), 2);
+    });
+
+    it("should keep one cursor per stream, moving only the streams a commit names", async () => {
+      const cursor = (stream: string, value: string) => ({ source: "k8s", stream, cursor: value });
+      await ctx.store.commit(
+        batchOf([], { cursors: [cursor("HTTPRoute", "100"), cursor("Gateway", "200")] }),
+      );
+      await ctx.store.commit(batchOf([], { cursors: [cursor("HTTPRoute", "150")] }));
+      assert.deepEqual(await ctx.store.getSourceCursors("k8s"), {
+        Gateway: "200",
+        HTTPRoute: "150",
+      });
+      assert.deepEqual(await ctx.store.getSourceCursors("local"), {});
     });
 
     it("should leave no row, cursor, head or problem change when a change fails mid-batch", async () => {
@@ -290,7 +335,7 @@ function describeAtomicity(ctx: StoreContext): void {
       const batch = batchOf(
         [resourceChange("MODIFIED", ref, 2), problem("local", "other.yaml", "f2"), broken],
         {
-          cursors: [{ source: "local", cursor: "c2" }],
+          cursors: [{ source: "local", stream: "default", cursor: "c2" }],
           resolvedProblems: [{ source: "local", location: "bad.yaml" }],
         },
       );
@@ -301,7 +346,7 @@ function describeAtomicity(ctx: StoreContext): void {
     it("should roll the changes back when the cursor cannot be saved", async () => {
       await commitBaseline();
       const batch = batchOf([resourceChange("MODIFIED", ref, 2)], {
-        cursors: [{ source: "local", cursor: null as unknown as string }],
+        cursors: [{ source: "local", stream: "default", cursor: null as unknown as string }],
       });
       await assert.rejects(ctx.store.commit(batch));
       await assertBaseline();
@@ -417,10 +462,11 @@ function describeProblems(ctx: StoreContext): void {
         status: "degraded",
         message: "slow",
         updatedAt: at,
+        attempts: 3,
       });
       assert.deepEqual(await ctx.store.listSourceHealth(), [
-        { source: "a", status: "ok", message: "", updatedAt: at },
-        { source: "b", status: "degraded", message: "slow", updatedAt: at },
+        { source: "a", status: "ok", message: "", updatedAt: at, attempts: 0 },
+        { source: "b", status: "degraded", message: "slow", updatedAt: at, attempts: 3 },
       ]);
     });
   });
@@ -452,10 +498,55 @@ function describeConsumers(ctx: StoreContext): void {
         { consumer: "slack", seq: 1, error: "timeout", attempts: 2 },
         { consumer: "webhook", seq: 1, error: "HTTP 410", attempts: 1 },
       ];
-      for (const letter of letters) await ctx.store.addDeadLetter(letter);
-      assert.deepEqual(await ctx.store.listDeadLetters(), letters);
-      assert.deepEqual(await ctx.store.listDeadLetters("webhook"), [letters[0], letters[2]]);
-      assert.deepEqual(await ctx.store.listDeadLetters("nobody"), []);
+      await ctx.store.advanceConsumer("webhook", 3, [letters[0]!, letters[2]!]);
+      await ctx.store.advanceConsumer("slack", 1, [letters[1]!]);
+      const plain = (list: DeadLetter[]) =>
+        list.map(({ consumer, seq, error, attempts, state }) => ({
+          consumer,
+          seq,
+          error,
+          attempts,
+          state,
+        }));
+      const dead = (l: (typeof letters)[number]) => ({ ...l, state: "dead" });
+      assert.deepEqual(plain(await ctx.store.listDeadLetters()), [
+        dead(letters[0]!),
+        dead(letters[2]!),
+        dead(letters[1]!),
+      ]);
+      assert.deepEqual(plain(await ctx.store.listDeadLetters({ consumer: "webhook" })), [
+        dead(letters[0]!),
+        dead(letters[2]!),
+      ]);
+      assert.deepEqual(await ctx.store.listDeadLetters({ consumer: "nobody" }), []);
+      assert.equal(await ctx.store.getConsumerCursor("webhook"), 3);
+    });
+
+    it("should requeue, fail again and remove dead letters by filter", async () => {
+      await ctx.store.advanceConsumer("webhook", 9, [
+        { consumer: "webhook", seq: 4, error: "HTTP 500", attempts: 3 },
+        { consumer: "webhook", seq: 7, error: "HTTP 500", attempts: 3 },
+      ]);
+      const [first, second] = await ctx.store.listDeadLetters();
+      assert.equal(await ctx.store.requeueDeadLetters({ ids: [first!.id] }), 1);
+      const retry = await ctx.store.listDeadLetters({ state: "retry" });
+      assert.deepEqual(
+        retry.map((l) => l.seq),
+        [4],
+      );
+      await ctx.store.failDeadLetter(first!.id, "HTTP 503", 4);
+      const again = await ctx.store.listDeadLetters({ ids: [first!.id] });
+      assert.deepEqual(
+        again.map((l) => [l.state, l.error, l.attempts]),
+        [["dead", "HTTP 503", 4]],
+      );
+      assert.equal(await ctx.store.removeDeadLetters({ ids: [second!.id] }), 1);
+      assert.deepEqual(
+        (await ctx.store.listDeadLetters()).map((l) => l.seq),
+        [4],
+      );
+      assert.equal(await ctx.store.removeDeadLetters({ consumer: "webhook" }), 1);
+      assert.deepEqual(await ctx.store.listDeadLetters(), []);
     });
   });
 }
@@ -469,7 +560,7 @@ function describeVerify(ctx: StoreContext): void {
     it("should verify an intact log of several commits", async () => {
       await ctx.store.commit(batchOf(mixedChanges()));
       await ctx.store.commit(
-        batchOf([add("late")], { cursors: [{ source: "local", cursor: "9" }] }),
+        batchOf([add("late")], { cursors: [{ source: "local", stream: "default", cursor: "9" }] }),
       );
       assert.deepEqual(await ctx.store.verify(), { ok: true, checked: 7, lastSeq: 7 });
     });

@@ -23,10 +23,22 @@ export interface OpenProblem {
   seq: number;
 }
 
+/** A source position to save with the changes: one per stream (watched kind, branch …). */
+export interface CursorUpdate {
+  source: string;
+  stream: string;
+  cursor: string;
+}
+
+/**
+ * One transaction's worth of writes. Each resource change's `previousRevision` is the head it
+ * expects; the first change of a ref whose head has moved fails the whole commit with
+ * CRW_STORE_CONFLICT.
+ */
 export interface CommitBatch {
   changes: NewChange[];
   /** Source cursors to save in the same transaction as the changes. */
-  cursors: { source: string; cursor: string }[];
+  cursors: CursorUpdate[];
   /** Locations whose open problem is resolved (they read cleanly again). */
   resolvedProblems: { source: string; location: string }[];
 }
@@ -44,6 +56,8 @@ export interface SourceHealth {
   status: "starting" | "ok" | "degraded" | "failed" | "stopped";
   message: string;
   updatedAt: string;
+  /** Restarts since the source last became ready (0 when it never failed). */
+  attempts?: number;
 }
 
 export interface ConsumerCursor {
@@ -52,11 +66,26 @@ export interface ConsumerCursor {
   updatedAt: string;
 }
 
+export type DeadLetterState = "dead" | "retry";
+
+/** A change a consumer gave up on, kept until it is retried or dropped. */
 export interface DeadLetter {
+  id: number;
   consumer: string;
   seq: number;
   error: string;
   attempts: number;
+  createdAt: string;
+  /** `retry` once `crwatch dead-letters retry` asked for another delivery. */
+  state: DeadLetterState;
+}
+
+export type NewDeadLetter = Pick<DeadLetter, "consumer" | "seq" | "error" | "attempts">;
+
+export interface DeadLetterFilter {
+  consumer?: string;
+  state?: DeadLetterState;
+  ids?: number[];
 }
 
 export type VerifyResult =
@@ -72,45 +101,73 @@ export interface StoreCapabilities {
   multiWriter: boolean;
   /** Other processes can be notified of commits (otherwise readers poll). */
   crossProcessNotify: boolean;
+  /** Lives in a data directory on this machine (a mask key file may sit beside it). */
+  local: boolean;
 }
 
-/**
- * The one store interface. Every method is async so that a network dialect (PostgreSQL)
- * fits behind it; the SQLite dialect resolves at once. The contract test suite in
- * store/contract.ts runs against every dialect.
- */
-export interface Store {
-  readonly capabilities: StoreCapabilities;
-
-  /** Latest revision of every ref of one source, tombstones included. */
-  loadHeads(source: string): Promise<Head[]>;
-  /** A revision of a ref; the latest when `revision` is omitted. */
-  getRevision(ref: Ref, revision?: number): Promise<Revision | undefined>;
-  listRevisions(ref: Ref): Promise<Revision[]>;
-
+/** The change log: appended to by ingest, read by everyone. */
+export interface ChangeLog {
   /**
    * Appends the changes (assigning seq and hash), writes their revisions, moves heads,
    * saves cursors and opens/resolves problems, all in one transaction. Returns the
-   * committed changes in seq order.
+   * committed changes in seq order. Fails with CRW_STORE_CONFLICT when a ref's head is not
+   * the one its first change expects.
    */
   commit(batch: CommitBatch): Promise<Change[]>;
-
   readChanges(query: ChangeQuery): Promise<Change[]>;
   getChange(seq: number): Promise<Change | undefined>;
   lastSeq(): Promise<number>;
+  /** A revision of a ref; the latest when `revision` is omitted. */
+  getRevision(ref: Ref, revision?: number): Promise<Revision | undefined>;
+  listRevisions(ref: Ref): Promise<Revision[]>;
+  /** Recomputes the hash chain from the stored rows. */
+  verify(): Promise<VerifyResult>;
+}
 
-  getSourceCursor(source: string): Promise<string | undefined>;
+/** What sources left behind: heads, positions, health and open problems. */
+export interface SourceLedger {
+  /** Latest revision of every ref of one source, tombstones included. */
+  loadHeads(source: string): Promise<Head[]>;
+  /** The position of each of a source's streams, as last committed. */
+  getSourceCursors(source: string): Promise<Record<string, string>>;
   setSourceHealth(health: SourceHealth): Promise<void>;
   listSourceHealth(): Promise<SourceHealth[]>;
   openProblems(source: string): Promise<OpenProblem[]>;
+}
 
+/** What consumers (sinks, watch streams) keep: how far they got, and what they gave up on. */
+export interface ConsumerLedger {
   getConsumerCursor(consumer: string): Promise<number>;
   setConsumerCursor(consumer: string, seq: number): Promise<void>;
+  /** Moves the cursor and records the batch's dead letters in one transaction. */
+  advanceConsumer(consumer: string, seq: number, deadLetters: NewDeadLetter[]): Promise<void>;
   listConsumerCursors(): Promise<ConsumerCursor[]>;
-  addDeadLetter(letter: DeadLetter): Promise<void>;
-  listDeadLetters(consumer?: string): Promise<DeadLetter[]>;
+  listDeadLetters(filter?: DeadLetterFilter): Promise<DeadLetter[]>;
+  /** Marks matching dead letters for another delivery; returns how many. */
+  requeueDeadLetters(filter: DeadLetterFilter): Promise<number>;
+  /** A requeued letter failed again: back to `dead` with the new error. */
+  failDeadLetter(id: number, error: string, attempts: number): Promise<void>;
+  /** Removes matching dead letters (delivered on retry, or dropped); returns how many. */
+  removeDeadLetters(filter: DeadLetterFilter): Promise<number>;
+}
 
-  /** Recomputes the hash chain from the stored rows. */
-  verify(): Promise<VerifyResult>;
+/**
+ * The one store interface, split by who uses it. Every method is async so that a network
+ * dialect (PostgreSQL) fits behind it. The contract suite in store/contract.ts runs against
+ * every dialect.
+ */
+export interface Store extends ChangeLog, SourceLedger, ConsumerLedger {
+  readonly capabilities: StoreCapabilities;
   close(): Promise<void>;
+}
+
+/** How a command uses the store: `serve` writes, read commands read, `diff` a throwaway one. */
+export interface StoreDeps {
+  mode: "write" | "read" | "scratch";
+}
+
+export interface OpenedStore {
+  store: Store;
+  /** Releases what opening took (the writer lock); call after `store.close()`. */
+  release(): Promise<void>;
 }

@@ -1,25 +1,17 @@
-import type { ChangeType } from "../../model/change.js";
-import { changeTypesSchema, sinkNameSchema } from "../config-schema.js";
+import type { SinkCommonConfig } from "../config-schema.js";
 
-export interface ConsoleSinkConfig {
-  name: string;
+export interface ConsoleSinkConfig extends SinkCommonConfig {
   type: "console";
-  /** Deliver only these change types (default: all). */
-  types?: ChangeType[];
   /** Colour when writing to a terminal (default), always, or never. */
   color?: "auto" | "always" | "never";
   /** Summary lines shown per change before `… N more` (default 40). */
   maxLines?: number;
 }
 
+/** This sink's own settings; the registry adds the common block (name, filter, delivery). */
 export const consoleSinkSchema = {
-  type: "object",
-  additionalProperties: false,
-  required: ["name", "type"],
   properties: {
-    name: sinkNameSchema,
     type: { const: "console" },
-    types: changeTypesSchema,
     color: { enum: ["auto", "always", "never"] },
     maxLines: { type: "integer", minimum: 1 },
   },

@@ -1,6 +1,6 @@
 import { renderChange } from "../../core/render-change.js";
 import type { Change } from "../../model/change.js";
-import type { Sink } from "../sink.js";
+import { allDelivered, type DeliveryOutcome, type Sink } from "../sink.js";
 import { writeAll } from "../write-stream.js";
 import type { ConsoleSinkConfig } from "./config.js";
 
@@ -13,11 +13,12 @@ export function createConsoleSink(
   return {
     name: config.name,
     type: "console",
-    async deliver(changes: Change[]) {
+    async deliver(changes: readonly Change[]): Promise<DeliveryOutcome[]> {
       const text = changes
         .map((c) => renderChange(c, { color, maxLines: config.maxLines ?? 40 }))
         .join("\n");
       await writeAll(out, `${text}\n`);
+      return allDelivered(changes);
     },
     async close() {},
   };

@@ -1,23 +1,15 @@
-import type { ChangeType } from "../../model/change.js";
-import { changeTypesSchema, sinkNameSchema } from "../config-schema.js";
+import type { SinkCommonConfig } from "../config-schema.js";
 
-export interface JsonlSinkConfig {
-  name: string;
+export interface JsonlSinkConfig extends SinkCommonConfig {
   type: "jsonl";
-  /** Deliver only these change types (default: all). */
-  types?: ChangeType[];
   /** File to append to; `-` (default) is standard output. */
   path?: string;
 }
 
+/** This sink's own settings; the registry adds the common block (name, filter, delivery). */
 export const jsonlSinkSchema = {
-  type: "object",
-  additionalProperties: false,
-  required: ["name", "type"],
   properties: {
-    name: sinkNameSchema,
     type: { const: "jsonl" },
-    types: changeTypesSchema,
     path: { type: "string", minLength: 1 },
   },
 } as const;

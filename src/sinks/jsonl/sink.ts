@@ -1,6 +1,6 @@
 import { open } from "node:fs/promises";
 import type { Change } from "../../model/change.js";
-import type { Sink } from "../sink.js";
+import { allDelivered, type DeliveryOutcome, type Sink } from "../sink.js";
 import { writeAll } from "../write-stream.js";
 import type { JsonlSinkConfig } from "./config.js";
 
@@ -18,12 +18,16 @@ export function createJsonlSink(
   return {
     name: config.name,
     type: "jsonl",
-    async deliver(changes: Change[]) {
+    async deliver(changes: readonly Change[]): Promise<DeliveryOutcome[]> {
       const text = changes.map((c) => `${JSON.stringify(c)}\n`).join("");
-      if (path === "-") return writeAll(stdout, text);
-      file ??= await open(path, "a");
-      await file.appendFile(text);
-      await file.sync();
+      if (path === "-") {
+        await writeAll(stdout, text);
+      } else {
+        file ??= await open(path, "a");
+        await file.appendFile(text);
+        await file.sync();
+      }
+      return allDelivered(changes);
     },
     async close() {
       await file?.close();

@@ -5,7 +5,9 @@ import { Writable } from "node:stream";
 import { afterEach, describe, it } from "node:test";
 import { pino } from "pino";
 import { tempDir, waitFor } from "../../../test/helpers.js";
+import { type Clock, FakeClock, systemClock } from "../../core/clock.js";
 import type { Observation, ObservationEvent } from "../../model/observation.js";
+import { SourceRuntime } from "../runtime.js";
 import type { Source } from "../source.js";
 import type { FilesSourceConfig } from "./config.js";
 import { createFilesSource, type FilesSourceTuning } from "./source.js";
@@ -17,6 +19,7 @@ const route = (name: string, extra = "") => resource("HTTPRoute", name, extra);
 /** A started source and everything it emitted and logged. */
 interface Harness {
   source: Source;
+  runtime: SourceRuntime;
   observations: Observation[];
   logs: Array<{ level: number; msg: string }>;
   /** Events of the observations from index `from` on. */
@@ -29,11 +32,11 @@ interface Harness {
   ): Promise<ObservationEvent>;
 }
 
-const running: Source[] = [];
+const running: SourceRuntime[] = [];
 const cleanups: Array<() => Promise<void>> = [];
 
 afterEach(async () => {
-  for (const source of running.splice(0)) await source.stop();
+  for (const runtime of running.splice(0)) await runtime.stop();
   for (const cleanup of cleanups.splice(0)) await cleanup();
 });
 
@@ -45,13 +48,16 @@ async function workDir(): Promise<string> {
 
 async function start(
   config: Partial<FilesSourceConfig> & { paths: string[] },
-  options: { tuning?: FilesSourceTuning; emit?: (o: Observation) => Promise<void> } = {},
+  options: {
+    tuning?: FilesSourceTuning;
+    emit?: (o: Observation) => Promise<void>;
+    clock?: Clock;
+  } = {},
 ): Promise<Harness> {
   const source = createFilesSource(
     { name: "local", type: "files", debounceMs: 50, ...config },
     options.tuning,
   );
-  running.push(source);
   const observations: Observation[] = [];
   const logs: Harness["logs"] = [];
   const sink = new Writable({
@@ -61,18 +67,24 @@ async function start(
     },
   });
   const emit = options.emit ?? (async () => {});
-  await source.start({
-    emit: async (observation) => {
+  const runtime = new SourceRuntime([source], {
+    commit: async (observation) => {
       await emit(observation);
       observations.push(observation);
     },
+    loadCursors: async () => ({}),
+    onHealth: () => undefined,
     log: pino({ level: "debug" }, sink),
-    cursor: undefined,
+    clock: options.clock ?? systemClock,
+    emitRetry: { initialDelayMs: 20, maxDelayMs: 40 },
   });
+  running.push(runtime);
+  runtime.start();
+  await runtime.ready();
   const events = (from = 0) => observations.slice(from).flatMap((o) => o.events);
   const waitForEvent = (match: (e: ObservationEvent) => boolean, from = 0, what = "event") =>
     waitFor(() => events(from).find(match), 10_000, what);
-  return { source, observations, logs, events, waitForEvent };
+  return { source, runtime, observations, logs, events, waitForEvent };
 }
 
 const names = (events: ObservationEvent[], type: "upsert" | "delete") =>
@@ -105,7 +117,7 @@ describe("files source", () => {
     assert.equal(h.observations.length, 1);
     const [observation] = h.observations;
     assert.equal(observation?.source, "local");
-    assert.match(observation?.cursor ?? "", /^[0-9a-f]{16}$/);
+    assert.match(observation?.cursors?.default ?? "", /^[0-9a-f]{16}$/);
     assert.deepEqual(
       observation?.events.map((e) => e.type),
       ["snapshot"],
@@ -149,7 +161,7 @@ describe("files source", () => {
     const h = await start({ paths: [dir] });
     await rm(join(dir, "gone.yaml"));
     await h.waitForEvent((e) => e.type === "delete" && e.ref.name === "y", 1, "delete of y");
-    await h.source.flush();
+    await h.runtime.flush();
     assert.deepEqual(names(h.events(1), "delete"), ["x", "y"]);
     assert.deepEqual(names(h.events(1), "upsert"), []);
   });
@@ -161,7 +173,7 @@ describe("files source", () => {
     await rename(join(dir, "old.yaml"), join(dir, "new.yaml"));
     const event = await h.waitForEvent(isUpsertOf("moved"), 1, "upsert of moved");
     assert.equal(event.type === "upsert" && event.item.location?.path, join(dir, "new.yaml"));
-    await h.source.flush();
+    await h.runtime.flush();
     assert.deepEqual(names(h.events(1), "delete"), []);
   });
 
@@ -173,7 +185,7 @@ describe("files source", () => {
     await writeFile(`${target}.tmp-123`, route("app", "spec: {v: 2}\n"));
     await rename(`${target}.tmp-123`, target);
     await h.waitForEvent(isUpsertOf("app"), 1, "upsert of app");
-    await h.source.flush();
+    await h.runtime.flush();
     const batches = h.observations.slice(1);
     assert.equal(batches.length, 1, "one batch");
     assert.deepEqual(
@@ -190,7 +202,7 @@ describe("files source", () => {
     await writeFile(file, `${route("a")}---\nkind: [unclosed\n`);
     const problem = await h.waitForEvent(isProblem("CRW_YAML_SYNTAX"), 1, "syntax problem");
     assert.equal(problem.type === "problem" && problem.problem.location.path, file);
-    await h.source.flush();
+    await h.runtime.flush();
     assert.deepEqual(names(h.events(1), "delete"), []);
     assert.deepEqual(names(h.events(1), "upsert"), []);
 
@@ -239,7 +251,7 @@ describe("files source", () => {
     await writeFile(join(dir, "m", "deep", "out.yaml"), route("deep", "spec: {}\n"));
     await writeFile(join(dir, "m", "later.yaml"), route("later"));
     await h.waitForEvent(isUpsertOf("later"), 1, "upsert of later");
-    await h.source.flush();
+    await h.runtime.flush();
     assert.deepEqual(names(h.events(1), "upsert"), ["later"]);
   });
 
@@ -259,7 +271,7 @@ describe("files source", () => {
 
     await writeFile(join(dir, "sub", "r.yaml"), route("r", "spec: {after: loop}\n"));
     await h.waitForEvent(isUpsertOf("r"), 1, "upsert of r");
-    await h.source.flush();
+    await h.runtime.flush();
     assert.equal(h.events(1).filter(isProblem("CRW_SYMLINK_LOOP")).length, 0, "reported once");
   });
 
@@ -268,7 +280,7 @@ describe("files source", () => {
     const root = join(dir, "later", "manifests");
     const h = await start({ paths: [root] });
     const events = h.events();
-    assert.deepEqual(snapshotOf(events).keep, [root]);
+    assert.deepEqual(snapshotOf(events).keep, [{ locationPrefix: root }]);
     const missing = events.find(isProblem("CRW_PATH_MISSING"));
     assert.equal(missing?.type === "problem" && missing.problem.location.path, root);
     assert.ok(
@@ -320,7 +332,7 @@ describe("files source", () => {
     await writeFile(join(dir, "sibling.yaml"), route("sibling"));
     await writeFile(file, route("named", "spec: {v: 2}\n"));
     await h.waitForEvent(isUpsertOf("named"), 1, "upsert of named");
-    await h.source.flush();
+    await h.runtime.flush();
     assert.deepEqual(names(h.events(1), "upsert"), ["named"]);
   });
 
@@ -328,17 +340,16 @@ describe("files source", () => {
     const dir = await workDir();
     const h = await start({ paths: [dir], debounceMs: 60_000 }, { tuning: { maxWaitMs: 60_000 } });
     await writeFile(join(dir, "now.yaml"), route("now"));
-    await h.source.flush();
+    await h.runtime.flush();
     assert.deepEqual(names(h.events(1), "upsert"), ["now"]);
   });
 
-  it("should log a failed emit and retry the same batch until it goes through", async () => {
+  it("should have the runtime log a failed commit and retry the same batch until it goes through", async () => {
     const dir = await workDir();
     let failures = 0;
     const h = await start(
       { paths: [dir] },
       {
-        tuning: { retryDelayMs: 20 },
         emit: async (o) => {
           if (o.events.some((e) => e.type === "upsert") && failures++ < 2)
             throw new Error("store is busy");
@@ -348,7 +359,36 @@ describe("files source", () => {
     await writeFile(join(dir, "r.yaml"), route("retried"));
     await h.waitForEvent(isUpsertOf("retried"), 1, "upsert after retries");
     assert.equal(failures, 3);
-    assert.equal(h.logs.filter((l) => l.level === 50 && /emit failed/.test(l.msg)).length, 2);
+    assert.equal(h.logs.filter((l) => l.level === 50 && /commit failed/.test(l.msg)).length, 2);
+  });
+
+  it("should debounce on the injected clock: quiet for debounceMs, then one batch", async () => {
+    const dir = await workDir();
+    const clock = new FakeClock();
+    const h = await start({ paths: [dir], debounceMs: 300 }, { clock });
+    await writeFile(join(dir, "a.yaml"), route("a"));
+    // The watcher's event arrives in real time and arms a timer on the fake clock.
+    await waitFor(() => clock.pending().includes(300), 10_000, "a debounce timer");
+    await clock.advance(299);
+    assert.equal(h.observations.length, 1, "nothing before the quiet time is over");
+    await clock.advance(1);
+    await h.waitForEvent(isUpsertOf("a"), 1, "the batch after the debounce");
+  });
+
+  it("should cap the debounce at maxWaitMs after the first event", async () => {
+    const dir = await workDir();
+    const clock = new FakeClock();
+    const h = await start({ paths: [dir], debounceMs: 300 }, { clock, tuning: { maxWaitMs: 500 } });
+    await writeFile(join(dir, "a.yaml"), route("a"));
+    await waitFor(() => clock.pending().includes(300), 10_000, "a debounce timer");
+    await clock.advance(250);
+    await writeFile(join(dir, "b.yaml"), route("b"));
+    // A later event re-arms the timer, but only up to the ceiling: 250 ms are left of 500.
+    await waitFor(() => clock.pending().includes(250), 10_000, "a capped timer");
+    assert.equal(h.observations.length, 1);
+    await clock.advance(250);
+    await h.waitForEvent(isUpsertOf("b"), 1, "the capped batch");
+    assert.deepEqual(names(h.events(1), "upsert"), ["a", "b"]);
   });
 
   it("should record a gap and take a full view when the watcher fails", async () => {

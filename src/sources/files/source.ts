@@ -1,8 +1,9 @@
 import { type FSWatcher, watch } from "chokidar";
+import type { TimerHandle } from "../../core/clock.js";
 import { sha256Hex } from "../../core/stable-json.js";
 import { errorMessage } from "../../model/errors.js";
-import type { Observation, ObservationEvent } from "../../model/observation.js";
-import type { Source, SourceContext } from "../source.js";
+import { DEFAULT_STREAM, type ObservationEvent } from "../../model/observation.js";
+import type { Emitted, Source, SourceContext } from "../source.js";
 import {
   type FilesSourceConfig,
   type ResolvedFilesSourceConfig,
@@ -24,9 +25,8 @@ import {
 export interface FilesSourceTuning {
   /** Longest a stream of events can hold a batch back. */
   maxWaitMs?: number;
-  /** First delay before retrying a failed emit; doubles up to maxRetryDelayMs. */
+  /** Delay before walking again after a walk failed. */
   retryDelayMs?: number;
-  maxRetryDelayMs?: number;
   /** Files read at once. */
   readConcurrency?: number;
 }
@@ -44,7 +44,6 @@ type BatchTrigger = "initial" | "timer" | "flush" | "gap";
 const DEFAULT_TUNING: Required<FilesSourceTuning> = {
   maxWaitMs: 1000,
   retryDelayMs: 500,
-  maxRetryDelayMs: 30_000,
   readConcurrency: 8,
 };
 
@@ -73,12 +72,11 @@ class FilesSource implements Source {
   private records = new Map<string, FileRecord>();
   private view: View = emptyView();
   private dirty = new Set<string>();
-  private timer: NodeJS.Timeout | undefined;
+  private timer: TimerHandle | undefined;
   private firstDirtyAt: number | undefined;
   /** Batches run one after another, emit included, so two are never in flight. */
   private work: Promise<void> = Promise.resolve();
   private stopped = false;
-  private wake: (() => void) | undefined;
   /** Why the watcher may have missed events, until a full rescan has been emitted. */
   private pendingGap: string | undefined;
 
@@ -90,30 +88,42 @@ class FilesSource implements Source {
     this.selector = new FileSelector(config);
   }
 
-  async start(ctx: SourceContext): Promise<void> {
+  /**
+   * Watches until the signal aborts. The runtime flushes before it aborts, so what was
+   * pending in the debounce is emitted; then the watcher is released and the run returns.
+   */
+  async run(ctx: SourceContext, signal: AbortSignal): Promise<void> {
     this.ctx = ctx;
+    this.stopped = false;
+    this.records = new Map();
+    this.view = emptyView();
     try {
       // Watch before the first walk, so nothing that changes during it goes unseen.
       await this.startWatcher();
       await this.enqueueBatch("initial");
-    } catch (err) {
-      await this.stop();
-      throw err;
+      this.reportMissingRoots();
+      ctx.ready();
+      await new Promise<void>((resolve) => {
+        if (signal.aborted) return resolve();
+        signal.addEventListener("abort", () => resolve(), { once: true });
+      });
+    } finally {
+      await this.release();
     }
-    this.reportMissingRoots();
   }
 
   /** Walks now even if no event has arrived yet: the watcher may lag behind the disk. */
   async flush(): Promise<void> {
+    if (!this.ctx || this.stopped) return;
     this.clearTimer();
     await this.enqueueBatch("flush");
   }
 
-  async stop(): Promise<void> {
+  private async release(): Promise<void> {
     this.stopped = true;
     this.clearTimer();
-    this.wake?.();
     await this.watcher?.close();
+    this.watcher = undefined;
     await this.work;
   }
 
@@ -164,12 +174,13 @@ class FilesSource implements Source {
   private touch(path: string): void {
     if (this.stopped) return;
     this.dirty.add(path);
-    const now = Date.now();
+    const clock = this.ctx!.clock;
+    const now = clock.now();
     this.firstDirtyAt ??= now;
     const deadline = this.firstDirtyAt + this.tuning.maxWaitMs;
-    clearTimeout(this.timer);
+    clock.clearTimeout(this.timer);
     const delay = Math.max(0, Math.min(this.config.debounceMs, deadline - now));
-    this.timer = setTimeout(() => this.onTimer(), delay);
+    this.timer = clock.setTimeout(() => this.onTimer(), delay);
   }
 
   private onTimer(): void {
@@ -180,7 +191,7 @@ class FilesSource implements Source {
   }
 
   private clearTimer(): void {
-    clearTimeout(this.timer);
+    this.ctx?.clock.clearTimeout(this.timer);
     this.timer = undefined;
     this.firstDirtyAt = undefined;
   }
@@ -203,10 +214,11 @@ class FilesSource implements Source {
       if (gap !== undefined)
         events.unshift({
           type: "gap",
+          code: "CRW_WATCHER_FAILED",
           reason: "file watcher failed; what follows comes from a full rescan",
           detail: gap,
         });
-      if (events.length > 0) await this.emitWithRetry(this.observation(records, events));
+      if (events.length > 0) await this.ctx!.emit(this.observation(records, events));
       this.records = records;
       this.view = view;
     } catch (err) {
@@ -219,7 +231,7 @@ class FilesSource implements Source {
   }
 
   private retryLater(): void {
-    this.timer ??= setTimeout(() => this.onTimer(), this.tuning.retryDelayMs);
+    this.timer ??= this.ctx!.clock.setTimeout(() => this.onTimer(), this.tuning.retryDelayMs);
   }
 
   /** Walks, reads what changed, and works out the events; touches no state. */
@@ -262,52 +274,19 @@ class FilesSource implements Source {
 
   /** Counts reads; a long read (a big initial scan) says how far it has got every few seconds. */
   private progress(total: number): () => void {
+    const clock = this.ctx!.clock;
     let done = 0;
-    let lastReport = Date.now();
+    let lastReport = clock.now();
     return () => {
       done++;
-      if (Date.now() - lastReport < PROGRESS_INTERVAL_MS) return;
-      lastReport = Date.now();
+      if (clock.now() - lastReport < PROGRESS_INTERVAL_MS) return;
+      lastReport = clock.now();
       this.ctx?.log.info({ read: done, total }, "reading files");
     };
   }
 
-  private observation(records: Map<string, FileRecord>, events: ObservationEvent[]): Observation {
-    return {
-      source: this.name,
-      events,
-      cursor: cursorOf(records),
-      observedAt: new Date().toISOString(),
-    };
-  }
-
-  /** Retries until the emit goes through; only stop() ends the wait, with the last error. */
-  private async emitWithRetry(observation: Observation): Promise<void> {
-    const ctx = this.ctx!;
-    let delay = this.tuning.retryDelayMs;
-    for (;;) {
-      try {
-        await ctx.emit(observation);
-        return;
-      } catch (err) {
-        ctx.log.error({ err, retryInMs: delay }, "emit failed; will retry");
-        if (this.stopped) throw err;
-        await this.sleep(delay);
-        if (this.stopped) throw err;
-        delay = Math.min(delay * 2, this.tuning.maxRetryDelayMs);
-      }
-    }
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wake = done;
-    });
+  private observation(records: Map<string, FileRecord>, events: ObservationEvent[]): Emitted {
+    return { events, cursors: { [DEFAULT_STREAM]: cursorOf(records) } };
   }
 }
 

@@ -107,7 +107,8 @@ export function unknownResolved(before: View, after: View): boolean {
  */
 export function snapshotEvents(before: View, after: View): ObservationEvent[] {
   const items = [...after.winners.values()].map((w) => w.item);
-  return [{ type: "snapshot", items, keep: after.keep }, ...problemEvents(before, after)];
+  const keep = after.keep.map((path) => ({ locationPrefix: path }));
+  return [{ type: "snapshot", items, keep }, ...problemEvents(before, after)];
 }
 
 /**

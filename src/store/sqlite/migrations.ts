@@ -116,6 +116,24 @@ CREATE TABLE chain_head (
 INSERT INTO chain_head (id, last_seq, last_hash) VALUES (1, 0, '${GENESIS_HASH}');
 `,
   },
+  {
+    version: 2,
+    name: "cursors per stream, dead-letter states, restart attempts",
+    sql: `
+CREATE TABLE source_streams (
+  source TEXT NOT NULL,
+  stream TEXT NOT NULL,
+  cursor TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  PRIMARY KEY (source, stream)
+);
+INSERT INTO source_streams (source, stream, cursor, updated_at)
+  SELECT source, 'default', cursor, updated_at FROM source_cursors;
+DROP TABLE source_cursors;
+ALTER TABLE dead_letters ADD COLUMN state TEXT NOT NULL DEFAULT 'dead';
+ALTER TABLE source_health ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+`,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);

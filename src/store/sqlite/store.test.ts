@@ -161,13 +161,13 @@ describe("sqlite store: files and schema", () => {
     await withStore((store) =>
       store.commit(
         batchOf([resourceChange("ADDED", routeRef("a"), 1)], {
-          cursors: [{ source: "local", cursor: "c1" }],
+          cursors: [{ source: "local", stream: "default", cursor: "c1" }],
         }),
       ),
     );
     await withStore(async (store) => {
       assert.equal(await store.lastSeq(), 1);
-      assert.equal(await store.getSourceCursor("local"), "c1");
+      assert.deepEqual(await store.getSourceCursors("local"), { default: "c1" });
       const [next] = await store.commit(batchOf([resourceChange("MODIFIED", routeRef("a"), 2)]));
       assert.equal(next?.seq, 2);
       assert.equal(next?.prevHash, (await store.getChange(1))?.hash);

@@ -1,33 +1,36 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { type ChainRow, chainHash, GENESIS_HASH } from "../../core/hash-chain.js";
-import {
-  type Change,
-  type ChangeType,
-  type Finding,
-  isNotice,
-  type NewChange,
-  type Notice,
-  type PatchOp,
-  type Revision,
-} from "../../model/change.js";
+import type { Change, Revision } from "../../model/change.js";
 import { CrwatchError, errorMessage } from "../../model/errors.js";
-import type { JsonObject } from "../../model/json.js";
-import type { Actor, Cause, Location } from "../../model/observation.js";
 import { formatRef, type Ref } from "../../model/ref.js";
+import { type ChainHead, conflictError, expectedHeads, planCommit } from "../commit-plan.js";
+import {
+  CHAIN_COLUMNS,
+  type ChangeRow,
+  changeOf,
+  type HeadRow,
+  headOf,
+  type RefParams,
+  type RevisionRow,
+  refParams,
+  revisionOf,
+} from "../log-format.js";
 import type {
   ChangeQuery,
   CommitBatch,
   ConsumerCursor,
   DeadLetter,
+  DeadLetterFilter,
   Head,
+  NewDeadLetter,
   OpenProblem,
   SourceHealth,
   Store,
   StoreCapabilities,
   VerifyResult,
 } from "../store.js";
+import { verifyRows } from "../verify.js";
 import { migrate } from "./migrations.js";
 
 export interface SqliteStoreOptions {
@@ -98,62 +101,10 @@ function refContains(
   return formatRef(ref).toLowerCase().includes(String(needle).toLowerCase()) ? 1 : 0;
 }
 
-/** One row of `changes`, as SQLite returns it. */
-interface ChangeRow {
-  seq: number;
-  type: string;
-  source: string;
-  grp: string;
-  kind: string;
-  namespace: string;
-  name: string;
-  revision: number | null;
-  prev_revision: number | null;
-  actor: string | null;
-  cause: string | null;
-  location: string | null;
-  observed_at: string;
-  committed_at: string;
-  patch: string;
-  summary: string;
-  findings: string;
-  notice: string | null;
-  content_hash: string | null;
-  prev_hash: string;
-  hash: string;
-}
-
-interface RevisionRow {
-  source: string;
-  grp: string;
-  kind: string;
-  namespace: string;
-  name: string;
-  revision: number;
-  seq: number;
-  object: string | null;
-  content_hash: string | null;
-  location: string | null;
-}
-
-interface HeadRow {
-  source: string;
-  grp: string;
-  kind: string;
-  namespace: string;
-  name: string;
-  revision: number;
-  content_hash: string | null;
-  deleted: number;
-  location: string | null;
-}
-
 interface ChainHeadRow {
   last_seq: number;
   last_hash: string;
 }
-
-type RefParams = [string, string, string, string, string];
 
 interface ReadParams {
   afterSeq: number;
@@ -163,56 +114,38 @@ interface ReadParams {
   limit: number;
 }
 
-/**
- * The hashed columns in their fixed order. Changing this order (or the set) changes every
- * hash: it needs a new chain format, not an edit.
- */
-const CHAIN_COLUMNS =
-  "seq, type, source, grp, kind, namespace, name, revision, prev_revision, actor, cause, " +
-  "location, observed_at, committed_at, patch, summary, findings, notice, content_hash";
-
-function chainRowOf(r: ChangeRow): ChainRow {
-  return [
-    r.seq,
-    r.type,
-    r.source,
-    r.grp,
-    r.kind,
-    r.namespace,
-    r.name,
-    r.revision,
-    r.prev_revision,
-    r.actor,
-    r.cause,
-    r.location,
-    r.observed_at,
-    r.committed_at,
-    r.patch,
-    r.summary,
-    r.findings,
-    r.notice,
-    r.content_hash,
-  ];
+interface DeadLetterParams {
+  consumer: string | null;
+  state: string | null;
+  /** JSON array of ids, or null for all. */
+  ids: string | null;
 }
 
+const COLUMNS = CHAIN_COLUMNS.join(", ");
 const REF_WHERE = "source = ? AND grp = ? AND kind = ? AND namespace = ? AND name = ?";
+const DEAD_LETTER_WHERE = `(@consumer IS NULL OR consumer = @consumer)
+  AND (@state IS NULL OR state = @state)
+  AND (@ids IS NULL OR id IN (SELECT value FROM json_each(@ids)))`;
 
 function prepareStatements(db: Database.Database) {
   return {
-    insertChange: db.prepare(
-      `INSERT INTO changes (${CHAIN_COLUMNS}, prev_hash, hash)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    insertChange: db.prepare<ChangeRow>(
+      `INSERT INTO changes (${COLUMNS}, prev_hash, hash)
+       VALUES (${CHAIN_COLUMNS.map((c) => `@${c}`).join(", ")}, @prev_hash, @hash)`,
     ),
-    insertRevision: db.prepare(
+    insertRevision: db.prepare<RevisionRow>(
       `INSERT INTO revisions (source, grp, kind, namespace, name, revision, seq, object, content_hash, location)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       VALUES (@source, @grp, @kind, @namespace, @name, @revision, @seq, @object, @content_hash, @location)`,
     ),
-    upsertHead: db.prepare(
+    upsertHead: db.prepare<HeadRow>(
       `INSERT INTO heads (source, grp, kind, namespace, name, revision, content_hash, deleted, location)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+       VALUES (@source, @grp, @kind, @namespace, @name, @revision, @content_hash, @deleted, @location)
        ON CONFLICT (source, grp, kind, namespace, name) DO UPDATE SET
          revision = excluded.revision, content_hash = excluded.content_hash,
          deleted = excluded.deleted, location = excluded.location`,
+    ),
+    headRevision: db.prepare<RefParams, { revision: number }>(
+      `SELECT revision FROM heads WHERE ${REF_WHERE}`,
     ),
     upsertProblem: db.prepare<[string, string, string, number]>(
       `INSERT INTO source_problems (source, location, fingerprint, seq) VALUES (?, ?, ?, ?)
@@ -221,9 +154,9 @@ function prepareStatements(db: Database.Database) {
     deleteProblem: db.prepare<[string, string]>(
       "DELETE FROM source_problems WHERE source = ? AND location = ?",
     ),
-    upsertSourceCursor: db.prepare<[string, string, string]>(
-      `INSERT INTO source_cursors (source, cursor, updated_at) VALUES (?, ?, ?)
-       ON CONFLICT (source) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at`,
+    upsertStream: db.prepare<[string, string, string, string]>(
+      `INSERT INTO source_streams (source, stream, cursor, updated_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (source, stream) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at`,
     ),
     getChainHead: db.prepare<[], ChainHeadRow>(
       "SELECT last_seq, last_hash FROM chain_head WHERE id = 1",
@@ -253,16 +186,17 @@ function prepareStatements(db: Database.Database) {
     listRevisions: db.prepare<RefParams, RevisionRow>(
       `SELECT * FROM revisions WHERE ${REF_WHERE} ORDER BY revision`,
     ),
-    getSourceCursor: db.prepare<[string], { cursor: string }>(
-      "SELECT cursor FROM source_cursors WHERE source = ?",
+    getStreams: db.prepare<[string], { stream: string; cursor: string }>(
+      "SELECT stream, cursor FROM source_streams WHERE source = ? ORDER BY stream",
     ),
-    upsertHealth: db.prepare<[string, string, string, string]>(
-      `INSERT INTO source_health (source, status, message, updated_at) VALUES (?, ?, ?, ?)
+    upsertHealth: db.prepare<[string, string, string, string, number]>(
+      `INSERT INTO source_health (source, status, message, updated_at, attempts) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (source) DO UPDATE SET status = excluded.status, message = excluded.message,
-         updated_at = excluded.updated_at`,
+         updated_at = excluded.updated_at, attempts = excluded.attempts`,
     ),
     listHealth: db.prepare<[], SourceHealth>(
-      "SELECT source, status, message, updated_at AS updatedAt FROM source_health ORDER BY source",
+      `SELECT source, status, message, updated_at AS updatedAt, attempts
+       FROM source_health ORDER BY source`,
     ),
     openProblems: db.prepare<[string], OpenProblem>(
       "SELECT location, fingerprint, seq FROM source_problems WHERE source = ? ORDER BY location",
@@ -280,9 +214,18 @@ function prepareStatements(db: Database.Database) {
     addDeadLetter: db.prepare<[string, number, string, number, string]>(
       "INSERT INTO dead_letters (consumer, seq, error, attempts, created_at) VALUES (?, ?, ?, ?, ?)",
     ),
-    listDeadLetters: db.prepare<[{ consumer: string | null }], DeadLetter>(
-      `SELECT consumer, seq, error, attempts FROM dead_letters
-       WHERE @consumer IS NULL OR consumer = @consumer ORDER BY id`,
+    listDeadLetters: db.prepare<[DeadLetterParams], DeadLetter>(
+      `SELECT id, consumer, seq, error, attempts, created_at AS createdAt, state FROM dead_letters
+       WHERE ${DEAD_LETTER_WHERE} ORDER BY id`,
+    ),
+    requeueDeadLetters: db.prepare<[DeadLetterParams]>(
+      `UPDATE dead_letters SET state = 'retry' WHERE ${DEAD_LETTER_WHERE}`,
+    ),
+    failDeadLetter: db.prepare<[string, number, number]>(
+      "UPDATE dead_letters SET state = 'dead', error = ?, attempts = ? WHERE id = ?",
+    ),
+    removeDeadLetters: db.prepare<[DeadLetterParams]>(
+      `DELETE FROM dead_letters WHERE ${DEAD_LETTER_WHERE}`,
     ),
   };
 }
@@ -291,13 +234,27 @@ type Statements = ReturnType<typeof prepareStatements>;
 
 const DEFAULT_LIMIT = 1000;
 
+function deadLetterParams(filter: DeadLetterFilter = {}): DeadLetterParams {
+  return {
+    consumer: filter.consumer ?? null,
+    state: filter.state ?? null,
+    ids: filter.ids ? JSON.stringify(filter.ids) : null,
+  };
+}
+
+/** The SQLite dialect: runs the dialect-neutral commit plan and reads rows back. */
 export class SqliteStore implements Store {
-  readonly capabilities: StoreCapabilities = { multiWriter: false, crossProcessNotify: false };
+  readonly capabilities: StoreCapabilities = {
+    multiWriter: false,
+    crossProcessNotify: false,
+    local: true,
+  };
   private readonly db: Database.Database;
   private readonly stmts: Statements;
   // IMMEDIATE takes the write lock up front, so the chain head read at the start cannot be
   // overtaken by another connection before the rows that depend on it are written.
   private readonly commitTx: (batch: CommitBatch) => Change[];
+  private readonly advanceTx: (consumer: string, seq: number, letters: NewDeadLetter[]) => void;
   private readonly verifyTx: () => VerifyResult;
 
   constructor(db: Database.Database) {
@@ -305,8 +262,12 @@ export class SqliteStore implements Store {
     this.stmts = prepareStatements(db);
     const commitTx = db.transaction((batch: CommitBatch) => this.commitSync(batch));
     this.commitTx = (batch) => commitTx.immediate(batch);
+    const advanceTx = db.transaction(this.advanceSync.bind(this));
+    this.advanceTx = (consumer, seq, letters) => advanceTx.immediate(consumer, seq, letters);
     // One read transaction, so the head and the rows are one snapshot.
-    this.verifyTx = db.transaction(() => this.verifySync());
+    this.verifyTx = db.transaction(() =>
+      verifyRows(this.stmts.allChanges.iterate(), this.chainHead()),
+    );
   }
 
   async loadHeads(source: string): Promise<Head[]> {
@@ -333,9 +294,7 @@ export class SqliteStore implements Store {
       throw new CrwatchError(
         "CRW_STORE_WRITE",
         `commit of ${batch.changes.length} change(s) failed: ${String(err)}`,
-        {
-          cause: err,
-        },
+        { cause: err },
       );
     }
   }
@@ -357,12 +316,14 @@ export class SqliteStore implements Store {
     return this.stmts.lastSeq.get()?.seq ?? 0;
   }
 
-  async getSourceCursor(source: string): Promise<string | undefined> {
-    return this.stmts.getSourceCursor.get(source)?.cursor;
+  async getSourceCursors(source: string): Promise<Record<string, string>> {
+    const rows = this.stmts.getStreams.all(source);
+    return Object.fromEntries(rows.map((r) => [r.stream, r.cursor]));
   }
 
   async setSourceHealth(health: SourceHealth): Promise<void> {
-    this.stmts.upsertHealth.run(health.source, health.status, health.message, health.updatedAt);
+    const { source, status, message, updatedAt, attempts } = health;
+    this.stmts.upsertHealth.run(source, status, message, updatedAt, attempts ?? 0);
   }
 
   async listSourceHealth(): Promise<SourceHealth[]> {
@@ -385,13 +346,24 @@ export class SqliteStore implements Store {
     this.stmts.setConsumerCursor.run(consumer, seq, new Date().toISOString());
   }
 
-  async addDeadLetter(letter: DeadLetter): Promise<void> {
-    const { consumer, seq, error, attempts } = letter;
-    this.stmts.addDeadLetter.run(consumer, seq, error, attempts, new Date().toISOString());
+  async advanceConsumer(consumer: string, seq: number, letters: NewDeadLetter[]): Promise<void> {
+    this.advanceTx(consumer, seq, letters);
   }
 
-  async listDeadLetters(consumer?: string): Promise<DeadLetter[]> {
-    return this.stmts.listDeadLetters.all({ consumer: consumer ?? null });
+  async listDeadLetters(filter?: DeadLetterFilter): Promise<DeadLetter[]> {
+    return this.stmts.listDeadLetters.all(deadLetterParams(filter));
+  }
+
+  async requeueDeadLetters(filter: DeadLetterFilter): Promise<number> {
+    return this.stmts.requeueDeadLetters.run(deadLetterParams(filter)).changes;
+  }
+
+  async failDeadLetter(id: number, error: string, attempts: number): Promise<void> {
+    this.stmts.failDeadLetter.run(error, attempts, id);
+  }
+
+  async removeDeadLetters(filter: DeadLetterFilter): Promise<number> {
+    return this.stmts.removeDeadLetters.run(deadLetterParams(filter)).changes;
   }
 
   async verify(): Promise<VerifyResult> {
@@ -403,236 +375,40 @@ export class SqliteStore implements Store {
   }
 
   private commitSync(batch: CommitBatch): Change[] {
+    this.checkExpectedHeads(batch);
     const head = this.chainHead();
-    const committedAt = new Date().toISOString();
-    let seq = head.last_seq;
-    let prevHash = head.last_hash;
-    const committed: Change[] = [];
-    for (const change of batch.changes) {
-      seq += 1;
-      const row = this.appendChange(change, seq, prevHash, committedAt);
-      committed.push(committedChange(change, row));
-      prevHash = row.hash;
-    }
-    this.saveCursorsAndProblems(batch, committedAt);
-    if (batch.changes.length > 0) this.stmts.setChainHead.run(seq, prevHash);
-    return committed;
-  }
-
-  private saveCursorsAndProblems(batch: CommitBatch, now: string): void {
-    for (const { source, cursor } of batch.cursors) {
-      this.stmts.upsertSourceCursor.run(source, cursor, now);
-    }
-    for (const { source, location } of batch.resolvedProblems) {
+    if (!head) throw new CrwatchError("CRW_STORE_CHAIN_BROKEN", "the chain_head row is missing");
+    const now = new Date().toISOString();
+    const plan = planCommit(batch, head, now);
+    for (const row of plan.changes) this.stmts.insertChange.run(row);
+    for (const row of plan.revisions) this.stmts.insertRevision.run(row);
+    for (const row of plan.heads) this.stmts.upsertHead.run(row);
+    for (const p of plan.problems)
+      this.stmts.upsertProblem.run(p.source, p.location, p.fingerprint, p.seq);
+    for (const { source, stream, cursor } of batch.cursors)
+      this.stmts.upsertStream.run(source, stream, cursor, now);
+    for (const { source, location } of batch.resolvedProblems)
       this.stmts.deleteProblem.run(source, location);
+    if (plan.changes.length > 0) this.stmts.setChainHead.run(plan.head.lastSeq, plan.head.lastHash);
+    return plan.committed;
+  }
+
+  private checkExpectedHeads(batch: CommitBatch): void {
+    for (const expected of expectedHeads(batch)) {
+      const actual = this.stmts.headRevision.get(...refParams(expected.ref))?.revision ?? null;
+      if (actual !== expected.revision) throw conflictError(expected, actual);
     }
   }
 
-  private appendChange(change: NewChange, seq: number, prevHash: string, committedAt: string) {
-    const row = toRow(change, seq, prevHash, committedAt);
-    const chainRow = chainRowOf(row);
-    row.hash = chainHash(prevHash, chainRow);
-    this.stmts.insertChange.run(...chainRow, prevHash, row.hash);
-    if (!isNotice(change.type)) {
-      this.writeRevision(change, row);
-    } else if (change.type === "ERROR" && change.fingerprint !== undefined) {
-      const slot = change.problemSlot ?? change.location?.path ?? "";
-      this.stmts.upsertProblem.run(change.ref.source, slot, change.fingerprint, seq);
-    }
-    return row;
+  private advanceSync(consumer: string, seq: number, letters: NewDeadLetter[]): void {
+    const now = new Date().toISOString();
+    for (const l of letters)
+      this.stmts.addDeadLetter.run(l.consumer, l.seq, l.error, l.attempts, now);
+    this.stmts.setConsumerCursor.run(consumer, seq, now);
   }
 
-  private writeRevision(change: NewChange, row: ChangeRow): void {
-    const deleted = change.type === "DELETED";
-    const object = deleted ? null : (change.objectJson ?? jsonOrNull(change.object));
-    const { source, grp, kind, namespace, name, revision, content_hash, location } = row;
-    this.stmts.insertRevision.run(
-      ...[source, grp, kind, namespace, name, revision, row.seq, object, content_hash, location],
-    );
-    this.stmts.upsertHead.run(
-      ...[source, grp, kind, namespace, name, revision, content_hash, deleted ? 1 : 0, location],
-    );
+  private chainHead(): ChainHead | undefined {
+    const row = this.stmts.getChainHead.get();
+    return row && { lastSeq: row.last_seq, lastHash: row.last_hash };
   }
-
-  private chainHead(): ChainHeadRow {
-    const head = this.stmts.getChainHead.get();
-    if (head) return head;
-    throw new CrwatchError("CRW_STORE_CHAIN_BROKEN", "the chain_head row is missing");
-  }
-
-  private verifySync(): VerifyResult {
-    const head = this.stmts.getChainHead.get();
-    let checked = 0;
-    let lastSeq = 0;
-    let lastHash = GENESIS_HASH;
-    for (const row of this.stmts.allChanges.iterate()) {
-      const reason = rowProblem(row, lastSeq + 1, lastHash);
-      if (reason) {
-        const firstBadSeq = Math.min(row.seq, lastSeq + 1);
-        return { ok: false, checked, firstBadSeq, reason };
-      }
-      checked += 1;
-      lastSeq = row.seq;
-      lastHash = row.hash;
-    }
-    return headResult(head, checked, lastSeq, lastHash);
-  }
-}
-
-/** Why a row cannot follow the verified prefix, or undefined when it can. */
-function rowProblem(row: ChangeRow, expectedSeq: number, prevHash: string): string | undefined {
-  if (row.seq !== expectedSeq) {
-    return `expected seq ${expectedSeq} but found seq ${row.seq}: rows are missing or renumbered`;
-  }
-  if (row.prev_hash !== prevHash) {
-    return `seq ${row.seq} does not link to the hash of seq ${row.seq - 1}: rows were removed, reordered or rewritten`;
-  }
-  if (chainHash(prevHash, chainRowOf(row)) !== row.hash) {
-    return `seq ${row.seq} does not match its hash: the row was edited`;
-  }
-  return undefined;
-}
-
-/** The last row must be the one chain_head names; otherwise the tail was cut or grafted. */
-function headResult(
-  head: ChainHeadRow | undefined,
-  checked: number,
-  lastSeq: number,
-  lastHash: string,
-): VerifyResult {
-  // Rows from firstBadSeq on are not vouched for, even when each links to the one before.
-  const bad = (firstBadSeq: number, reason: string): VerifyResult => ({
-    ok: false,
-    checked: Math.min(checked, firstBadSeq - 1),
-    firstBadSeq,
-    reason,
-  });
-  if (!head) return bad(lastSeq + 1, "the chain_head row is missing");
-  if (head.last_seq > lastSeq) {
-    return bad(
-      lastSeq + 1,
-      `the log ends at seq ${lastSeq} but chain_head records seq ${head.last_seq}: the tail was deleted`,
-    );
-  }
-  if (head.last_seq < lastSeq) {
-    return bad(
-      head.last_seq + 1,
-      `chain_head records seq ${head.last_seq} but the log goes on to seq ${lastSeq}`,
-    );
-  }
-  if (head.last_hash !== lastHash) {
-    return bad(Math.max(lastSeq, 1), `the hash of seq ${lastSeq} does not match chain_head`);
-  }
-  return { ok: true, checked, lastSeq };
-}
-
-function jsonOrNull(value: unknown): string | null {
-  return value === null || value === undefined ? null : JSON.stringify(value);
-}
-
-function parseOrNull<T>(text: string | null): T | null {
-  return text === null ? null : (JSON.parse(text) as T);
-}
-
-/** The stored form of a change; every JSON value is serialized here and only here. */
-/** The committed form, built from what the caller passed rather than parsed back from the row. */
-function committedChange(change: NewChange, row: ChangeRow): Change {
-  const { object: _o, objectJson: _j, fingerprint: _f, problemSlot: _s, ...rest } = change;
-  return {
-    ...rest,
-    seq: row.seq,
-    committedAt: row.committed_at,
-    prevHash: row.prev_hash,
-    hash: row.hash,
-  };
-}
-
-function toRow(change: NewChange, seq: number, prevHash: string, committedAt: string): ChangeRow {
-  const { ref } = change;
-  return {
-    seq,
-    type: change.type,
-    source: ref.source,
-    grp: ref.group,
-    kind: ref.kind,
-    namespace: ref.namespace,
-    name: ref.name,
-    revision: change.revision,
-    prev_revision: change.previousRevision,
-    actor: jsonOrNull(change.actor),
-    cause: jsonOrNull(change.cause),
-    location: jsonOrNull(change.location),
-    observed_at: change.observedAt,
-    committed_at: committedAt,
-    patch: JSON.stringify(change.patch),
-    summary: JSON.stringify(change.summary),
-    findings: JSON.stringify(change.findings),
-    notice: jsonOrNull(change.notice),
-    content_hash: change.contentHash,
-    prev_hash: prevHash,
-    hash: "",
-  };
-}
-
-function refOf(row: {
-  source: string;
-  grp: string;
-  kind: string;
-  namespace: string;
-  name: string;
-}): Ref {
-  return {
-    source: row.source,
-    group: row.grp,
-    kind: row.kind,
-    namespace: row.namespace,
-    name: row.name,
-  };
-}
-
-function refParams(ref: Ref): RefParams {
-  return [ref.source, ref.group, ref.kind, ref.namespace, ref.name];
-}
-
-function changeOf(row: ChangeRow): Change {
-  return {
-    seq: row.seq,
-    type: row.type as ChangeType,
-    ref: refOf(row),
-    revision: row.revision,
-    previousRevision: row.prev_revision,
-    actor: parseOrNull<Actor>(row.actor),
-    cause: parseOrNull<Cause>(row.cause),
-    location: parseOrNull<Location>(row.location),
-    observedAt: row.observed_at,
-    committedAt: row.committed_at,
-    patch: JSON.parse(row.patch) as PatchOp[],
-    summary: JSON.parse(row.summary) as string[],
-    findings: JSON.parse(row.findings) as Finding[],
-    notice: parseOrNull<Notice>(row.notice),
-    contentHash: row.content_hash,
-    hash: row.hash,
-    prevHash: row.prev_hash,
-  };
-}
-
-function revisionOf(row: RevisionRow): Revision {
-  return {
-    ref: refOf(row),
-    revision: row.revision,
-    seq: row.seq,
-    object: parseOrNull<JsonObject>(row.object),
-    contentHash: row.content_hash,
-    location: parseOrNull<Location>(row.location),
-  };
-}
-
-function headOf(row: HeadRow): Head {
-  return {
-    ref: refOf(row),
-    revision: row.revision,
-    contentHash: row.content_hash,
-    deleted: row.deleted !== 0,
-    location: parseOrNull<Location>(row.location),
-  };
 }

@@ -1,0 +1,50 @@
+import { randomBytes } from "node:crypto";
+import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { CrwatchConfig } from "../config/schema.js";
+import { CrwatchError } from "../model/errors.js";
+
+/**
+ * The key behind secret masks, from (in order) the config or CRWATCH_MASK_KEY, a key file
+ * (`maskKeyFile` or CRWATCH_MASK_KEY_FILE), or a key kept in the data directory of a local
+ * store (created on first use). A store on a database server has no data directory: it
+ * needs one of the first two. Anyone with the key can test guesses of a secret, so a
+ * created key file is 0600.
+ */
+export async function loadMaskKey(config: CrwatchConfig, local: boolean): Promise<Buffer> {
+  if (config.maskKey) return Buffer.from(config.maskKey, "utf8");
+  if (config.maskKeyFile) return readKeyFile(config.maskKeyFile);
+  if (!local) {
+    throw new CrwatchError(
+      "CRW_MASK_KEY",
+      "this store has no data directory for a mask key: set maskKey, maskKeyFile, CRWATCH_MASK_KEY or CRWATCH_MASK_KEY_FILE",
+    );
+  }
+  return dataDirKey(config.store.path);
+}
+
+async function readKeyFile(path: string): Promise<Buffer> {
+  try {
+    const text = (await readFile(path, "utf8")).trim();
+    if (text.length < 16) throw new Error("the key must be at least 16 characters");
+    return Buffer.from(text, "utf8");
+  } catch (err) {
+    throw new CrwatchError("CRW_MASK_KEY", `cannot read the mask key file ${path}`, { cause: err });
+  }
+}
+
+async function dataDirKey(dir: string): Promise<Buffer> {
+  const path = join(dir, "mask.key");
+  try {
+    return Buffer.from((await readFile(path, "utf8")).trim(), "hex");
+  } catch {
+    await mkdir(dir, { recursive: true });
+    const key = randomBytes(32);
+    // `wx`: when two processes race, the first key written wins and both read it back.
+    await writeFile(path, `${key.toString("hex")}\n`, { mode: 0o600, flag: "wx" }).catch(
+      () => undefined,
+    );
+    await chmod(path, 0o600).catch(() => undefined);
+    return Buffer.from((await readFile(path, "utf8")).trim(), "hex");
+  }
+}
