@@ -160,6 +160,27 @@ describe("crwatch history, show, verify and diff", () => {
     assert.ok(!("seq" in changes[0]));
   });
 
+  it("should mask a key named in the config's ingest.secretKeys when diff is given --config", async () => {
+    const doc = (token: string) =>
+      `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: plugin-settings\ndata:\n  routingHint: eu\n  upstreamCookieSeed: ${token}\n`;
+    const before = join(tmp.path, "seed-before.yaml");
+    const after = join(tmp.path, "seed-after.yaml");
+    const config = join(tmp.path, "seed-crwatch.yaml");
+    await writeFile(before, doc("seed-BEFORE-8f3a9c"));
+    await writeFile(after, doc("seed-AFTER-b71e04"));
+    await writeFile(config, "ingest:\n  secretKeys: [upstreamCookieSeed]\n");
+    for (const output of ["text", "json"]) {
+      const masked = cli(["diff", before, after, "--config", config, "--output", output]);
+      assert.equal(masked.status, 0, masked.stderr);
+      assert.match(masked.stdout, /upstreamCookieSeed/, "the change still shows");
+      assert.doesNotMatch(masked.stdout, /seed-(BEFORE|AFTER)/, `${output} output leaks the value`);
+    }
+    // Without the config the key is not known to be secret: the same diff shows the values,
+    // which proves the masking above came from --config.
+    const plain = cli(["diff", before, after, "--output", "json"]);
+    assert.match(plain.stdout, /seed-AFTER-b71e04/);
+  });
+
   it("should show an unreadable AFTER file as an ERROR, not as deletions", async () => {
     const before = join(tmp.path, "before.yaml");
     const after = join(tmp.path, "after.yaml");
