@@ -42,7 +42,13 @@ export function registerStatus(program: Command): void {
 
 interface Status {
   lastSeq: number;
-  sources: { source: string; status: string; message: string; updatedAt: string }[];
+  sources: {
+    source: string;
+    status: string;
+    message: string;
+    updatedAt: string;
+    attempts?: number;
+  }[];
   consumers: { consumer: string; seq: number; lag: number }[];
   deadLetters: number;
   openProblems: number;
@@ -50,8 +56,10 @@ interface Status {
 
 function renderStatus(status: Status): string {
   const lines = [`last seq: ${status.lastSeq}`, "sources:"];
-  for (const s of status.sources)
-    lines.push(`  ${s.source}: ${s.status} (${s.message}, ${s.updatedAt})`);
+  for (const s of status.sources) {
+    const restarts = s.attempts ? `, ${s.attempts} failed attempt(s)` : "";
+    lines.push(`  ${s.source}: ${s.status} (${s.message}${restarts}, ${s.updatedAt})`);
+  }
   lines.push("consumers:");
   for (const c of status.consumers) lines.push(`  ${c.consumer}: at seq ${c.seq}, ${c.lag} behind`);
   lines.push(`open problems: ${status.openProblems}`, `dead letters: ${status.deadLetters}`);

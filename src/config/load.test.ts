@@ -13,8 +13,9 @@ describe("loadConfig", () => {
   });
   after(async () => dir.cleanup());
 
+  let files = 0;
   async function configFile(text: string): Promise<string> {
-    const path = join(dir.path, `c${Math.random().toString(36).slice(2)}.yaml`);
+    const path = join(dir.path, `c${++files}.yaml`);
     await writeFile(path, text);
     return path;
   }
