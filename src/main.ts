@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { buildIngest } from "./compose/ingest.js";
-import { loadMaskKey } from "./compose/mask-key.js";
+import { checkMaskKey, loadMaskKey } from "./compose/mask-key.js";
 import { openStore } from "./compose/store.js";
 import type { CrwatchConfig } from "./config/schema.js";
 import { type Clock, systemClock } from "./core/clock.js";
@@ -43,6 +43,7 @@ export async function startCrwatch(config: CrwatchConfig, deps: RuntimeDeps): Pr
   let ingest: Ingest;
   try {
     const maskKey = await loadMaskKey(config, store.capabilities.local);
+    await checkMaskKey(store, maskKey);
     ingest = buildIngest(config, store, maskKey, log);
   } catch (err) {
     await store.close();

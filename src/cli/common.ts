@@ -1,13 +1,21 @@
 import { resolve } from "node:path";
-import { openForReading } from "../compose/store.js";
+import { openForMaintenance, openForReading } from "../compose/store.js";
 import { CrwatchError, errorMessage } from "../model/errors.js";
 import type { Store } from "../store/store.js";
 
 export const DEFAULT_DATA_DIR = ".crwatch";
 
-/** Opens an existing history; read commands must not create an empty one by accident. */
-export async function openExistingStore(dataDir: string | undefined): Promise<Store> {
-  const { store } = await openForReading(resolve(dataDir ?? DEFAULT_DATA_DIR));
+/**
+ * Opens an existing history; read commands must not create an empty one by accident, and
+ * open it read-only (an archived backup stays untouched). `write` is for commands that edit
+ * a ledger (dead letters).
+ */
+export async function openExistingStore(
+  dataDir: string | undefined,
+  options: { write?: boolean } = {},
+): Promise<Store> {
+  const dir = resolve(dataDir ?? DEFAULT_DATA_DIR);
+  const { store } = await (options.write ? openForMaintenance(dir) : openForReading(dir));
   return store;
 }
 

@@ -56,7 +56,7 @@ function filterOf(flags: Flags): DeadLetterFilter {
 }
 
 async function withStore(flags: Flags, act: (store: Store) => Promise<void>): Promise<void> {
-  const store = await openExistingStore(flags.dataDir);
+  const store = await openExistingStore(flags.dataDir, { write: true });
   try {
     await act(store);
   } finally {

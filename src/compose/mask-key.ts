@@ -1,8 +1,9 @@
-import { randomBytes } from "node:crypto";
+import { createHmac, randomBytes } from "node:crypto";
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { CrwatchConfig } from "../config/schema.js";
 import { CrwatchError } from "../model/errors.js";
+import type { Store } from "../store/store.js";
 
 /**
  * The key behind secret masks, from (in order) the config or CRWATCH_MASK_KEY, a key file
@@ -47,4 +48,32 @@ async function dataDirKey(dir: string): Promise<Buffer> {
     await chmod(path, 0o600).catch(() => undefined);
     return Buffer.from((await readFile(path, "utf8")).trim(), "hex");
   }
+}
+
+const FINGERPRINT_KEY = "mask_key_fingerprint";
+
+/** Says which key this is without saying anything about it (an HMAC of a fixed label). */
+export function maskKeyFingerprint(key: Buffer): string {
+  return createHmac("sha256", key)
+    .update("crwatch mask key fingerprint")
+    .digest("hex")
+    .slice(0, 16);
+}
+
+/**
+ * A different key would change every mask, so the next full view would record every object
+ * holding a secret as MODIFIED: a flood of false changes. The store remembers the key's
+ * fingerprint; a mismatch stops the start with a message that says what happened.
+ */
+export async function checkMaskKey(store: Store, key: Buffer): Promise<void> {
+  const fingerprint = maskKeyFingerprint(key);
+  const known = await store.getMeta(FINGERPRINT_KEY);
+  if (known === undefined) return store.setMeta(FINGERPRINT_KEY, fingerprint);
+  if (known === fingerprint) return;
+  throw new CrwatchError(
+    "CRW_MASK_KEY_MISMATCH",
+    `the mask key (fingerprint ${fingerprint}) is not the one this store was written with (${known}). ` +
+      "Restore the original key (maskKey, maskKeyFile, CRWATCH_MASK_KEY or <data dir>/mask.key); " +
+      "a deliberate rotation is not supported yet: start a new data directory with the new key",
+  );
 }

@@ -6,7 +6,12 @@ export function openStore(config: StoreConfig, mode: StoreDeps["mode"]): Promise
   return storeType(config.type).create(config, { mode });
 }
 
-/** A read command's store: by config, or the SQLite history of a data directory. */
+/** A read command's store: the SQLite history of a data directory, opened read-only. */
 export function openForReading(dataDir: string): Promise<OpenedStore> {
   return openStore({ type: "sqlite", path: dataDir }, "read");
+}
+
+/** An existing history whose ledgers a command edits beside a running serve. */
+export function openForMaintenance(dataDir: string): Promise<OpenedStore> {
+  return openStore({ type: "sqlite", path: dataDir }, "maintain");
 }

@@ -27,6 +27,11 @@ export const ERROR_CODES = {
   CRW_STORE_CONFLICT:
     "a commit expected a head revision that is no longer the head (a stale writer); reload and retry",
   CRW_STORE_READ_ONLY: "the store was opened read-only",
+  CRW_STORE_CORRUPT: "the database file is damaged (PRAGMA quick_check failed)",
+  CRW_STORE_TRUNCATED:
+    "the store has lost entries it once had (its log ends before the last checkpoint)",
+  CRW_MASK_KEY_MISMATCH:
+    "the mask key is not the one this store was written with; masks would all change",
   CRW_MASK_KEY: "the secret-masking key could not be loaded",
   CRW_SINK_DELIVERY: "a sink failed to deliver",
   CRW_SINK_TIMEOUT: "a sink did not answer within its delivery timeout",

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import { GENESIS_HASH } from "../core/hash-chain.js";
+import { sha256Hex } from "../core/stable-json.js";
 import type { Change, ChangeType, NewChange } from "../model/change.js";
 import type { JsonObject } from "../model/json.js";
 import { noticeRef, type Ref } from "../model/ref.js";
@@ -52,7 +53,7 @@ export function resourceChange(
     findings: [{ ruleId: "route.public", severity: "medium", message: "public host" }],
     notice: null,
     object,
-    contentHash: object ? `hash-${ref.name}-${revision}` : null,
+    contentHash: object ? sha256Hex(JSON.stringify(object)) : null,
     ...over,
   };
 }

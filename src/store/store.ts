@@ -1,4 +1,5 @@
 import type { Change, ChangeType, NewChange, Revision } from "../model/change.js";
+import type { ErrorCode } from "../model/errors.js";
 import type { Location } from "../model/observation.js";
 import type { Ref } from "../model/ref.js";
 
@@ -90,7 +91,7 @@ export interface DeadLetterFilter {
 
 export type VerifyResult =
   | { ok: true; checked: number; lastSeq: number }
-  | { ok: false; checked: number; firstBadSeq: number; reason: string };
+  | { ok: false; checked: number; firstBadSeq: number; reason: string; code?: ErrorCode };
 
 /**
  * Dialect differences are declared, not tested for with `if (sqlite)` (see Kysely): callers
@@ -158,12 +159,24 @@ export interface ConsumerLedger {
  */
 export interface Store extends ChangeLog, SourceLedger, ConsumerLedger {
   readonly capabilities: StoreCapabilities;
+  /** Small facts about the store itself (the mask key's fingerprint). */
+  getMeta(key: string): Promise<string | undefined>;
+  setMeta(key: string, value: string): Promise<void>;
+  /**
+   * Refuses (with a CrwatchError) to write to a store that is damaged or has lost entries it
+   * once had; `serve` calls it before starting.
+   */
+  checkBeforeWriting(): Promise<void>;
   close(): Promise<void>;
 }
 
-/** How a command uses the store: `serve` writes, read commands read, `diff` a throwaway one. */
+/**
+ * How a command uses the store: `serve` writes (and takes the writer lock), read commands
+ * read (nothing is written), `maintain` edits an existing store's ledgers beside a running
+ * serve (`dead-letters retry`), `diff` uses a throwaway one.
+ */
 export interface StoreDeps {
-  mode: "write" | "read" | "scratch";
+  mode: "write" | "read" | "maintain" | "scratch";
 }
 
 export interface OpenedStore {

@@ -11,11 +11,11 @@ export interface Served {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-export function serve(args: string[], cwd?: string): Served {
+export function serve(args: string[], cwd?: string, env: NodeJS.ProcessEnv = {}): Served {
   const child = spawn(process.execPath, [cliPath, "serve", "--log-level", "debug", ...args], {
     cwd,
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, CRWATCH_MASK_KEY: "e2e-mask-key-0123456789" },
+    env: { ...process.env, CRWATCH_MASK_KEY: "e2e-mask-key-0123456789", ...env },
   });
   let out = "";
   let err = "";
@@ -46,7 +46,7 @@ export function cli(
 
 /** Reads the history straight from the store (a second reader, as WAL allows). */
 export async function readHistory(dataDir: string): Promise<Change[]> {
-  const store = await openSqliteStore({ dir: dataDir });
+  const store = await openSqliteStore({ dir: dataDir, readonly: true });
   try {
     return await store.readChanges({ limit: 100_000 });
   } finally {

@@ -134,6 +134,16 @@ ALTER TABLE dead_letters ADD COLUMN state TEXT NOT NULL DEFAULT 'dead';
 ALTER TABLE source_health ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
 `,
   },
+  {
+    version: 3,
+    name: "store facts (mask key fingerprint)",
+    sql: `
+CREATE TABLE store_meta (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+`,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);
@@ -168,6 +178,36 @@ export function migrate(
     throw new CrwatchError("CRW_STORE_MIGRATION", `schema migration failed: ${errorMessage(err)}`, {
       cause: err,
     });
+  }
+}
+
+/**
+ * For readers: the schema must already be a crwatch store at this code's version. Nothing is
+ * created or upgraded, so a read command pointed at some other SQLite file (or an archived
+ * backup) leaves it exactly as it was.
+ */
+export function checkSchema(db: Database.Database, path: string): void {
+  const table = db
+    .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'")
+    .get();
+  if (!table) {
+    throw new CrwatchError(
+      "CRW_STORE_OPEN",
+      `${path} is not a crwatch store (no schema_migrations)`,
+    );
+  }
+  const version = currentVersion(db);
+  if (version > LATEST_VERSION) {
+    throw new CrwatchError(
+      "CRW_STORE_MIGRATION",
+      `database schema version ${version} is newer than this crwatch knows (${LATEST_VERSION}); upgrade crwatch`,
+    );
+  }
+  if (version < LATEST_VERSION) {
+    throw new CrwatchError(
+      "CRW_STORE_MIGRATION",
+      `${path} has schema version ${version}; run \`crwatch serve\` once to upgrade it to ${LATEST_VERSION}`,
+    );
   }
 }
 

@@ -16,14 +16,17 @@ const DB_FILE = "crwatch.db";
  */
 export async function openSqlite(config: SqliteStoreConfig, deps: StoreDeps): Promise<OpenedStore> {
   const dir = config.path;
-  if (deps.mode === "read") {
+  if (deps.mode === "read" || deps.mode === "maintain") {
     if (!existsSync(join(dir, DB_FILE))) {
       throw new CrwatchError(
         "CRW_STORE_OPEN",
         `no crwatch history in ${dir} (run \`crwatch serve\` first, or pass --data-dir)`,
       );
     }
-    return { store: await openSqliteStore({ dir }), release: async () => undefined };
+    return {
+      store: await openSqliteStore({ dir, readonly: deps.mode === "read" }),
+      release: async () => undefined,
+    };
   }
   if (deps.mode === "scratch") {
     return { store: await openSqliteStore({ dir }), release: async () => undefined };
@@ -35,7 +38,12 @@ export async function openSqlite(config: SqliteStoreConfig, deps: StoreDeps): Pr
   });
   const release = await acquireWriterLock(resolve(dir));
   try {
-    return { store: await openSqliteStore({ dir }), release };
+    const store = await openSqliteStore({ dir });
+    await store.checkBeforeWriting().catch(async (err) => {
+      await store.close();
+      throw err;
+    });
+    return { store, release };
   } catch (err) {
     await release();
     throw err;

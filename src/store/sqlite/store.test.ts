@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
@@ -113,6 +114,41 @@ describe("sqlite store: verify catches tampering", () => {
     await seedLog();
     tamper((db) => db.prepare("UPDATE chain_head SET last_seq = 4").run());
     assertBadAt(await verifyNow(), 5, /chain_head records seq 4/);
+  });
+
+  it("should report a stored revision whose object was edited (a forged 'before')", async () => {
+    await seedLog();
+    tamper((db) =>
+      db
+        .prepare("UPDATE revisions SET object = ? WHERE seq = 3")
+        .run('{"apiVersion":"gateway.networking.k8s.io/v1","kind":"HTTPRoute","spec":{}}'),
+    );
+    const result = await verifyNow();
+    assert.equal(result.ok, false);
+    assert.ok(!result.ok && result.firstBadSeq === 3);
+    assert.match(
+      !result.ok ? result.reason : "",
+      /revision 1 of HTTPRoute shop\/r3 \(seq 3\).*edited/,
+    );
+  });
+
+  it("should report a revision whose content hash was rewritten to match an edited object", async () => {
+    await seedLog();
+    const forged = '{"kind":"HTTPRoute"}';
+    tamper((db) =>
+      db
+        .prepare("UPDATE revisions SET object = ?, content_hash = ? WHERE seq = 2")
+        .run(forged, createHash("sha256").update(forged).digest("hex")),
+    );
+    const result = await verifyNow();
+    assert.match(!result.ok ? result.reason : "", /content hash the chain did not commit/);
+  });
+
+  it("should report a deleted revision", async () => {
+    await seedLog();
+    tamper((db) => db.prepare("DELETE FROM revisions WHERE seq = 4").run());
+    const result = await verifyNow();
+    assert.match(!result.ok ? result.reason : "", /5 resource changes but 4 stored revisions/);
   });
 });
 

@@ -1,9 +1,16 @@
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import type { Change, Revision } from "../../model/change.js";
 import { CrwatchError, errorMessage } from "../../model/errors.js";
 import { formatRef, type Ref } from "../../model/ref.js";
+import {
+  CHECKPOINT_FILE,
+  type Checkpoint,
+  checkpointProblem,
+  readCheckpoint,
+  writeCheckpoint,
+} from "../checkpoint.js";
 import { type ChainHead, conflictError, expectedHeads, planCommit } from "../commit-plan.js";
 import {
   CHAIN_COLUMNS,
@@ -30,26 +37,37 @@ import type {
   StoreCapabilities,
   VerifyResult,
 } from "../store.js";
-import { verifyRows } from "../verify.js";
-import { migrate } from "./migrations.js";
+import { type RevisionCheckRow, verifyRevisions, verifyRows } from "../verify.js";
+import { checkSchema, migrate } from "./migrations.js";
 
 export interface SqliteStoreOptions {
   dir: string;
   /** Defaults to `crwatch.db`. */
   fileName?: string;
+  /**
+   * Open an existing store without writing anything (read commands, archived backups): no
+   * schema is created or upgraded, no checkpoint is written.
+   */
+  readonly?: boolean;
 }
 
-export async function openSqliteStore(options: SqliteStoreOptions): Promise<Store> {
+export async function openSqliteStore(options: SqliteStoreOptions): Promise<SqliteStore> {
   const path = join(options.dir, options.fileName ?? "crwatch.db");
-  const db = openDatabase(options.dir, path);
+  const db = options.readonly ? openReadOnly(path) : openDatabase(options.dir, path);
   try {
-    configure(db);
-    migrate(db);
-    return new SqliteStore(db);
+    if (options.readonly) {
+      configureReader(db);
+      checkSchema(db, path);
+    } else {
+      configure(db);
+      migrate(db);
+    }
+    return new SqliteStore(db, options.dir, options.readonly === true);
   } catch (err) {
     db.close();
     if (err instanceof CrwatchError) throw err;
-    throw new CrwatchError("CRW_STORE_OPEN", `cannot open store ${path}: ${errorMessage(err)}`, {
+    const code = isCorruption(err) ? "CRW_STORE_CORRUPT" : "CRW_STORE_OPEN";
+    throw new CrwatchError(code, `cannot open store ${path}: ${errorMessage(err)}`, {
       cause: err,
     });
   }
@@ -64,6 +82,40 @@ function openDatabase(dir: string, path: string): Database.Database {
       cause: err,
     });
   }
+}
+
+/** Larger histories are opened in place rather than copied into memory. */
+const MAX_IN_MEMORY_BYTES = 1024 ** 3;
+
+/**
+ * Opens a history so that nothing in its directory changes. A WAL database opened read-only
+ * in place still creates `-wal` and `-shm` files (and cannot be opened at all in a read-only
+ * directory). When no `-wal` file exists, every committed page is in the main file, so a
+ * copy in memory, marked as a rollback-journal database, reads the same history and leaves
+ * the archive as it was. With a `-wal` (a running serve, or one that crashed), the WAL must
+ * be read in place.
+ */
+function openReadOnly(path: string): Database.Database {
+  try {
+    if (!existsSync(`${path}-wal`) && statSync(path).size <= MAX_IN_MEMORY_BYTES) {
+      const image = readFileSync(path);
+      if (image.length >= 20) {
+        image[18] = 1; // file format write version: legacy (no WAL)
+        image[19] = 1; // file format read version
+      }
+      return new Database(image, { readonly: true });
+    }
+    return new Database(path, { readonly: true, fileMustExist: true });
+  } catch (err) {
+    throw new CrwatchError("CRW_STORE_OPEN", `cannot open store ${path}: ${errorMessage(err)}`, {
+      cause: err,
+    });
+  }
+}
+
+function configureReader(db: Database.Database): void {
+  db.pragma("busy_timeout = 5000");
+  db.function("crw_ref_contains", { deterministic: true }, refContains);
 }
 
 function configure(db: Database.Database): void {
@@ -172,6 +224,15 @@ function prepareStatements(db: Database.Database) {
        ORDER BY seq LIMIT @limit`,
     ),
     allChanges: db.prepare<[], ChangeRow>("SELECT * FROM changes ORDER BY seq"),
+    revisionChecks: db.prepare<[], RevisionCheckRow>(
+      `SELECT r.*, c.type AS change_type, c.revision AS change_revision,
+         c.content_hash AS change_hash, c.source AS change_source, c.grp AS change_grp,
+         c.kind AS change_kind, c.namespace AS change_namespace, c.name AS change_name
+       FROM revisions r LEFT JOIN changes c ON c.seq = r.seq ORDER BY r.seq`,
+    ),
+    resourceChangeCount: db.prepare<[], { n: number }>(
+      "SELECT count(*) AS n FROM changes WHERE type NOT IN ('GAP', 'ERROR')",
+    ),
     getChange: db.prepare<[number], ChangeRow>("SELECT * FROM changes WHERE seq = ?"),
     lastSeq: db.prepare<[], { seq: number | null }>("SELECT max(seq) AS seq FROM changes"),
     loadHeads: db.prepare<[string], HeadRow>(
@@ -224,6 +285,11 @@ function prepareStatements(db: Database.Database) {
     failDeadLetter: db.prepare<[string, number, number]>(
       "UPDATE dead_letters SET state = 'dead', error = ?, attempts = ? WHERE id = ?",
     ),
+    getMeta: db.prepare<[string], { value: string }>("SELECT value FROM store_meta WHERE key = ?"),
+    setMeta: db.prepare<[string, string]>(
+      `INSERT INTO store_meta (key, value) VALUES (?, ?)
+       ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+    ),
     removeDeadLetters: db.prepare<[DeadLetterParams]>(
       `DELETE FROM dead_letters WHERE ${DEAD_LETTER_WHERE}`,
     ),
@@ -242,6 +308,11 @@ function deadLetterParams(filter: DeadLetterFilter = {}): DeadLetterParams {
   };
 }
 
+function isCorruption(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return code === "SQLITE_CORRUPT" || code === "SQLITE_NOTADB";
+}
+
 /** The SQLite dialect: runs the dialect-neutral commit plan and reads rows back. */
 export class SqliteStore implements Store {
   readonly capabilities: StoreCapabilities = {
@@ -256,8 +327,13 @@ export class SqliteStore implements Store {
   private readonly commitTx: (batch: CommitBatch) => Change[];
   private readonly advanceTx: (consumer: string, seq: number, letters: NewDeadLetter[]) => void;
   private readonly verifyTx: () => VerifyResult;
+  private lastCheckpointAt = 0;
 
-  constructor(db: Database.Database) {
+  constructor(
+    db: Database.Database,
+    private readonly dir: string,
+    private readonly readonly: boolean,
+  ) {
     this.db = db;
     this.stmts = prepareStatements(db);
     const commitTx = db.transaction((batch: CommitBatch) => this.commitSync(batch));
@@ -265,9 +341,83 @@ export class SqliteStore implements Store {
     const advanceTx = db.transaction(this.advanceSync.bind(this));
     this.advanceTx = (consumer, seq, letters) => advanceTx.immediate(consumer, seq, letters);
     // One read transaction, so the head and the rows are one snapshot.
-    this.verifyTx = db.transaction(() =>
-      verifyRows(this.stmts.allChanges.iterate(), this.chainHead()),
+    this.verifyTx = db.transaction(() => this.verifySync());
+  }
+
+  private verifySync(): VerifyResult {
+    try {
+      return this.verifyUnsafe();
+    } catch (err) {
+      if (!isCorruption(err)) throw err;
+      const reason = `the database file is damaged: ${errorMessage(err)}`;
+      return { ok: false, checked: 0, firstBadSeq: 0, reason, code: "CRW_STORE_CORRUPT" };
+    }
+  }
+
+  private verifyUnsafe(): VerifyResult {
+    const damage = this.quickCheck();
+    if (damage)
+      return { ok: false, checked: 0, firstBadSeq: 0, reason: damage, code: "CRW_STORE_CORRUPT" };
+    const head = this.chainHead();
+    const chain = verifyRevisions(
+      verifyRows(this.stmts.allChanges.iterate(), head),
+      () => this.stmts.revisionChecks.iterate(),
+      this.stmts.resourceChangeCount.get()?.n ?? 0,
     );
+    if (!chain.ok || !head) return chain;
+    const lost = this.checkpointProblem(head);
+    if (!lost) return chain;
+    return {
+      ok: false,
+      checked: chain.checked,
+      firstBadSeq: head.lastSeq + 1,
+      reason: lost,
+      code: "CRW_STORE_TRUNCATED",
+    };
+  }
+
+  /** SQLite's own check of the file's structure; undefined when it is sound. */
+  private quickCheck(): string | undefined {
+    const rows = this.db.pragma("quick_check(20)") as { quick_check: string }[];
+    const problems = rows.map((r) => r.quick_check).filter((r) => r !== "ok");
+    return problems.length > 0 ? `the database file is damaged: ${problems.join("; ")}` : undefined;
+  }
+
+  private checkpointProblem(head: ChainHead): string | undefined {
+    const path = join(this.dir, CHECKPOINT_FILE);
+    let checkpoint: Checkpoint | undefined;
+    try {
+      checkpoint = readCheckpoint(path);
+    } catch (err) {
+      return errorMessage(err);
+    }
+    if (!checkpoint) return undefined;
+    return checkpointProblem(checkpoint, head, this.stmts.getChange.get(checkpoint.lastSeq)?.hash);
+  }
+
+  /**
+   * Refuses to write to a damaged file or to a log that lost entries it once had: writing on
+   * would bury the loss under new entries. Called by `serve` (write mode) at start.
+   */
+  async checkBeforeWriting(): Promise<void> {
+    const damage = this.quickCheck();
+    if (damage) throw new CrwatchError("CRW_STORE_CORRUPT", damage);
+    const head = this.chainHead();
+    const lost = head && this.checkpointProblem(head);
+    if (lost) {
+      throw new CrwatchError(
+        "CRW_STORE_TRUNCATED",
+        `${lost}. Restore the data directory from a backup, or move ${CHECKPOINT_FILE} away to accept the loss (it will be recorded from here on)`,
+      );
+    }
+  }
+
+  async getMeta(key: string): Promise<string | undefined> {
+    return this.stmts.getMeta.get(key)?.value;
+  }
+
+  async setMeta(key: string, value: string): Promise<void> {
+    this.stmts.setMeta.run(key, value);
   }
 
   async loadHeads(source: string): Promise<Head[]> {
@@ -288,7 +438,9 @@ export class SqliteStore implements Store {
 
   async commit(batch: CommitBatch): Promise<Change[]> {
     try {
-      return this.commitTx(batch);
+      const committed = this.commitTx(batch);
+      if (committed.length > 0) this.saveCheckpoint(false);
+      return committed;
     } catch (err) {
       if (err instanceof CrwatchError) throw err;
       throw new CrwatchError(
@@ -371,7 +523,24 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
-    if (this.db.open) this.db.close();
+    if (!this.db.open) return;
+    this.saveCheckpoint(true);
+    this.db.close();
+  }
+
+  /** At most once a second while committing, and at close. */
+  private saveCheckpoint(force: boolean): void {
+    if (this.readonly) return;
+    const now = Date.now();
+    if (!force && now - this.lastCheckpointAt < 1000) return;
+    const head = this.chainHead();
+    if (!head) return;
+    try {
+      writeCheckpoint(this.dir, head, new Date(now).toISOString());
+      this.lastCheckpointAt = now;
+    } catch {
+      // A checkpoint that cannot be written weakens tamper evidence but must not stop commits.
+    }
   }
 
   private commitSync(batch: CommitBatch): Change[] {
