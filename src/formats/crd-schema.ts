@@ -1,0 +1,85 @@
+import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
+import { CrwatchError, errorMessage } from "../model/errors.js";
+import { isJsonObject, type JsonObject, type JsonValue } from "../model/json.js";
+
+/** One schema problem of one resource, with the JSON pointer of the field. */
+export interface SchemaProblem {
+  path: string;
+  message: string;
+}
+
+/** Validators of one CRD, by served version. */
+export interface CrdValidators {
+  group: string;
+  kind: string;
+  versions: Map<string, (object: JsonValue) => SchemaProblem[]>;
+}
+
+/**
+ * Turns a CustomResourceDefinition into one validator per version, from each version's
+ * openAPIV3Schema. The Kubernetes extensions (`x-kubernetes-*`) are declared as keywords
+ * with no effect (their CEL rules are not run here), formats such as int32 are accepted
+ * as annotations, and `metadata` is not judged (the API server owns it).
+ */
+export function crdValidators(crd: JsonObject, ajv: Ajv = newAjv()): CrdValidators {
+  const spec = crd.spec;
+  if (!isJsonObject(spec) || !isJsonObject(spec.names) || typeof spec.group !== "string") {
+    throw new CrwatchError(
+      "CRW_CRD_SCHEMA",
+      "not a CustomResourceDefinition: spec.group or spec.names is missing",
+    );
+  }
+  const kind = String(spec.names.kind);
+  const versions = new Map<string, (object: JsonValue) => SchemaProblem[]>();
+  for (const version of Array.isArray(spec.versions) ? spec.versions : []) {
+    if (!isJsonObject(version) || typeof version.name !== "string") continue;
+    const schema = isJsonObject(version.schema) ? version.schema.openAPIV3Schema : undefined;
+    if (!isJsonObject(schema)) continue;
+    let validate: ValidateFunction;
+    try {
+      validate = ajv.compile(withoutMetadata(schema));
+    } catch (err) {
+      throw new CrwatchError(
+        "CRW_CRD_SCHEMA",
+        `${kind}.${spec.group} ${version.name}: ${errorMessage(err)}`,
+        { cause: err },
+      );
+    }
+    versions.set(version.name, (object) =>
+      validate(object) ? [] : (validate.errors ?? []).map(problem),
+    );
+  }
+  return { group: spec.group, kind, versions };
+}
+
+/** An Ajv set up for Kubernetes structural schemas. */
+export function newAjv(): Ajv {
+  const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false });
+  for (const keyword of [
+    "x-kubernetes-preserve-unknown-fields",
+    "x-kubernetes-int-or-string",
+    "x-kubernetes-embedded-resource",
+    "x-kubernetes-list-type",
+    "x-kubernetes-list-map-keys",
+    "x-kubernetes-map-type",
+    "x-kubernetes-validations",
+  ]) {
+    ajv.addKeyword({ keyword });
+  }
+  return ajv;
+}
+
+/** The API server fills and checks metadata itself; CRD schemas leave it loose or absent. */
+function withoutMetadata(schema: JsonObject): JsonObject {
+  if (!isJsonObject(schema.properties)) return schema;
+  const { metadata: _ignored, ...properties } = schema.properties;
+  return { ...schema, properties };
+}
+
+function problem(error: ErrorObject): SchemaProblem {
+  const extra =
+    error.keyword === "additionalProperties"
+      ? ` (${String((error.params as { additionalProperty?: string }).additionalProperty)})`
+      : "";
+  return { path: error.instancePath, message: `${error.message ?? error.keyword}${extra}` };
+}
