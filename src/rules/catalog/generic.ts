@@ -124,7 +124,9 @@ const promptChanged: BuiltinRule = {
     "Prompt templates and system prompts steer every answer of an AI route; a change can remove guardrails or leak data, so it is shown line by line.",
   check: (ctx) => {
     if (ctx.input.type !== "MODIFIED") return [];
-    const promptKind = /prompt/i.test(ctx.input.ref.kind);
+    // A kind (PromptTemplate) or a plugin (ai-prompt-decorator) about prompts: all of it is prompt.
+    const subject = `${ctx.input.ref.kind} ${String(ctx.after?.name ?? ctx.after?.plugin ?? "")}`;
+    const promptKind = /prompt/i.test(subject);
     return ctx.input.patch
       .filter((op) => promptKind || parsePointer(op.path).some((t) => PROMPT_FIELD.test(t)))
       .map((op) => {

@@ -1,0 +1,75 @@
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { parseAllDocuments } from "yaml";
+import { sharedDir } from "../../test/helpers.js";
+import { isJsonObject, type JsonObject } from "../model/json.js";
+import { groupOf } from "../model/ref.js";
+import { type CrdValidators, crdValidators, newAjv } from "./crd-schema.js";
+
+const DIRS = ["gateway-api", "envoy-gateway", "envoy-ai-gateway", "kong", "apisix"];
+
+function documents(): { file: string; object: JsonObject }[] {
+  return DIRS.flatMap((dir) =>
+    readdirSync(join(sharedDir, "fixtures", dir))
+      .filter((f) => f.endsWith(".yaml"))
+      .flatMap((f) =>
+        parseAllDocuments(readFileSync(join(sharedDir, "fixtures", dir, f), "utf8"))
+          .map((d) => d.toJS() as unknown)
+          .filter(isJsonObject)
+          .map((object) => ({ file: `${dir}/${f}`, object })),
+      ),
+  );
+}
+
+describe("CRD schemas from shared/fixtures", () => {
+  const all = documents();
+  const ajv = newAjv();
+  const crds = new Map<string, CrdValidators>();
+
+  it("should load every CRD, each served version", () => {
+    for (const { file, object } of all.filter(
+      (d) => d.object.kind === "CustomResourceDefinition",
+    )) {
+      const v = crdValidators(object, ajv);
+      assert.ok(v.versions.size > 0, file);
+      crds.set(`${v.kind}.${v.group}`, v);
+    }
+    assert.equal(crds.size, 15);
+  });
+
+  it("should validate every example against its CRD", () => {
+    let checked = 0;
+    for (const { file, object } of all) {
+      const crd = crds.get(`${String(object.kind)}.${groupOf(String(object.apiVersion ?? ""))}`);
+      if (!crd || object.kind === "CustomResourceDefinition") continue;
+      const version = String(object.apiVersion).split("/")[1] ?? "";
+      const validate = crd.versions.get(version);
+      assert.ok(validate, `${file}: ${crd.kind} has version ${version}`);
+      assert.deepEqual(validate(object), [], `${file} ${String(object.kind)}`);
+      checked++;
+    }
+    assert.ok(checked >= 80, `${checked} examples checked`);
+  });
+
+  it("should point at the bad field of an invalid resource", () => {
+    const route = all.find((d) => d.file === "gateway-api/traffic-split-2.yaml")?.object;
+    assert.ok(route);
+    const bad = structuredClone(route) as {
+      spec: { rules: { backendRefs: { weight: unknown }[] }[] };
+    };
+    bad.spec.rules[0]!.backendRefs[0]!.weight = "ninety";
+    const problems = crds.get("HTTPRoute.gateway.networking.k8s.io")?.versions.get("v1")?.(
+      bad as unknown as JsonObject,
+    );
+    assert.ok(
+      problems?.some((p) => p.path === "/spec/rules/0/backendRefs/0/weight"),
+      JSON.stringify(problems),
+    );
+  });
+
+  it("should refuse a document that is not a CRD", () => {
+    assert.throws(() => crdValidators({ kind: "ConfigMap", spec: {} }), /CustomResourceDefinition/);
+  });
+});

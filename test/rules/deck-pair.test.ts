@@ -1,0 +1,112 @@
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import pino from "pino";
+import { createMasker } from "../../src/core/mask.js";
+import { Ingest } from "../../src/ingest/pipeline.js";
+import type { Change } from "../../src/model/change.js";
+import type { Observation } from "../../src/model/observation.js";
+import { createRuleEngine } from "../../src/rules/index.js";
+import { createFilesSource } from "../../src/sources/files/source.js";
+import { openSqliteStore } from "../../src/store/sqlite/store.js";
+import { sharedDir, tempDir } from "../helpers.js";
+
+const KONG = join(sharedDir, "fixtures", "kong");
+const BEFORE = join(KONG, "konnect-workspace-with-multiple-entities.yaml");
+const AFTER = join(KONG, "konnect-workspace-with-multiple-entities-updated.yaml");
+
+async function readSide(path: string): Promise<Observation> {
+  const source = createFilesSource({ name: "deck", type: "files", paths: [path] });
+  const events: Observation["events"] = [];
+  await source.start({
+    emit: async (o) => {
+      events.push(...o.events);
+    },
+    log: pino({ level: "silent" }),
+    cursor: undefined,
+  });
+  await source.stop();
+  return { source: "deck", events, observedAt: new Date().toISOString() };
+}
+
+/** The changes from BEFORE to AFTER through the real pipeline, with the catalog on. */
+async function changes(): Promise<Change[]> {
+  const dir = await tempDir();
+  const store = await openSqliteStore({ dir: dir.path });
+  try {
+    const ingest = new Ingest({
+      store,
+      masker: createMasker({ key: Buffer.alloc(32, 3) }),
+      log: pino({ level: "silent" }),
+      rules: createRuleEngine(),
+    });
+    await ingest.accept(await readSide(BEFORE));
+    const start = await store.lastSeq();
+    await ingest.accept(await readSide(AFTER));
+    return await store.readChanges({ afterSeq: start, limit: 1000 });
+  } finally {
+    await store.close();
+    await dir.cleanup();
+  }
+}
+
+describe("the decK before/after pair in shared/fixtures/kong", () => {
+  it("should give one change per entity that changed, with findings and masked credentials", async () => {
+    const all = await changes();
+    const byRef = new Map(all.map((c) => [`${c.type} ${c.ref.kind}/${c.ref.name}`, c]));
+    const plugin = byRef.get("MODIFIED Plugin/rate-limiting@route:route-multi-entity-1");
+    assert.deepEqual(plugin?.summary, ["config.minute: 10 → 20"]);
+    assert.deepEqual(
+      plugin?.findings.map((f) => [f.ruleId, f.severity, f.path]),
+      [["kong/rate-limit-weakened", "medium", "/config/minute"]],
+    );
+    const route = byRef.get("MODIFIED Route/route-multi-entity-1");
+    assert.deepEqual(
+      route?.summary.sort(),
+      [
+        "https_redirect_status_code: 301 → 302",
+        'paths[0]: "/route-multi-entity-1" → "/route-multi-entity-1-updated"',
+      ].sort(),
+    );
+    assert.ok(byRef.has("DELETED Route/route-multi-entity-2"));
+    assert.ok(byRef.has("ADDED Route/route-multi-entity-3"));
+    assert.ok(byRef.has("DELETED Certificate/13c562a1-191c-4464-9b18-e5222b46035b"));
+    assert.ok(byRef.has("MODIFIED Upstream/upstream1"));
+    assert.ok(!byRef.has("MODIFIED Service/mock1"), "the service did not change");
+    const consumer = byRef.get("MODIFIED Consumer/test_consumer_3x");
+    assert.ok(consumer, "credentials rotated: one consumer change");
+    const secretPaths = consumer.findings
+      .filter((f) => f.ruleId === "generic/secret-changed")
+      .map((f) => f.path);
+    for (const path of [
+      "/basicauth_credentials/0/password",
+      "/keyauth_credentials/0/key",
+      "/jwt_secrets/0/secret",
+    ]) {
+      assert.ok(secretPaths.includes(path), `${path} in ${JSON.stringify(secretPaths)}`);
+    }
+    const text = JSON.stringify(all);
+    for (const secret of [
+      "basic_pass_updated",
+      "test-api-key-updated",
+      "test-jwt-secret-updated",
+      "basic_pass",
+      "test-jwt-secret",
+    ]) {
+      assert.ok(!text.includes(secret), `${secret} is masked`);
+      assert.ok(
+        !text.includes(Buffer.from(secret).toString("base64")),
+        `${secret} (base64) is masked`,
+      );
+    }
+    assert.ok(
+      all.every((c) => c.ref.group === "deck.konghq.com" && c.ref.namespace === "test-workspace"),
+    );
+  });
+
+  it("should read both files as decK (the pair is what the test says it is)", () => {
+    for (const f of [BEFORE, AFTER])
+      assert.match(readFileSync(f, "utf8"), /^_format_version: "3.0"/m);
+  });
+});
