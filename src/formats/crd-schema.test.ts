@@ -6,7 +6,7 @@ import { parseAllDocuments } from "yaml";
 import { sharedDir } from "../../test/helpers.js";
 import { isJsonObject, type JsonObject } from "../model/json.js";
 import { groupOf } from "../model/ref.js";
-import { type CrdValidators, crdValidators, newAjv } from "./crd-schema.js";
+import { type CrdValidators, crdIndex, crdValidators, newAjv } from "./crd-schema.js";
 
 const DIRS = ["gateway-api", "envoy-gateway", "envoy-ai-gateway", "kong", "apisix"];
 
@@ -66,6 +66,18 @@ describe("CRD schemas from shared/fixtures", () => {
     assert.ok(
       problems?.some((p) => p.path === "/spec/rules/0/backendRefs/0/weight"),
       JSON.stringify(problems),
+    );
+  });
+
+  it("should index CRDs by group, kind and version", () => {
+    const index = crdIndex(all.map((d) => d.object));
+    assert.equal(index.size, 15);
+    const gateway = all.find((d) => d.object.kind === "Gateway")?.object;
+    assert.deepEqual(index.validate(gateway ?? {}), []);
+    assert.equal(index.validate({ apiVersion: "v1", kind: "Service" }), undefined);
+    assert.equal(
+      index.validate({ ...gateway, apiVersion: "gateway.networking.k8s.io/v9" }),
+      undefined,
     );
   });
 

@@ -83,3 +83,32 @@ function problem(error: ErrorObject): SchemaProblem {
       : "";
   return { path: error.instancePath, message: `${error.message ?? error.keyword}${extra}` };
 }
+
+/** Validators of many CRDs, looked up by a resource's apiVersion and kind. */
+export interface CrdIndex {
+  /** Problems of one resource; undefined when no loaded CRD covers its group, kind and version. */
+  validate(object: JsonObject): SchemaProblem[] | undefined;
+  size: number;
+}
+
+/** Builds the index from CRD documents (other documents are skipped), sharing one Ajv. */
+export function crdIndex(documents: JsonValue[]): CrdIndex {
+  const ajv = newAjv();
+  const byKind = new Map<string, CrdValidators>();
+  for (const doc of documents) {
+    if (!isJsonObject(doc) || doc.kind !== "CustomResourceDefinition") continue;
+    const v = crdValidators(doc, ajv);
+    byKind.set(`${v.kind}.${v.group}`, v);
+  }
+  return {
+    size: byKind.size,
+    validate: (object) => {
+      if (typeof object.apiVersion !== "string" || typeof object.kind !== "string")
+        return undefined;
+      const [group, version] = object.apiVersion.includes("/")
+        ? object.apiVersion.split("/")
+        : ["", object.apiVersion];
+      return byKind.get(`${object.kind}.${group}`)?.versions.get(version ?? "")?.(object);
+    },
+  };
+}

@@ -5,6 +5,8 @@ import { CrwatchError } from "../model/errors.js";
 import type { JsonObject } from "../model/json.js";
 import type { RuleInput } from "../model/rule.js";
 import { checkUserRules, createRuleEngine, RULE_FAILED } from "./engine.js";
+import { toSarif } from "./sarif.js";
+import { meetsSeverity } from "./severity.js";
 import type { BuiltinRule } from "./types.js";
 
 const ref = {
@@ -243,5 +245,38 @@ describe("the engine", () => {
       rules(input(null, cors)).map((f) => `${f.ruleId} ${f.severity}`),
       ["gateway-api/cors-any-origin critical"],
     );
+  });
+});
+
+describe("SARIF and --fail-on helpers", () => {
+  it("should map severities to SARIF levels and carry file, line and path", () => {
+    const rules = createRuleEngine();
+    const finding = {
+      ruleId: "envoy-gateway/auth-removed",
+      severity: "critical" as const,
+      message: "m",
+      path: "/spec/jwt",
+    };
+    const log = toSarif(
+      [{ finding, resource: "SecurityPolicy ns/p", file: "a.yaml", line: 7 }],
+      rules.explain,
+    ) as {
+      runs: {
+        results: {
+          level: string;
+          locations: { physicalLocation: { region: { startLine: number } } }[];
+        }[];
+        tool: { driver: { rules: { id: string }[] } };
+      }[];
+    };
+    const run = log.runs[0];
+    assert.equal(run?.results[0]?.level, "error");
+    assert.equal(run?.results[0]?.locations[0]?.physicalLocation.region.startLine, 7);
+    assert.deepEqual(
+      run?.tool.driver.rules.map((r) => r.id),
+      ["envoy-gateway/auth-removed"],
+    );
+    assert.ok(meetsSeverity([finding], "high"));
+    assert.ok(!meetsSeverity([{ ...finding, severity: "medium" }], "high"));
   });
 });

@@ -10,4 +10,5 @@ export {
   type RuleEngineOptions,
   type RuleExplanation,
 } from "./engine.js";
+export { type LocatedFinding, toSarif } from "./sarif.js";
 export { meetsSeverity, severityRank } from "./severity.js";
