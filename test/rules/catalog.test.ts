@@ -190,6 +190,21 @@ const cases: Case[] = [
     expect: "envoy-gateway/rate-limit-weakened high /spec/rateLimit",
   },
   {
+    name: "rate limit scope widened: one bucket per client",
+    file: "envoy-gateway/local-ratelimit.yaml",
+    kind: "BackendTrafficPolicy",
+    resource: "ratelimit-specific-user",
+    before: (o) => {
+      at(o).spec.rateLimit.local.rules[1].clientSelectors[0].headers[0].type = "Exact";
+    },
+    after: (o) => {
+      at(o).spec.rateLimit.local.rules[1].clientSelectors[0].headers[0].type = "Distinct";
+      delete at(o).spec.rateLimit.local.rules[1].clientSelectors[0].headers[0].value;
+    },
+    expect:
+      "envoy-gateway/rate-limit-weakened medium /spec/rateLimit/local/rules/1/clientSelectors/0/headers/0/type",
+  },
+  {
     name: "AI model swapped behind the same name",
     file: "envoy-ai-gateway/openai.yaml",
     kind: "AIGatewayRoute",

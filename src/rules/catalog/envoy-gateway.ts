@@ -1,8 +1,8 @@
-import { isJsonObject, type JsonObject } from "../../model/json.js";
+import { isJsonObject, type JsonObject, type JsonValue } from "../../model/json.js";
 import { becameHit, corsHits, hostHits, limitHits, removedHit } from "../lib/checks.js";
 import { isEverything, widenedCidrs } from "../lib/cidr.js";
 import { get, list, objects, type Path, pointer, show, str } from "../lib/values.js";
-import type { BuiltinRule, Hit } from "../types.js";
+import type { BuiltinRule, Hit, RuleContext } from "../types.js";
 
 export const ENVOY_GATEWAY_GROUP = "gateway.envoyproxy.io";
 const securityPolicy = [{ group: ENVOY_GATEWAY_GROUP, kinds: ["SecurityPolicy"] }];
@@ -190,6 +190,7 @@ const rateLimitWeakened: BuiltinRule = {
             });
         }
       });
+      hits.push(...perClientBuckets(ctx, rulesPath));
       if (
         newRules.length < oldRules.length &&
         ctx.after &&
@@ -205,6 +206,37 @@ const rateLimitWeakened: BuiltinRule = {
     return hits;
   },
 };
+
+/**
+ * A client selector moved from `Exact` (one shared bucket) to `Distinct` (one bucket per
+ * header value or IP): the same number now applies to each client, so the total grows
+ * with the clients (the limit's scope widened).
+ */
+function perClientBuckets(ctx: RuleContext, rulesPath: Path): Hit[] {
+  const hits: Hit[] = [];
+  objects(get(ctx.after, rulesPath)).forEach((rule, i) => {
+    objects(rule.clientSelectors).forEach((selector, j) => {
+      const fields: [Path, JsonValue | undefined][] = [
+        [["sourceCIDR", "type"], get(selector, ["sourceCIDR", "type"])],
+        ...objects(selector.headers).map((h, k): [Path, JsonValue | undefined] => [
+          ["headers", k, "type"],
+          h.type,
+        ]),
+      ];
+      for (const [field, type] of fields) {
+        const path: Path = [...rulesPath, i, "clientSelectors", j, ...field];
+        const before = get(ctx.before, path);
+        if (type === "Distinct" && before !== undefined && before !== "Distinct") {
+          hits.push({
+            message: `${ctx.name}: rate limit rule ${i} now counts each client separately (${show(before)} → "Distinct")`,
+            path: pointer(path),
+          });
+        }
+      }
+    });
+  });
+  return hits;
+}
 
 const clientValidationRelaxed: BuiltinRule = {
   id: "envoy-gateway/client-validation-relaxed",
