@@ -50,5 +50,7 @@ describe("CIDRs and hosts", () => {
     assert.equal(hostOf("https://My-Endpoint.openai.azure.com/"), "my-endpoint.openai.azure.com");
     assert.equal(hostOf("198.51.100.11:80"), "198.51.100.11");
     assert.equal(hostOf("os.environ/AZURE_API_BASE"), undefined);
+    assert.equal(hostOf("[2001:db8::1]:443"), "2001:db8::1");
+    assert.equal(hostOf("http://[2001:db8::1]:8080/v1"), "2001:db8::1");
   });
 });
