@@ -12,6 +12,8 @@ export interface ParsedDocument {
   /** 1-based line of the document's first node. */
   line: number;
   value: JsonValue;
+  /** 1-based line of the node at a path inside the document (decK / LiteLLM entities), if any. */
+  lineOf?: (path: (string | number)[]) => number | undefined;
 }
 
 export interface ParseOptions {
@@ -183,7 +185,12 @@ function parseText(text: string, bytes: Buffer, path: string, maxAliasCount: num
       return problem("CRW_YAML_SYNTAX", `document ${index}: ${firstLine(err)}`, line);
     }
     if (value === null) continue;
-    documents.push({ index, line, value });
+    const lineOf = (path: (string | number)[]) => {
+      const node = doc.getIn(path, true) as { range?: [number, number, number] } | undefined;
+      return node?.range ? lineCounter.linePos(node.range[0]).line : undefined;
+    };
+    // Not enumerable: a helper, not data (documents compare and serialize as before).
+    documents.push(Object.defineProperty({ index, line, value }, "lineOf", { value: lineOf }));
   }
   if (documents.some((d) => detectFormat(d.value) === "litellm")) {
     return { documents: asYaml11(text, documents, maxAliasCount), problems: [] };
@@ -212,7 +219,8 @@ function asYaml11(
     const again = reparsed[doc.index];
     if (detectFormat(doc.value) !== "litellm" || !again || again.errors.length > 0) return doc;
     try {
-      return { ...doc, value: toJsonValue(again.toJS({ maxAliasCount })) };
+      const value = toJsonValue(again.toJS({ maxAliasCount }));
+      return Object.defineProperty({ ...doc, value }, "lineOf", { value: doc.lineOf });
     } catch {
       return doc;
     }

@@ -100,6 +100,7 @@ describe("toObservedObjects", () => {
     const general = items.find((i) => i.ref.kind === "GeneralSettings");
     assert.equal(general?.object.master_key, "sk-1234");
     assert.equal(general?.location?.field, "general_settings");
+    assert.ok((general?.location?.line ?? 0) > 100, "the block's own line");
   });
 
   it("should read LiteLLM configs as YAML 1.1, as PyYAML does (tpm: 80_000 is 80000)", async () => {
@@ -144,6 +145,7 @@ describe("toObservedObjects", () => {
     const route = items.find((i) => i.ref.kind === "Route");
     assert.equal(route?.object.service, "svc1", "a nested route names its service");
     assert.equal(route?.location?.field, "services.0.routes.0");
+    assert.equal(route?.location?.line, 12, "the route's own line");
     assert.equal(items.find((i) => i.ref.kind === "Service")?.object.routes, undefined);
     assert.deepEqual(items.at(-1)?.object, { _format_version: "3.0" });
   });

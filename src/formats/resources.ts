@@ -49,7 +49,7 @@ export function toObservedObjects(
         }
       }
     } else if (detectFormat(doc.value)) {
-      items.push(...declarativeItems(source, doc.value, location));
+      items.push(...declarativeItems(source, doc, doc.value, location));
     } else {
       items.push(observed(source, documentName, doc.value, location));
     }
@@ -67,14 +67,23 @@ function observed(
   return { ref, object, location };
 }
 
-/** One resource per decK / LiteLLM entity, located at its field in the document. */
-function declarativeItems(source: string, doc: JsonObject, location: Location): ObservedObject[] {
+/** One resource per decK / LiteLLM entity, located at its own line and field in the document. */
+function declarativeItems(
+  source: string,
+  parsed: ParsedDocument,
+  doc: JsonObject,
+  location: Location,
+): ObservedObject[] {
   const entities = detectFormat(doc) === "deck" ? splitDeck(doc) : splitLiteLLM(doc);
-  return entities.map(({ group, kind, namespace, name, object, field }) => ({
-    ref: { source, group, kind, namespace, name },
-    object,
-    location: field ? { ...location, field } : location,
-  }));
+  return entities.map(({ group, kind, namespace, name, object, field }) => {
+    const path = field.split(".").map((t) => (/^\d+$/.test(t) ? Number(t) : t));
+    const line = field ? parsed.lineOf?.(path) : undefined;
+    return {
+      ref: { source, group, kind, namespace, name },
+      object,
+      location: field ? { ...location, field, ...(line !== undefined && { line }) } : location,
+    };
+  });
 }
 
 function kubernetesRef(source: string, object: JsonObject): Ref | undefined {
