@@ -151,8 +151,16 @@ function metadata(input: RuleInput): Record<string, string> {
   };
 }
 
+/** Built once per change however many user rules judge it (the conversion is the dear part). */
+const contexts = new WeakMap<RuleInput, Record<string, unknown>>();
+
 function celContext(input: RuleInput): Record<string, unknown> {
-  return { old: toCel(input.before), new: toCel(input.after), change: metadata(input) };
+  let context = contexts.get(input);
+  if (!context) {
+    context = { old: toCel(input.before), new: toCel(input.after), change: metadata(input) };
+    contexts.set(input, context);
+  }
+  return context;
 }
 
 function render(template: string, input: RuleInput, id: string): string {

@@ -181,8 +181,10 @@ export function trafficShiftHits(ctx: RuleContext, rulesPath: Path): Hit[] {
     const a = weights(old);
     const b = weights(rule);
     const total = (m: Map<string, number>) => [...m.values()].reduce((x, y) => x + y, 0) || 1;
+    const totalA = total(a);
+    const totalB = total(b);
     const changed = [...new Set([...a.keys(), ...b.keys()])].filter(
-      (k) => Math.abs((a.get(k) ?? 0) / total(a) - (b.get(k) ?? 0) / total(b)) > 1e-9,
+      (k) => Math.abs((a.get(k) ?? 0) / totalA - (b.get(k) ?? 0) / totalB) > 1e-9,
     );
     if (changed.length === 0) return [];
     const describe = (k: string) =>

@@ -75,10 +75,14 @@ const SECRET_LEAF =
 const SECRET_REF = /(secret|credential|certificate)s?(Ref|Refs|Name)$|^(credentials|secretRef)$/i;
 const MAX_HITS = 10;
 
-function isSecretPath(ctx: RuleContext, tokens: string[]): boolean {
+/** Cheap test on the raw pointer: most paths of most changes mention nothing secret. */
+const MAYBE_SECRET = /secret|passw|key|token|credential|jwk|ref|name/i;
+
+function isSecretPath(ctx: RuleContext, pointer: string): boolean {
   const { ref } = ctx.input;
-  if (ref.group === "" && ref.kind === "Secret")
-    return tokens[0] === "data" || tokens[0] === "stringData";
+  if (ref.group === "" && ref.kind === "Secret") return /^\/(data|stringData)\//.test(pointer);
+  if (!MAYBE_SECRET.test(pointer)) return false;
+  const tokens = parsePointer(pointer);
   const leaf = [...tokens].reverse().find((t) => !/^\d+$/.test(t)) ?? "";
   return SECRET_LEAF.test(leaf) || tokens.some((t) => SECRET_REF.test(t));
 }
@@ -92,7 +96,7 @@ const secretChanged: BuiltinRule = {
   check: (ctx) => {
     if (ctx.input.type !== "MODIFIED") return [];
     const hits: Hit[] = ctx.input.patch
-      .filter((op) => isSecretPath(ctx, parsePointer(op.path)))
+      .filter((op) => isSecretPath(ctx, op.path))
       .map((op) => ({ message: `${ctx.name}: ${describeOp(ctx, op)}`, path: op.path }));
     return hits.length > MAX_HITS
       ? [
