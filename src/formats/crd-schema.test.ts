@@ -81,6 +81,23 @@ describe("CRD schemas from shared/fixtures", () => {
     );
   });
 
+  it("should run the CRDs' x-kubernetes-validations CEL rules it can parse", () => {
+    const httproute = crds.get("HTTPRoute.gateway.networking.k8s.io");
+    assert.ok((httproute?.cel.compiled ?? 0) > 50, JSON.stringify(httproute?.cel));
+    const route = all.find((d) => d.file === "gateway-api/httproute-credentials-true.yaml")?.object;
+    const bad = structuredClone(route) as {
+      spec: { rules: { matches: { path: { value: string } }[] }[] };
+    };
+    bad.spec.rules[0]!.matches[0]!.path.value = "no-leading-slash";
+    const problems = httproute?.versions.get("v1")?.(bad as unknown as JsonObject) ?? [];
+    assert.ok(
+      problems.some(
+        (p) => p.path === "/spec/rules/0/matches/0/path" && /absolute path/.test(p.message),
+      ),
+      JSON.stringify(problems),
+    );
+  });
+
   it("should refuse a document that is not a CRD", () => {
     assert.throws(() => crdValidators({ kind: "ConfigMap", spec: {} }), /CustomResourceDefinition/);
   });

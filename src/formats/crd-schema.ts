@@ -1,24 +1,23 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
 import { CrwatchError, errorMessage } from "../model/errors.js";
 import { isJsonObject, type JsonObject, type JsonValue } from "../model/json.js";
+import { type CelStats, celValidator, type SchemaProblem } from "./crd-cel.js";
 
-/** One schema problem of one resource, with the JSON pointer of the field. */
-export interface SchemaProblem {
-  path: string;
-  message: string;
-}
+export type { SchemaProblem };
 
 /** Validators of one CRD, by served version. */
 export interface CrdValidators {
   group: string;
   kind: string;
   versions: Map<string, (object: JsonValue) => SchemaProblem[]>;
+  /** x-kubernetes-validations rules run, and skipped (see crd-cel.ts), over all versions. */
+  cel: CelStats;
 }
 
 /**
  * Turns a CustomResourceDefinition into one validator per version, from each version's
  * openAPIV3Schema. The Kubernetes extensions (`x-kubernetes-*`) are declared as keywords
- * with no effect (their CEL rules are not run here), formats such as int32 are accepted
+ * for Ajv (their CEL rules run in crd-cel.ts), formats such as int32 are accepted
  * as annotations, and `metadata` is not judged (the API server owns it).
  */
 export function crdValidators(crd: JsonObject, ajv: Ajv = newAjv()): CrdValidators {
@@ -31,6 +30,7 @@ export function crdValidators(crd: JsonObject, ajv: Ajv = newAjv()): CrdValidato
   }
   const kind = String(spec.names.kind);
   const versions = new Map<string, (object: JsonValue) => SchemaProblem[]>();
+  const celStats: CelStats = { compiled: 0, skipped: 0 };
   for (const version of Array.isArray(spec.versions) ? spec.versions : []) {
     if (!isJsonObject(version) || typeof version.name !== "string") continue;
     const schema = isJsonObject(version.schema) ? version.schema.openAPIV3Schema : undefined;
@@ -45,11 +45,16 @@ export function crdValidators(crd: JsonObject, ajv: Ajv = newAjv()): CrdValidato
         { cause: err },
       );
     }
-    versions.set(version.name, (object) =>
-      validate(object) ? [] : (validate.errors ?? []).map(problem),
-    );
+    const cel = celValidator(schema);
+    celStats.compiled += cel.stats.compiled;
+    celStats.skipped += cel.stats.skipped;
+    versions.set(version.name, (object) => {
+      // CEL rules assume a structurally valid object, as the API server runs them after the schema.
+      if (!validate(object)) return (validate.errors ?? []).map(problem);
+      return cel.validate(object);
+    });
   }
-  return { group: spec.group, kind, versions };
+  return { group: spec.group, kind, versions, cel: celStats };
 }
 
 /** An Ajv set up for Kubernetes structural schemas. */
