@@ -23,8 +23,24 @@ function documents(): { file: string; object: JsonObject }[] {
   );
 }
 
+/** The fenced YAML blocks of the APISIX docs pages (their examples). */
+function markdownExamples(): { file: string; object: JsonObject }[] {
+  const dir = join(sharedDir, "fixtures", "apisix");
+  return readdirSync(dir)
+    .filter((f) => f.endsWith(".md"))
+    .flatMap((f) =>
+      [...readFileSync(join(dir, f), "utf8").matchAll(/```yaml[^\n]*\n([\s\S]*?)```/g)].flatMap(
+        (m) =>
+          parseAllDocuments(m[1] ?? "")
+            .map((d) => d.toJS() as unknown)
+            .filter(isJsonObject)
+            .map((object) => ({ file: `apisix/${f}`, object })),
+      ),
+    );
+}
+
 describe("CRD schemas from shared/fixtures", () => {
-  const all = documents();
+  const all = [...documents(), ...markdownExamples()];
   const ajv = newAjv();
   const crds = new Map<string, CrdValidators>();
 
