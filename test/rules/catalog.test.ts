@@ -44,6 +44,29 @@ const cases: Case[] = [
       "gateway-api/listener-all-namespaces high /spec/listeners/0/allowedRoutes/namespaces/from",
   },
   {
+    name: "listener hostname widened to a wildcard",
+    file: "gateway-api/gateway.yaml",
+    kind: "Gateway",
+    resource: "example-gateway",
+    before: (o) => {
+      at(o).spec.listeners[0].hostname = "shop.example.com";
+    },
+    after: (o) => {
+      at(o).spec.listeners[0].hostname = "*.example.com";
+    },
+    expect: "gateway-api/hostnames-widened medium /spec/listeners/0/hostname",
+  },
+  {
+    name: "route hostnames removed",
+    file: "gateway-api/traffic-split-2.yaml",
+    kind: "HTTPRoute",
+    resource: "foo-route",
+    after: (o) => {
+      delete at(o).spec.hostnames;
+    },
+    expect: "gateway-api/hostnames-widened medium /spec/hostnames",
+  },
+  {
     name: "traffic split 90/10 → 0/100",
     file: "gateway-api/traffic-split-2.yaml",
     kind: "HTTPRoute",

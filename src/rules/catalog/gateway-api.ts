@@ -129,11 +129,14 @@ function relaxedValidation(
 const hostnamesWidened: BuiltinRule = {
   id: "gateway-api/hostnames-widened",
   severity: "medium",
-  match: [...gateways.map((g) => ({ ...g })), ...routes],
+  match: [...gateways, ...routes],
   rationale:
     "A route without hostnames, or with a wildcard, answers for every host its listener accepts; traffic meant for other sites may now reach this backend.",
   check: (ctx) => {
     if (!ctx.before || !ctx.after) return [];
+    if (!ROUTE_KINDS.includes(ctx.input.ref.kind)) {
+      return listenerHostnamesWidened(ctx);
+    }
     const hits: Hit[] = [];
     const before = get(ctx.before, ["spec", "hostnames"]);
     const after = get(ctx.after, ["spec", "hostnames"]);
@@ -160,6 +163,23 @@ const hostnamesWidened: BuiltinRule = {
     return hits;
   },
 };
+
+/** A listener's hostname removed (any host) or turned into a wildcard. */
+function listenerHostnamesWidened(ctx: RuleContext): Hit[] {
+  return perListener(ctx, (old, now, path, name) => {
+    const before = str(old?.hostname);
+    const after = str(now.hostname);
+    if (!old || before === undefined || before === after) return [];
+    const wider = after === undefined || (after.startsWith("*.") && !before.startsWith("*."));
+    if (!wider) return [];
+    return [
+      {
+        message: `${ctx.name}: listener ${name} hostname ${show(before)} → ${show(after ?? "any host")}`,
+        path: pointer([...path, "hostname"]),
+      },
+    ];
+  });
+}
 
 /** `rules[i].backendRefs` weights by backend name; a missing weight is 1 (the spec's default). */
 function weights(rule: JsonObject): Map<string, number> {
