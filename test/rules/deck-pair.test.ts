@@ -30,6 +30,15 @@ async function readSide(path: string): Promise<Observation> {
   return { source: "deck", events, observedAt: new Date().toISOString() };
 }
 
+/** A user rule that proves ingest hands rules the change's time. */
+const SEEN = {
+  id: "seen",
+  severity: "info" as const,
+  expression: "change.observedAt != '' && change.source == 'deck'",
+  message: "{{type}} {{kind}} seen",
+  on: ["DELETED" as const],
+};
+
 /** The changes from BEFORE to AFTER through the real pipeline, with the catalog on. */
 async function changes(): Promise<Change[]> {
   const dir = await tempDir();
@@ -39,7 +48,7 @@ async function changes(): Promise<Change[]> {
       store,
       masker: createMasker({ key: Buffer.alloc(32, 3) }),
       log: pino({ level: "silent" }),
-      rules: createRuleEngine(),
+      rules: createRuleEngine({ rules: [SEEN] }),
     });
     await ingest.accept(await readSide(BEFORE));
     const start = await store.lastSeq();
@@ -69,7 +78,10 @@ describe("the decK before/after pair in shared/fixtures/kong", () => {
         'paths[0]: "/route-multi-entity-1" → "/route-multi-entity-1-updated"',
       ].sort(),
     );
-    assert.ok(byRef.has("DELETED Route/route-multi-entity-2"));
+    assert.deepEqual(
+      byRef.get("DELETED Route/route-multi-entity-2")?.findings.map((f) => f.message),
+      ["DELETED Route seen"],
+    );
     assert.ok(byRef.has("ADDED Route/route-multi-entity-3"));
     assert.ok(byRef.has("DELETED Certificate/13c562a1-191c-4464-9b18-e5222b46035b"));
     assert.ok(byRef.has("MODIFIED Upstream/upstream1"));
