@@ -29,7 +29,7 @@ export const ERROR_CODES = {
   CRW_USAGE: "invalid command-line usage",
   CRW_RULE_COMPILE: "a user rule does not compile (CEL syntax or type error, bad template)",
   CRW_RULE_FAILED: "a rule threw while judging a change; the change is kept, the rule named",
-  CRW_RULE_CONFIG: "the rules or policy block is not usable (bad duration, duplicate rule id)",
+  CRW_RULE_CONFIG: "the policy block is not usable (bad duration, unknown rule id in disable)",
   CRW_CRD_SCHEMA: "a CRD's openAPIV3Schema could not be compiled",
 } as const;
 
