@@ -64,6 +64,22 @@ module.exports = {
       to: { path: "^src/config/" },
     },
     {
+      // Rules judge changes and nothing else: the same engine runs in serve, diff and lint.
+      name: "rules-are-pure",
+      severity: "error",
+      from: { path: "^src/rules/" },
+      to: { path: "^src/(?!model/|core/|rules/)" },
+    },
+    {
+      name: "rules-do-no-io",
+      severity: "error",
+      from: { path: "^src/rules/" },
+      to: {
+        dependencyTypes: ["core"],
+        path: "^(node:)?(fs|fs/promises|net|http|https|child_process|dgram|tls|worker_threads)$",
+      },
+    },
+    {
       name: "no-circular",
       severity: "error",
       from: { path: "^src/" },

@@ -6,6 +6,7 @@ import { createMasker } from "../src/core/mask.js";
 import { Ingest } from "../src/ingest/pipeline.js";
 import type { Change } from "../src/model/change.js";
 import type { Observation, ObservedObject } from "../src/model/observation.js";
+import type { EvaluateRules } from "../src/model/rule.js";
 import { Dispatcher } from "../src/sinks/dispatcher.js";
 import { allDelivered, type Sink } from "../src/sinks/sink.js";
 import { openSqliteStore } from "../src/store/sqlite/store.js";
@@ -74,7 +75,10 @@ async function offer(ingest: Ingest, from: number, to: number): Promise<void> {
   await Promise.all(inFlight);
 }
 
-export async function ingestScenario(): Promise<Record<string, unknown>> {
+/** `rules` runs a rules engine on every change (the `ingest-rules` scenario: the whole catalog). */
+export async function ingestScenario(
+  options: { scenario?: string; rules?: EvaluateRules } = {},
+): Promise<Record<string, unknown>> {
   const dir = await tempDir("crwatch-bench-");
   const rss = new RssSampler();
   try {
@@ -83,6 +87,7 @@ export async function ingestScenario(): Promise<Record<string, unknown>> {
       store,
       masker: createMasker({ key: Buffer.from("bench-key") }),
       log: pino({ level: "silent" }),
+      ...(options.rules && { rules: options.rules }),
     });
     const sent = new Map<string, number>();
     const latencies: number[] = [];
@@ -142,7 +147,7 @@ export async function ingestScenario(): Promise<Record<string, unknown>> {
     const perCommit = Math.max(1, Math.round(committed / Math.max(1, throughputCommits)));
     const baseline = rawInsertBaseline(join(dir.path, "crwatch.db"), dir.path, perCommit);
     return {
-      scenario: "ingest",
+      scenario: options.scenario ?? "ingest",
       resources: RESOURCES,
       changes: committed,
       changesPerSecond: Math.round(committed / seconds),

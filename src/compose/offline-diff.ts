@@ -15,8 +15,6 @@ import { buildIngest } from "./ingest.js";
 import { loadMaskKey } from "./mask-key.js";
 import { openStore } from "./store.js";
 
-const SOURCE = "diff";
-
 /**
  * Runs both sides through the same source, ingest settings (masking, canonicalization) and
  * store format as `serve`, on a throwaway store, so the offline diff and the recorded
@@ -26,6 +24,7 @@ export async function offlineDiff(
   config: CrwatchConfig,
   before: string,
   after: string,
+  sourceName = "diff",
 ): Promise<Change[]> {
   const dir = await mkdtemp(join(tmpdir(), "crwatch-diff-"));
   const { store, release } = await openStore({ type: "sqlite", path: dir }, "scratch");
@@ -34,9 +33,9 @@ export async function offlineDiff(
     const key =
       config.maskKey || config.maskKeyFile ? await loadMaskKey(config, false) : randomBytes(32);
     const ingest = buildIngest(config, store, key, pino({ level: "silent" }));
-    await readSide(ingest, before, (o) => o);
+    await readSide(ingest, sourceName, before, (o) => o);
     const start = await store.lastSeq();
-    await readSide(ingest, after, (o) => keepAcrossSides(o, after, before));
+    await readSide(ingest, sourceName, after, (o) => keepAcrossSides(o, after, before));
     return await store.readChanges({ afterSeq: start, limit: Number.MAX_SAFE_INTEGER });
   } finally {
     await store.close();
@@ -48,10 +47,11 @@ export async function offlineDiff(
 /** Emits one side's full view through the source runtime, once, and stops. */
 async function readSide(
   ingest: Ingest,
+  name: string,
   path: string,
   translate: (o: Observation) => Observation,
 ): Promise<void> {
-  const source = createFilesSource({ name: SOURCE, type: "files", paths: [path] });
+  const source = createFilesSource({ name, type: "files", paths: [path] });
   let failure: string | undefined;
   const runtime = new SourceRuntime([source], {
     commit: (observation) => ingest.accept(translate(observation)),

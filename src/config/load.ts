@@ -183,7 +183,8 @@ interface RawConfig {
   store?: Partial<StoreConfig>;
   sources?: SourceConfig[];
   sinks?: SinkConfig[];
-  rules?: unknown[];
+  rules?: CrwatchConfig["rules"];
+  policy?: CrwatchConfig["policy"];
   ingest?: Partial<CrwatchConfig["ingest"]>;
   maskKey?: string;
   maskKeyFile?: string;
@@ -216,6 +217,7 @@ function withDefaults(
     sources,
     sinks,
     rules: raw.rules ?? [],
+    policy: raw.policy ?? {},
     ingest: {
       keepStatus: raw.ingest?.keepStatus ?? false,
       ignorePaths: raw.ingest?.ignorePaths ?? [],

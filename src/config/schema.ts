@@ -1,4 +1,10 @@
 import type { JsonSchema } from "../model/component.js";
+import {
+  type PolicyConfig,
+  policySchema,
+  rulesSchema,
+  type UserRuleConfig,
+} from "../rules/index.js";
 import type { SinkConfig } from "../sinks/registry.js";
 import { SINK_TYPES } from "../sinks/registry.js";
 import { SOURCE_TYPES, type SourceConfig } from "../sources/registry.js";
@@ -11,7 +17,10 @@ export interface CrwatchConfig {
   store: StoreConfig;
   sources: SourceConfig[];
   sinks: SinkConfig[];
-  rules: unknown[];
+  /** User rules in CEL, beside the built-in catalog. */
+  rules: UserRuleConfig[];
+  /** Inputs of the built-in catalog (allowed hosts, approved actors, protected resources …). */
+  policy: PolicyConfig;
   ingest: {
     /** Keep `status` in stored objects (dropped by default). */
     keepStatus: boolean;
@@ -59,7 +68,8 @@ export const configSchema = {
     store: oneOfTypes(STORE_TYPES),
     sources: { type: "array", items: oneOfTypes(SOURCE_TYPES) },
     sinks: { type: "array", items: oneOfTypes(SINK_TYPES) },
-    rules: { type: "array" },
+    rules: rulesSchema,
+    policy: policySchema,
     ingest: {
       type: "object",
       additionalProperties: false,

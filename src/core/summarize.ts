@@ -1,5 +1,6 @@
 import type { PatchOp } from "../model/change.js";
 import type { JsonValue } from "../model/json.js";
+import { describeLineDiff, isMultiline, lineDiff } from "./line-diff.js";
 import { childOf, parsePointer } from "./pointer.js";
 
 const MAX_VALUE_CHARS = 80;
@@ -11,7 +12,14 @@ const ABSENT = "(absent)";
  * documents, so a summary can never show a secret the patch does not.
  */
 export function summarize(patch: PatchOp[], before: JsonValue, after: JsonValue): string[] {
-  return patch.map((op) => {
+  return patch.flatMap((op) => {
+    if (op.op === "replace") {
+      const old = walk(before, parsePointer(op.path));
+      // A prompt, Lua code or an embedded file reads as a line diff, not one opaque replace.
+      if (isMultiline(old) || isMultiline(op.value)) {
+        return textChange(displayPath(op.path, after), String(old ?? ""), String(op.value ?? ""));
+      }
+    }
     const tokens = parsePointer(op.path);
     switch (op.op) {
       case "add":
@@ -24,6 +32,11 @@ export function summarize(patch: PatchOp[], before: JsonValue, after: JsonValue)
         return `${op.op} ${displayTokens(tokens, after)}`;
     }
   });
+}
+
+function textChange(path: string, old: string, value: string): string[] {
+  const [counts, ...lines] = describeLineDiff(lineDiff(old, value));
+  return [`${path}: text changed, ${counts}`, ...lines];
 }
 
 /** JSON pointer → `spec.rules[0].matches[1].path.value`, quoting keys that need it. */

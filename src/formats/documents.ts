@@ -3,6 +3,7 @@ import { sha256Hex } from "../core/stable-json.js";
 import type { ErrorCode } from "../model/errors.js";
 import type { JsonObject, JsonValue } from "../model/json.js";
 import type { Location, SourceProblem } from "../model/observation.js";
+import { detectFormat } from "./detect.js";
 
 /** One non-empty document of a YAML or JSON file. */
 export interface ParsedDocument {
@@ -11,6 +12,8 @@ export interface ParsedDocument {
   /** 1-based line of the document's first node. */
   line: number;
   value: JsonValue;
+  /** 1-based line of the node at a path inside the document (decK / LiteLLM entities), if any. */
+  lineOf?: (path: (string | number)[]) => number | undefined;
 }
 
 export interface ParseOptions {
@@ -182,9 +185,46 @@ function parseText(text: string, bytes: Buffer, path: string, maxAliasCount: num
       return problem("CRW_YAML_SYNTAX", `document ${index}: ${firstLine(err)}`, line);
     }
     if (value === null) continue;
-    documents.push({ index, line, value });
+    const lineOf = (path: (string | number)[]) => {
+      const node = doc.getIn(path, true) as { range?: [number, number, number] } | undefined;
+      return node?.range ? lineCounter.linePos(node.range[0]).line : undefined;
+    };
+    // Not enumerable: a helper, not data (documents compare and serialize as before).
+    documents.push(Object.defineProperty({ index, line, value }, "lineOf", { value: lineOf }));
+  }
+  if (documents.some((d) => detectFormat(d.value) === "litellm")) {
+    return { documents: asYaml11(text, documents, maxAliasCount), problems: [] };
   }
   return { documents, problems: [] };
+}
+
+/**
+ * LiteLLM reads its config with PyYAML, which speaks YAML 1.1: there `tpm: 80_000` is the
+ * number 80000 and `on`/`yes` are booleans. Its documents are read again that way, so
+ * crwatch sees the values LiteLLM acts on; a document that fails the second reading keeps
+ * its first one (the file parsed, and losing it would look like a deletion).
+ */
+function asYaml11(
+  text: string,
+  documents: ParsedDocument[],
+  maxAliasCount: number,
+): ParsedDocument[] {
+  let reparsed: ReturnType<typeof parseAllDocuments>;
+  try {
+    reparsed = parseAllDocuments(text, { version: "1.1", merge: true });
+  } catch {
+    return documents;
+  }
+  return documents.map((doc) => {
+    const again = reparsed[doc.index];
+    if (detectFormat(doc.value) !== "litellm" || !again || again.errors.length > 0) return doc;
+    try {
+      const value = toJsonValue(again.toJS({ maxAliasCount }));
+      return Object.defineProperty({ ...doc, value }, "lineOf", { value: doc.lineOf });
+    } catch {
+      return doc;
+    }
+  });
 }
 
 function isAliasLimit(err: unknown): boolean {

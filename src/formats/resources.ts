@@ -2,7 +2,10 @@ import { sha256Hex, stableStringify } from "../core/stable-json.js";
 import { isJsonObject, type JsonObject, type JsonValue } from "../model/json.js";
 import type { Location, ObservedObject, SourceProblem } from "../model/observation.js";
 import { groupOf, type Ref } from "../model/ref.js";
+import { splitDeck } from "./deck.js";
+import { detectFormat } from "./detect.js";
 import type { ParsedDocument } from "./documents.js";
+import { splitLiteLLM } from "./litellm.js";
 
 /** Group of the refs crwatch gives to documents that are not Kubernetes-style resources. */
 export const DOCUMENT_GROUP = "crwatch.dev";
@@ -16,7 +19,8 @@ export interface ResourcesResult {
 /**
  * Turns a file's documents into resources. A mapping with apiVersion, kind and
  * metadata.name is a Kubernetes-style resource; a `v1 List` stands for its items; any
- * other mapping (decK kong.yaml, LiteLLM config.yaml, a manifest missing a field) is one
+ * decK declarative config or LiteLLM proxy config is split into one resource per entity
+ * (see deck.ts, litellm.ts); any other mapping (a manifest missing a field) is one
  * `Document` named `<relPath>#<index>`.
  *
  * The `#<index>` suffix is there even when the file has one document, so that adding a
@@ -44,6 +48,8 @@ export function toObservedObjects(
           problems.push(notAnObject(item, itemLocation, `item ${i} of document ${doc.index}`));
         }
       }
+    } else if (detectFormat(doc.value)) {
+      items.push(...declarativeItems(source, doc, doc.value, location));
     } else {
       items.push(observed(source, documentName, doc.value, location));
     }
@@ -59,6 +65,25 @@ function observed(
 ): ObservedObject {
   const ref = kubernetesRef(source, object) ?? documentRef(source, documentName);
   return { ref, object, location };
+}
+
+/** One resource per decK / LiteLLM entity, located at its own line and field in the document. */
+function declarativeItems(
+  source: string,
+  parsed: ParsedDocument,
+  doc: JsonObject,
+  location: Location,
+): ObservedObject[] {
+  const entities = detectFormat(doc) === "deck" ? splitDeck(doc) : splitLiteLLM(doc);
+  return entities.map(({ group, kind, namespace, name, object, field }) => {
+    const path = field.split(".").map((t) => (/^\d+$/.test(t) ? Number(t) : t));
+    const line = field ? parsed.lineOf?.(path) : undefined;
+    return {
+      ref: { source, group, kind, namespace, name },
+      object,
+      location: field ? { ...location, field, ...(line !== undefined && { line }) } : location,
+    };
+  });
 }
 
 function kubernetesRef(source: string, object: JsonObject): Ref | undefined {

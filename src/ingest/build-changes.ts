@@ -317,7 +317,7 @@ export class ChangeBuilder {
         : after === null
           ? removeAll(before)
           : diff(before, after);
-    const input = { type, ref, before, after, patch };
+    const input = { type, ref, before, after, patch, ...who, observedAt: this.observedAt };
     this.batch.changes.push({
       ...this.blank(type, ref),
       revision,

@@ -49,6 +49,10 @@ export const ERROR_CODES = {
   CRW_DIFF_INPUT: "diff input could not be read",
   CRW_USAGE: "invalid command-line usage",
   CRW_GAP: "a source could not see some interval (entries written before gap codes were typed)",
+  CRW_RULE_COMPILE: "a user rule does not compile (CEL syntax or type error, bad template)",
+  CRW_RULE_FAILED: "a rule threw while judging a change; the change is kept, the rule named",
+  CRW_RULE_CONFIG: "the policy block is not usable (bad duration, unknown rule id in disable)",
+  CRW_CRD_SCHEMA: "a CRD's openAPIV3Schema could not be compiled",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

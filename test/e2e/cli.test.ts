@@ -51,7 +51,8 @@ describe("crwatch history, show, verify and diff", () => {
       "KongPlugin",
       "ApisixRoute",
       "AIGatewayRoute",
-      "Document",
+      "Plugin", // decK entities, one resource each
+      "Model", // LiteLLM model_list entries
     ]) {
       assert.ok(kinds.has(kind), `examples hold a ${kind}`);
     }

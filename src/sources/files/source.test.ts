@@ -109,7 +109,7 @@ describe("files source", () => {
     await mkdir(join(dir, ".hidden"));
     await writeFile(join(dir, "a.yaml"), `${route("one")}---\n${route("two")}`);
     await writeFile(join(dir, "sub", "b.yml"), route("three"));
-    await writeFile(join(dir, "c.json"), JSON.stringify({ model_list: [] }));
+    await writeFile(join(dir, "c.json"), JSON.stringify({ note: "not a resource" }));
     await writeFile(join(dir, "notes.txt"), route("ignored-txt"));
     await writeFile(join(dir, ".hidden", "d.yaml"), route("ignored-hidden"));
     await writeFile(join(dir, "skip.yaml"), route("ignored-excluded"));
