@@ -75,6 +75,7 @@ export function maskSecretsInString(value: string, mask: MaskFn, isSecretName: N
   let s = value;
   if (s.includes("-----BEGIN ")) s = maskPrivateKeys(s, mask);
   if (s.includes("=") || s.includes(":")) s = maskNamedLines(s, mask, isSecretName);
+  if (s.includes('":')) s = maskJsonPairs(s, mask, isSecretName);
   if (s.includes("://")) {
     if (s.includes("@")) s = maskUrlPasswords(s, mask);
     s = maskWebhookPaths(s, mask);
@@ -177,6 +178,16 @@ function maskNamedLine(line: string, mask: MaskFn, isSecretName: NameTest): stri
   const lead = raw.slice(0, raw.length - raw.trimStart().length);
   const tail = raw.slice(raw.trimEnd().length);
   return `${m[1]}${name}${m[3]}${lead}${maskCredential(value, mask)}${tail}`;
+}
+
+/** `"apiKey": "…"` inside JSON text kept in a string (a ConfigMap's `config.json`). */
+const JSON_PAIR = /"([A-Za-z_][A-Za-z0-9_.-]{0,127})"(\s{0,8}:\s{0,8})"([^"\\]+)"/g;
+
+function maskJsonPairs(s: string, mask: MaskFn, isSecretName: NameTest): string {
+  return s.replace(JSON_PAIR, (whole, name: string, gap: string, value: string) => {
+    if (!isSecretName(name) || isMasked(value) || isReference(value)) return whole;
+    return `"${name}"${gap}"${maskCredential(value, mask)}"`;
+  });
 }
 
 // ---------------------------------------------------------------------------------------
@@ -305,7 +316,7 @@ const TOKEN_SHAPES = new RegExp(
     "glpat-[A-Za-z0-9_-]{20,}", // GitLab
     "xox[abposre]-[A-Za-z0-9-]{10,}", // Slack bot, user, … tokens
     "xapp-[A-Za-z0-9-]{10,}", // Slack app-level tokens
-    "AIza[A-Za-z0-9_-]{35}", // Google API keys
+    "AIza[A-Za-z0-9_-]{30,}", // Google API keys
     "hf_[A-Za-z0-9]{30,}", // Hugging Face
     "npm_[A-Za-z0-9]{36}", // npm
     "(?:kpat|spat)_[A-Za-z0-9]{20,}", // Kong Konnect personal / system access tokens
