@@ -96,9 +96,11 @@ const AUTH_CONTEXTS = new Set([
   "wolfrbac",
 ]);
 
-function isAuthContext(key: string): boolean {
-  return AUTH_CONTEXTS.has(normalizeKey(key));
-}
+const SECRET_KEY = 1;
+const SECRET_HEADER = 2;
+const REFERENCE = 4;
+const AUTH_CONTEXT = 8;
+const READABLE = 16;
 
 /**
  * Objects whose keys are not field names of this object's data: a CRD's schema, labels.
@@ -148,21 +150,40 @@ const READABLE_IN_SECRET = new Set([
  */
 export function createMasker(options: MaskOptions): Masker {
   const suffixes = [...DEFAULT_SECRET_KEYS, ...(options.extraKeys ?? []).map(normalizeKey)];
-  const keyVerdicts = new Map<string, boolean>();
-  const isSecretKey = (key: string): boolean => {
-    let verdict = keyVerdicts.get(key);
-    if (verdict === undefined) {
+  // What a key (or header name) is, decided once per distinct key: ingest sees the same
+  // few hundred keys over and over.
+  const verdicts = new Map<string, number>();
+  const flags = (key: string): number => {
+    let f = verdicts.get(key);
+    if (f === undefined) {
       const k = normalizeKey(key);
-      verdict = suffixes.some((s) => k.endsWith(s));
-      if (keyVerdicts.size < 10_000) keyVerdicts.set(key, verdict);
+      f =
+        (suffixes.some((s) => k.endsWith(s)) ? SECRET_KEY : 0) |
+        (SECRET_HEADERS.has(k) ? SECRET_HEADER : 0) |
+        (isReferenceKey(key) ? REFERENCE : 0) |
+        (AUTH_CONTEXTS.has(k) ? AUTH_CONTEXT : 0) |
+        (READABLE_IN_SECRET.has(k) ? READABLE : 0);
+      if (verdicts.size < 10_000) verdicts.set(key, f);
     }
-    return verdict;
+    return f;
   };
+  const isSecretKey = (key: string): boolean => (flags(key) & SECRET_KEY) !== 0;
   const isSecretHeader = (name: string): boolean =>
-    isSecretKey(name) || SECRET_HEADERS.has(normalizeKey(name));
+    (flags(name) & (SECRET_KEY | SECRET_HEADER)) !== 0;
   const mask = (value: string | number): string =>
     `${MASK_PREFIX}${createHmac("sha256", options.key).update(String(value)).digest("hex").slice(0, 16)}>`;
-  const scan = (value: string): string => maskSecretsInString(value, mask, isSecretHeader);
+  // Most strings are names, hosts and paths seen again in every revision: remember the
+  // short ones found clean (never one that held a secret), so they cost one lookup.
+  const clean = new Set<string>();
+  const scan = (value: string): string => {
+    if (value.length < 8 || clean.has(value)) return value;
+    const masked = maskSecretsInString(value, mask, isSecretHeader);
+    if (masked === value && value.length <= 256) {
+      if (clean.size >= 50_000) clean.clear();
+      clean.add(value);
+    }
+    return masked;
+  };
 
   /** A value under a secret-named field: everything but references and structure. */
   const maskAll = (value: JsonValue, direct: boolean): JsonValue => {
@@ -173,7 +194,7 @@ export function createMasker(options: MaskOptions): Masker {
     if (Array.isArray(value)) return mapArray(value, (item) => maskAll(item, direct));
     if (isJsonObject(value)) {
       return mapObject(value, (child, key) => {
-        if (isReferenceKey(key) || READABLE_IN_SECRET.has(normalizeKey(key))) {
+        if (flags(key) & (REFERENCE | READABLE)) {
           return walk(child, key);
         }
         // `keyauth_credentials: [{key: …, ttl: 3600}]`: the key is secret, the ttl is not.
@@ -216,16 +237,18 @@ export function createMasker(options: MaskOptions): Masker {
         break;
       }
     }
-    const inAuth = (auth || isAuthContext(parentKey)) && !isReferenceKey(parentKey);
+    const parent = flags(parentKey);
+    const inAuth = (auth || (parent & AUTH_CONTEXT) !== 0) && (parent & REFERENCE) === 0;
     return mapObject(value, (child, key) => {
       if (key === secretValueKey) return maskHeaderValue(child);
       if (SCHEMA_KEYS.has(key)) return scanOnly(child);
-      if (isSecretKey(key) || (inAuth && key === "key")) {
-        return isReferenceKey(key) ? walk(child, key, inAuth) : maskAll(child, true);
+      const f = flags(key);
+      if (f & SECRET_KEY || (inAuth && key === "key")) {
+        return f & REFERENCE ? walk(child, key, inAuth) : maskAll(child, true);
       }
       // `headers: {Authorization: …}`, `set: {Cookie: …}`; an `authorization:` object
       // (Envoy Gateway's authorization rules) is configuration, walked as usual.
-      if (SECRET_HEADERS.has(normalizeKey(key)) && !isJsonObject(child)) {
+      if (f & SECRET_HEADER && !isJsonObject(child)) {
         return maskHeaderValue(child);
       }
       return walk(child, key, inAuth);
