@@ -507,8 +507,19 @@ spec:
               value: \${LITELLM_MASTER_KEY}
             - name: MAX_TOKENS
               value: "4096"
+          args:
+            - --port
+            - "4000"
+            - --api-key
+            - INVENTED-cli-arg-key-0043
+            - --client-secret=INVENTED-cli-arg-secret-0044
 `,
-    secrets: [ANTHROPIC, "INVENTED-dsn-pass-0025"],
+    secrets: [
+      ANTHROPIC,
+      "INVENTED-dsn-pass-0025",
+      "INVENTED-cli-arg-key-0043",
+      "INVENTED-cli-arg-secret-0044",
+    ],
     readable: [
       "ANTHROPIC_API_KEY",
       "postgresql://litellm:",
@@ -518,6 +529,8 @@ spec:
       "api-key",
       "${LITELLM_MASTER_KEY}",
       "4096",
+      '"--port","4000","--api-key",',
+      "--client-secret=",
     ],
   },
   {

@@ -135,11 +135,11 @@ function maskPrivateKeys(s: string, mask: MaskFn): string {
 // NAME=value, name: value, name = value (env files, Java properties, INI, header strings)
 
 /**
- * One line: optional indent, `export`, a quote; the name; `=` or `:`; the value. The name
+ * One line: optional indent, `export` or a flag's dashes, a quote; the name; `=` or `:`; the value. The name
  * allows dots (`spring.datasource.password`) and dashes (`X-API-Key`).
  */
 const NAMED_LINE =
-  /^(\s{0,64}(?:export\s{1,8})?["']?)([A-Za-z_][A-Za-z0-9_.-]{0,127})(["']?[ \t]{0,16}[=:][ \t]{0,16})([^\n]*)$/;
+  /^(\s{0,64}(?:export\s{1,8}|--?)?["']?)([A-Za-z_][A-Za-z0-9_.-]{0,127})(["']?[ \t]{0,16}[=:][ \t]{0,16})([^\n]*)$/;
 
 /** YAML/INI value starters that mean "the value is on the next lines", not a value. */
 const NOT_A_VALUE = new Set(["|", ">", "|-", ">-", "|+", ">+", "{", "[", "null", "~", '""', "''"]);

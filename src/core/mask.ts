@@ -96,6 +96,9 @@ const AUTH_CONTEXTS = new Set([
   "wolfrbac",
 ]);
 
+/** A command-line flag alone in its argument: `--api-key`, `-token`. */
+const FLAG = /^--?([A-Za-z][A-Za-z0-9_.-]*)$/;
+
 const SECRET_KEY = 1;
 const SECRET_HEADER = 2;
 const REFERENCE = 4;
@@ -220,9 +223,30 @@ export function createMasker(options: MaskOptions): Masker {
     return value;
   };
 
+  /** Command-line arguments: `["--api-key", "…"]` (`--api-key=…` is a named line). */
+  const maskFlagValues = (list: JsonValue[]): JsonValue[] => {
+    let out: JsonValue[] | null = null;
+    for (let i = 0; i + 1 < list.length; i++) {
+      const item = list[i];
+      if (typeof item !== "string" || item.charCodeAt(0) !== 45 || item.length > 64) continue;
+      const flag = FLAG.exec(item);
+      const next = list[i + 1];
+      if (!flag || typeof next !== "string" || next.startsWith("-")) continue;
+      if (!isSecretHeader(flag[1] as string)) continue;
+      const masked = maskCredential(next, mask);
+      if (masked !== next) {
+        out ??= list.slice();
+        out[i + 1] = masked;
+      }
+    }
+    return out ?? list;
+  };
+
   const walk = (value: JsonValue, parentKey: string, auth = false): JsonValue => {
     if (typeof value === "string") return scan(value);
-    if (Array.isArray(value)) return mapArray(value, (item) => walk(item, parentKey, auth));
+    if (Array.isArray(value)) {
+      return maskFlagValues(mapArray(value, (item) => walk(item, parentKey, auth)));
+    }
     if (!isJsonObject(value)) return value;
     // A header set by a filter (`{name: Authorization, value: "Bearer …"}`, Envoy's
     // `{key: x-api-key, value: …}`) carries its secret under a harmless key: the header's
