@@ -309,6 +309,62 @@ spec:
     readable: ["jerry-key-auth", "spike-key-auth", "primary-key", "key-auth", '"username":"tom"'],
   },
   {
+    name: "APISIX standalone apisix.yaml: consumer auth plugins, upstream headers",
+    file: "apisix/apisix.yaml",
+    yaml: `routes:
+  - id: chat
+    uri: /v1/chat/completions
+    plugins:
+      key-auth:
+        header: apikey
+      ai-proxy:
+        provider: openai
+        auth:
+          header:
+            Authorization: "Bearer ${OPENAI}"
+      proxy-rewrite:
+        headers:
+          set:
+            X-Upstream-Token: INVENTED-standalone-upstream-0046
+    upstream:
+      type: roundrobin
+      nodes:
+        "api.openai.com:443": 1
+consumers:
+  - username: jack
+    plugins:
+      key-auth:
+        key: INVENTED-standalone-key-0047
+      basic-auth:
+        username: jack
+        password: INVENTED-standalone-pass-0048
+      jwt-auth:
+        key: jack-issuer
+        secret: INVENTED-standalone-jwt-0049
+      hmac-auth:
+        key_id: jack-hmac
+        secret_key: INVENTED-standalone-hmac-0050
+#END
+`,
+    secrets: [
+      OPENAI,
+      "INVENTED-standalone-upstream-0046",
+      "INVENTED-standalone-key-0047",
+      "INVENTED-standalone-pass-0048",
+      "INVENTED-standalone-jwt-0049",
+      "INVENTED-standalone-hmac-0050",
+    ],
+    readable: [
+      '"header":"apikey"',
+      "Authorization",
+      "Bearer ",
+      "X-Upstream-Token",
+      "jack-hmac",
+      "api.openai.com:443",
+      '"username":"jack"',
+    ],
+  },
+  {
     name: "EnvoyPatchPolicy: Envoy header {key, value} in a JSON patch",
     file: "envoy-gateway/patch-policy.yaml",
     yaml: `apiVersion: gateway.envoyproxy.io/v1alpha1
@@ -358,11 +414,15 @@ spec:
                     - header:
                         key: proxy-authorization
                         value: "Basic SU5WRU5URUQ6ZW52b3ktcHJveHktMDAxOA=="
+                    - header:
+                        key: authorization
+                        value: "%DYNAMIC_METADATA(envoy.filters.http.ext_authz:upstream_token)%"
                 http_filters:
                   - name: envoy.filters.http.lua
                     typed_config:
                       inline_code: |
                         function envoy_on_request(h)
+                          local api_key = "INVENTED-lua-local-0045"
                           h:headers():replace("authorization", "Bearer INVENTEDluaToken0019abcdef")
                         end
           transport_socket:
@@ -381,12 +441,19 @@ spec:
       load_assignment:
         cluster_name: upstream
 `,
-    secrets: ["SU5WRU5URUQ6ZW52b3ktcHJveHktMDAxOA==", "INVENTEDluaToken0019abcdef", PEM_BODY],
+    secrets: [
+      "SU5WRU5URUQ6ZW52b3ktcHJveHktMDAxOA==",
+      "INVENTEDluaToken0019abcdef",
+      PEM_BODY,
+      "INVENTED-lua-local-0045",
+    ],
     readable: [
       "proxy-authorization",
       "Basic ",
       'replace(\\"authorization\\", \\"Bearer ',
       "/etc/envoy/tls.crt",
+      "%DYNAMIC_METADATA(envoy.filters.http.ext_authz:upstream_token)%",
+      "local api_key = ",
     ],
   },
   {

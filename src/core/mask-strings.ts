@@ -22,11 +22,12 @@ export function isMasked(value: unknown): boolean {
 
 /**
  * A pointer to a secret kept elsewhere, not the secret: `${VAR}`, `$VAR`, `$(VAR)`,
- * LiteLLM's `os.environ/VAR`, Kong's `{vault://env/x}`, a Helm `{{ … }}` expression.
+ * LiteLLM's `os.environ/VAR`, Kong's `{vault://env/x}`, a Helm `{{ … }}` expression, an
+ * Envoy command operator (`%REQ(x-upstream-key)%`).
  * These stay readable, so switching a reference shows as a change.
  */
 const REFERENCE =
-  /^(?:\$\{[A-Za-z_][A-Za-z0-9_.]*\}|\$[A-Za-z_][A-Za-z0-9_]*|\$\([A-Za-z_][A-Za-z0-9_]*\)|os\.environ\/[A-Za-z_][A-Za-z0-9_]*|\{vault:\/\/[^{}\s]+\}|\{\{[^{}]*\}\})$/;
+  /^(?:%[A-Z_]+(?:\([^()%]*\))?%|\$\{[A-Za-z_][A-Za-z0-9_.]*\}|\$[A-Za-z_][A-Za-z0-9_]*|\$\([A-Za-z_][A-Za-z0-9_]*\)|os\.environ\/[A-Za-z_][A-Za-z0-9_]*|\{vault:\/\/[^{}\s]+\}|\{\{[^{}]*\}\})$/;
 
 export function isReference(value: string): boolean {
   return value.length < 512 && REFERENCE.test(value);
@@ -135,11 +136,12 @@ function maskPrivateKeys(s: string, mask: MaskFn): string {
 // NAME=value, name: value, name = value (env files, Java properties, INI, header strings)
 
 /**
- * One line: optional indent, `export` or a flag's dashes, a quote; the name; `=` or `:`; the value. The name
+ * One line: optional indent, `export` (or `local`, `const`… in scripts) or a flag's dashes,
+ * a quote; the name; `=` or `:`; the value. The name
  * allows dots (`spring.datasource.password`) and dashes (`X-API-Key`).
  */
 const NAMED_LINE =
-  /^(\s{0,64}(?:export\s{1,8}|--?)?["']?)([A-Za-z_][A-Za-z0-9_.-]{0,127})(["']?[ \t]{0,16}[=:][ \t]{0,16})([^\n]*)$/;
+  /^(\s{0,64}(?:(?:export|local|const|let|var|set)\s{1,8}|--?)?["']?)([A-Za-z_][A-Za-z0-9_.-]{0,127})(["']?[ \t]{0,16}[=:][ \t]{0,16})([^\n]*)$/;
 
 /** YAML/INI value starters that mean "the value is on the next lines", not a value. */
 const NOT_A_VALUE = new Set(["|", ">", "|-", ">-", "|+", ">+", "{", "[", "null", "~", '""', "''"]);
@@ -225,7 +227,7 @@ function maskUrlPasswords(s: string, mask: MaskFn): string {
 /** Query (and `;`-separated connection-string) parameter names whose values are secrets. */
 const SECRET_PARAMS = new Set(["sig", "signature", "key", "auth", "pwd", "pass", "code"]);
 
-const QUERY_PARAM = /([?&;])([A-Za-z0-9_.[\]-]{1,64})=([^&#;\s"'<>]+)/g;
+const QUERY_PARAM = /([?&;][ ]{0,2})([A-Za-z0-9_.[\]-]{1,64})=([^&#;\s"'<>]+)/g;
 
 function maskQueryParams(s: string, mask: MaskFn, isSecretName: NameTest): string {
   return s.replace(QUERY_PARAM, (whole, sep: string, name: string, value: string) => {

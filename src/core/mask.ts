@@ -181,8 +181,8 @@ export function createMasker(options: MaskOptions): Masker {
   const scan = (value: string): string => {
     if (value.length < 8 || clean.has(value)) return value;
     const masked = maskSecretsInString(value, mask, isSecretHeader);
-    if (masked === value && value.length <= 256) {
-      if (clean.size >= 50_000) clean.clear();
+    if (masked === value && value.length <= 200) {
+      if (clean.size >= 20_000) clean.clear();
       clean.add(value);
     }
     return masked;
