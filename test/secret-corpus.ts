@@ -498,6 +498,12 @@ data:
     server.port=8080
   AUTH_HEADER: "Bearer INVENTEDauthHeader0023xyz"
   config.json: '{"endpoint":"https://llm.internal","apiKey":"INVENTED-json-api-key-0024","retries":3}'
+  router.json: |
+    {
+      "model": "gpt-4o",
+      "api_key": "INVENTED-pretty-json-key-0051",
+      "timeout": 30
+    }
 `,
     secrets: [
       OPENAI,
@@ -507,6 +513,7 @@ data:
       "INVENTED-props-client-secret-0022",
       "INVENTEDauthHeader0023xyz",
       "INVENTED-json-api-key-0024",
+      "INVENTED-pretty-json-key-0051",
     ],
     readable: [
       "OPENAI_API_KEY=",
@@ -521,6 +528,8 @@ data:
       "Bearer ",
       '\\"apiKey\\":',
       "https://llm.internal",
+      '\\"api_key\\": \\"<masked:',
+      '\\"timeout\\": 30',
     ],
   },
   {

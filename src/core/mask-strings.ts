@@ -75,8 +75,8 @@ export function maskSecretsInString(value: string, mask: MaskFn, isSecretName: N
   if (value.length < 8 || isMasked(value)) return value;
   let s = value;
   if (s.includes("-----BEGIN ")) s = maskPrivateKeys(s, mask);
-  if (s.includes("=") || s.includes(":")) s = maskNamedLines(s, mask, isSecretName);
   if (s.includes('":')) s = maskJsonPairs(s, mask, isSecretName);
+  if (s.includes("=") || s.includes(":")) s = maskNamedLines(s, mask, isSecretName);
   if (s.includes("://")) {
     if (s.includes("@")) s = maskUrlPasswords(s, mask);
     s = maskWebhookPaths(s, mask);
