@@ -72,7 +72,7 @@ export function maskCredential(value: string, mask: MaskFn): string {
  * parameters.
  */
 export function maskSecretsInString(value: string, mask: MaskFn, isSecretName: NameTest): string {
-  if (value.length < 8 || isMasked(value)) return value;
+  if (value.length < 8 || !SUSPECT.test(value) || isMasked(value)) return value;
   let s = value;
   if (s.includes("-----BEGIN ")) s = maskPrivateKeys(s, mask);
   if (s.includes('":')) s = maskJsonPairs(s, mask, isSecretName);
@@ -90,6 +90,14 @@ export function maskSecretsInString(value: string, mask: MaskFn, isSecretName: N
   s = s.replace(TOKEN_SHAPES, (token) => mask(token));
   return s;
 }
+
+/**
+ * Whether a string could hold anything the passes below look for: a separator (`=`, `:`,
+ * `?`, `&`, `;`, `@`), PEM dashes, a scheme word or a token prefix. Names, hosts and paths
+ * fail this one cheap test and are returned untouched. Keep it in step with the passes.
+ */
+const SUSPECT =
+  /[=:?&;@]|-----|sk-|[sr]k_|whsec_|A[KSGIRNBC][A-Z]A|gh[pousr]_|github_pat_|glpat-|xox|xapp-|AIza|hf_|npm_|pat_|eyJ|bearer|basic/i;
 
 // ---------------------------------------------------------------------------------------
 // PEM private keys

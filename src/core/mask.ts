@@ -73,14 +73,14 @@ function isReferenceKey(key: string): boolean {
   return REFERENCE_KEYS.has(key) || /Refs?$|_refs?$/.test(key);
 }
 
-/** Header objects: which field names the header, which holds its value. */
-const NAME_VALUE_PAIRS: ReadonlyArray<readonly [string, string]> = [
-  ["name", "value"], // Gateway API filters, Kubernetes env, Envoy Gateway
-  ["key", "value"], // Envoy HeaderValue (`header: {key, value}`)
-  ["header_name", "header_value"], // Kong AI plugins' `auth`
-  ["headerName", "headerValue"],
-  ["param_name", "param_value"],
-];
+/** Header objects: the field holding a header's value → the fields that may name it. */
+const PAIR_NAMES = new Map<string, readonly string[]>([
+  // Gateway API filters, Kubernetes env, Envoy Gateway; Envoy's `header: {key, value}`
+  ["value", ["name", "key"]],
+  ["header_value", ["header_name"]], // Kong AI plugins' `auth`
+  ["headerValue", ["headerName"]],
+  ["param_value", ["param_name"]],
+]);
 
 /**
  * Under these keys every `key` is a credential (APISIX `authParameter.keyAuth.value.key`,
@@ -104,6 +104,8 @@ const SECRET_HEADER = 2;
 const REFERENCE = 4;
 const AUTH_CONTEXT = 8;
 const READABLE = 16;
+const VALUE_OF_PAIR = 32;
+const SCHEMA = 64;
 
 /**
  * Objects whose keys are not field names of this object's data: a CRD's schema, labels.
@@ -165,7 +167,9 @@ export function createMasker(options: MaskOptions): Masker {
         (SECRET_HEADERS.has(k) ? SECRET_HEADER : 0) |
         (isReferenceKey(key) ? REFERENCE : 0) |
         (AUTH_CONTEXTS.has(k) ? AUTH_CONTEXT : 0) |
-        (READABLE_IN_SECRET.has(k) ? READABLE : 0);
+        (READABLE_IN_SECRET.has(k) ? READABLE : 0) |
+        (PAIR_NAMES.has(key) ? VALUE_OF_PAIR : 0) |
+        (SCHEMA_KEYS.has(key) ? SCHEMA : 0);
       if (verdicts.size < 10_000) verdicts.set(key, f);
     }
     return f;
@@ -175,18 +179,7 @@ export function createMasker(options: MaskOptions): Masker {
     (flags(name) & (SECRET_KEY | SECRET_HEADER)) !== 0;
   const mask = (value: string | number): string =>
     `${MASK_PREFIX}${createHmac("sha256", options.key).update(String(value)).digest("hex").slice(0, 16)}>`;
-  // Most strings are names, hosts and paths seen again in every revision: remember the
-  // short ones found clean (never one that held a secret), so they cost one lookup.
-  const clean = new Set<string>();
-  const scan = (value: string): string => {
-    if (value.length < 8 || clean.has(value)) return value;
-    const masked = maskSecretsInString(value, mask, isSecretHeader);
-    if (masked === value && value.length <= 200) {
-      if (clean.size >= 20_000) clean.clear();
-      clean.add(value);
-    }
-    return masked;
-  };
+  const scan = (value: string): string => maskSecretsInString(value, mask, isSecretHeader);
 
   /** A value under a secret-named field: everything but references and structure. */
   const maskAll = (value: JsonValue, direct: boolean): JsonValue => {
@@ -242,31 +235,35 @@ export function createMasker(options: MaskOptions): Masker {
     return out ?? list;
   };
 
+  /**
+   * A header set by a filter (`{name: Authorization, value: "Bearer …"}`, Envoy's
+   * `{key: x-api-key, value: …}`) carries its secret under a harmless key: the header's
+   * name says what it is. Kong's AI `auth: {header_name, header_value}` always does.
+   */
+  const isSecretPairValue = (object: JsonObject, valueKey: string, parentKey: string) => {
+    for (const nameKey of PAIR_NAMES.get(valueKey) ?? []) {
+      const name = object[nameKey];
+      if (typeof name === "string") {
+        return isSecretHeader(name) || (parentKey === "auth" && nameKey !== "name");
+      }
+    }
+    return false;
+  };
+
   const walk = (value: JsonValue, parentKey: string, auth = false): JsonValue => {
     if (typeof value === "string") return scan(value);
     if (Array.isArray(value)) {
       return maskFlagValues(mapArray(value, (item) => walk(item, parentKey, auth)));
     }
     if (!isJsonObject(value)) return value;
-    // A header set by a filter (`{name: Authorization, value: "Bearer …"}`, Envoy's
-    // `{key: x-api-key, value: …}`) carries its secret under a harmless key: the header's
-    // name says what it is. Kong's AI `auth: {header_name, header_value}` always does.
-    let secretValueKey: string | null = null;
-    for (const [nameKey, valueKey] of NAME_VALUE_PAIRS) {
-      const name = value[nameKey];
-      if (valueKey in value && typeof name === "string") {
-        if (isSecretHeader(name) || (parentKey === "auth" && nameKey !== "name")) {
-          secretValueKey = valueKey;
-        }
-        break;
-      }
-    }
     const parent = flags(parentKey);
     const inAuth = (auth || (parent & AUTH_CONTEXT) !== 0) && (parent & REFERENCE) === 0;
     return mapObject(value, (child, key) => {
-      if (key === secretValueKey) return maskHeaderValue(child);
-      if (SCHEMA_KEYS.has(key)) return scanOnly(child);
       const f = flags(key);
+      if (f & VALUE_OF_PAIR && isSecretPairValue(value, key, parentKey)) {
+        return maskHeaderValue(child);
+      }
+      if (f & SCHEMA) return scanOnly(child);
       if (f & SECRET_KEY || (inAuth && key === "key")) {
         return f & REFERENCE ? walk(child, key, inAuth) : maskAll(child, true);
       }
