@@ -20,6 +20,11 @@ export function isMasked(value: unknown): boolean {
   return typeof value === "string" && value.startsWith(MASK_PREFIX);
 }
 
+/** A part already masked (by an earlier pass, or an earlier run) is not masked again. */
+function holdsMask(value: string): boolean {
+  return value.includes(MASK_PREFIX);
+}
+
 /**
  * A pointer to a secret kept elsewhere, not the secret: `${VAR}`, `$VAR`, `$(VAR)`,
  * LiteLLM's `os.environ/VAR`, Kong's `{vault://env/x}`, a Helm `{{ … }}` expression, an
@@ -53,7 +58,7 @@ const SCHEMES = new Set([
  * an existing mask stays, anything else is masked whole.
  */
 export function maskCredential(value: string, mask: MaskFn): string {
-  if (value === "" || isMasked(value) || isReference(value)) return value;
+  if (value === "" || holdsMask(value) || isReference(value)) return value;
   const space = value.search(/\s/);
   if (space > 0 && space <= 24) {
     const scheme = value.slice(0, space);
@@ -108,36 +113,30 @@ const PEM_DASHES = "-----";
 /** Masks the body of every `-----BEGIN … PRIVATE KEY-----` block; certificates stay. */
 function maskPrivateKeys(s: string, mask: MaskFn): string {
   let out = "";
-  let from = 0;
+  let copied = 0; // s[0, copied) is in out
+  let search = 0;
   for (;;) {
-    const begin = s.indexOf(PEM_BEGIN, from);
+    const begin = s.indexOf(PEM_BEGIN, search);
     if (begin < 0) break;
-    const headerEnd = s.indexOf(PEM_DASHES, begin + PEM_BEGIN.length);
-    if (headerEnd < 0 || headerEnd - begin > 80) {
-      from = begin + PEM_BEGIN.length;
-      continue;
-    }
-    const label = s.slice(begin + PEM_BEGIN.length, headerEnd);
+    search = begin + PEM_BEGIN.length;
+    const headerEnd = s.indexOf(PEM_DASHES, search);
+    if (headerEnd < 0 || headerEnd - begin > 80) continue;
+    const label = s.slice(search, headerEnd);
     const bodyStart = headerEnd + PEM_DASHES.length;
-    if (!label.includes("PRIVATE KEY")) {
-      from = bodyStart;
-      continue;
-    }
+    if (!label.includes("PRIVATE KEY")) continue;
     const end = s.indexOf(`-----END ${label}-----`, bodyStart);
     const bodyEnd = end < 0 ? s.length : end;
     const body = s.slice(bodyStart, bodyEnd);
     const trimmed = body.trim();
-    if (trimmed !== "" && !isMasked(trimmed)) {
-      const lead = body.slice(0, body.length - body.trimStart().length);
-      const tail = body.slice(body.trimEnd().length);
-      out += `${s.slice(from, bodyStart)}${lead}${mask(trimmed)}${tail}`;
-    } else {
-      out += s.slice(from, bodyEnd);
-    }
-    from = bodyEnd;
-    if (end < 0) break;
+    // An empty body or one already masked is left; the search goes on inside it.
+    if (trimmed === "" || holdsMask(trimmed)) continue;
+    const lead = body.slice(0, body.length - body.trimStart().length);
+    const tail = body.slice(body.trimEnd().length);
+    out += `${s.slice(copied, bodyStart)}${lead}${mask(trimmed)}${tail}`;
+    copied = bodyEnd;
+    search = bodyEnd;
   }
-  return from === 0 ? s : out + s.slice(from);
+  return copied === 0 ? s : out + s.slice(copied);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -177,7 +176,7 @@ function maskNamedLine(line: string, mask: MaskFn, isSecretName: NameTest): stri
   if (!isSecretName(name)) return line;
   const raw = m[4] as string;
   const value = raw.trim();
-  if (value === "" || NOT_A_VALUE.has(value) || value.startsWith(MASK_PREFIX)) return line;
+  if (value === "" || NOT_A_VALUE.has(value) || holdsMask(value)) return line;
   // Prose (`Secret: a Kubernetes Secret holding…`) is not a value; a quoted value may hold spaces.
   const quoted = value.startsWith('"') || value.startsWith("'");
   if (!quoted && value.split(/\s+/, 3).length > 2) return line;
@@ -195,7 +194,7 @@ const JSON_PAIR = /"([A-Za-z_][A-Za-z0-9_.-]{0,127})"(\s{0,8}:\s{0,8})"([^"\\]+)
 
 function maskJsonPairs(s: string, mask: MaskFn, isSecretName: NameTest): string {
   return s.replace(JSON_PAIR, (whole, name: string, gap: string, value: string) => {
-    if (!isSecretName(name) || isMasked(value) || isReference(value)) return whole;
+    if (!isSecretName(name) || holdsMask(value) || isReference(value)) return whole;
     return `"${name}"${gap}"${maskCredential(value, mask)}"`;
   });
 }
@@ -222,7 +221,7 @@ function maskUrlPasswords(s: string, mask: MaskFn): string {
     }
     if (i < s.length && s.charCodeAt(i) === 64 && colon >= 0 && colon + 1 < i) {
       const password = s.slice(colon + 1, i);
-      if (!isMasked(password) && !isReference(password)) {
+      if (!holdsMask(s.slice(start, i)) && !isReference(password)) {
         out += `${s.slice(from, colon + 1)}${mask(password)}`;
         from = i;
       }
@@ -285,7 +284,7 @@ function maskWebhookPaths(s: string, mask: MaskFn): string {
       let end = start;
       while (end < result.length && !isPathEnd(result.charCodeAt(end))) end++;
       const path = result.slice(start, end);
-      if (path !== "" && !path.startsWith(MASK_PREFIX)) {
+      if (path !== "" && !holdsMask(path)) {
         out += `${result.slice(from, start)}${mask(path)}`;
         from = end;
       }

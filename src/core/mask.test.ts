@@ -154,6 +154,8 @@ describe("createMasker", () => {
       note: "use Bearer AbCdEf0123456789 here",
       url: "https://h.example.com/x?token=t-123456789&page=2",
       key: "-----BEGIN EC PRIVATE KEY-----\nMHcINVENTED\n-----END EC PRIVATE KEY-----",
+      bundle:
+        "-----BEGIN CERTIFICATE-----\nMIIBcert\n-----END CERTIFICATE-----\n-----BEGIN PRIVATE KEY-----\nMIIEkey01\n-----END PRIVATE KEY-----\n",
     });
     assert.deepStrictEqual(
       (out.headers as string[]).map((h) => h.replace(/<masked:[0-9a-f]{16}>/, "M")),
@@ -165,6 +167,11 @@ describe("createMasker", () => {
     assert.match(
       String(out.key),
       /^-----BEGIN EC PRIVATE KEY-----\n<masked:[0-9a-f]{16}>\n-----END/,
+    );
+    assert.equal(
+      String(out.bundle).replace(/<masked:[0-9a-f]{16}>/, "M"),
+      "-----BEGIN CERTIFICATE-----\nMIIBcert\n-----END CERTIFICATE-----\n-----BEGIN PRIVATE KEY-----\nM\n-----END PRIVATE KEY-----\n",
+      "a certificate before the key stays whole",
     );
   });
 
