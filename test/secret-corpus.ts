@@ -40,6 +40,10 @@ const JWT =
 const GOOGLE = "AIzaSyINVENTED0123456789abcdefghijklmno";
 const STRIPE = "sk_live_INVENTED0123456789abcdefABCD";
 const STRIPE_RESTRICTED = "rk_live_INVENTED9876543210zyxwvuZYXW";
+const GROQ = "gsk_INVENTED0123456789abcdefGHIJKLmnop";
+const XAI = "xai-INVENTED0123456789abcdefGHIJKLmnopqrst";
+const VAULT = "hvs.INVENTEDvaultToken0123456789abcd";
+const SENDGRID = "SG.INVENTEDsendgrid01.INVENTEDsendgridSecret0123456789abc";
 const PEM_BODY = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCINVENTEDprivateKEYbody0123456789";
 
 export const SECRET_CORPUS: SecretCase[] = [
@@ -833,6 +837,7 @@ data:
     google ${GOOGLE}; stripe ${STRIPE} / ${STRIPE_RESTRICTED}
     anthropic ${ANTHROPIC}, openai ${OPENAI}
     session cookie jwt ${JWT}
+    groq ${GROQ} xai ${XAI} vault ${VAULT} mail ${SENDGRID}
   plain: "no secret here: gateway.networking.k8s.io/v1, desk-top, risk-assessment-v2"
 `,
     secrets: [
@@ -850,6 +855,10 @@ data:
       ANTHROPIC,
       OPENAI,
       JWT,
+      GROQ,
+      XAI,
+      VAULT,
+      SENDGRID,
     ],
     readable: [
       "rotate ",

@@ -102,7 +102,7 @@ export function maskSecretsInString(value: string, mask: MaskFn, isSecretName: N
  * fail this one cheap test and are returned untouched. Keep it in step with the passes.
  */
 const SUSPECT =
-  /[=:?&;@]|-----|sk-|[sr]k_|whsec_|A[KSGIRNBC][A-Z]A|gh[pousr]_|github_pat_|glpat-|xox|xapp-|AIza|hf_|npm_|pat_|eyJ|bearer|basic/i;
+  /[=:?&;@]|-----|sk-|[sr]k_|whsec_|A[KSGIRNBC][A-Z]A|gh[pousr]_|github_pat_|glpat-|xox|xapp-|AIza|hf_|npm_|pat_|gsk_|pplx-|xai-|r8_|hv[sb]\.|dapi|SG\.|shp|eyJ|bearer|basic/i;
 
 // ---------------------------------------------------------------------------------------
 // PEM private keys
@@ -329,6 +329,14 @@ const TOKEN_SHAPES = new RegExp(
     "hf_[A-Za-z0-9]{30,}", // Hugging Face
     "npm_[A-Za-z0-9]{36}", // npm
     "(?:kpat|spat)_[A-Za-z0-9]{20,}", // Kong Konnect personal / system access tokens
+    "gsk_[A-Za-z0-9]{20,}", // Groq
+    "pplx-[A-Za-z0-9]{20,}", // Perplexity
+    "xai-[A-Za-z0-9]{20,}", // xAI
+    "r8_[A-Za-z0-9]{20,}", // Replicate
+    "hv[sb]\\.[A-Za-z0-9_-]{20,}", // HashiCorp Vault service / batch tokens
+    "dapi[a-f0-9]{32}(?![A-Za-z0-9])", // Databricks
+    "SG\\.[A-Za-z0-9_-]{16,}\\.[A-Za-z0-9_-]{16,}", // SendGrid
+    "shp(?:at|ss|ca|pa)_[a-fA-F0-9]{32}", // Shopify
     "eyJ[A-Za-z0-9_-]{8,}\\.[A-Za-z0-9_-]{8,}\\.[A-Za-z0-9_-]*", // JWT (header.payload.sig)
   ]
     .map((p) => `(?:${p})`)
