@@ -226,7 +226,7 @@ function maskUrlPasswords(s: string, mask: MaskFn): string {
         from = i;
       }
     }
-    at = s.indexOf("://", Math.max(i, start));
+    at = s.indexOf("://", start); // a "://" inside this one ends its authority at its "/"
   }
   return from === 0 ? s : out + s.slice(from);
 }
