@@ -109,4 +109,90 @@ describe("createMasker", () => {
     assert.equal(out.email, "owner@example.com");
     assert.deepStrictEqual(masker(out), out, "idempotent");
   });
+
+  it("should finish on 1 MB adversarial strings (no catastrophic backtracking)", () => {
+    const MB = 1 << 20;
+    const fill = (unit: string) => unit.repeat(Math.ceil(MB / unit.length)).slice(0, MB);
+    const inputs = [
+      fill("a"),
+      `${fill("a")}=`,
+      fill("eyJ"),
+      `eyJ${fill("a")}.`,
+      fill("eyJaaaaaaaaa."),
+      fill("sk-"),
+      `x${fill("sk-a")}`,
+      fill("AKIA"),
+      `Bearer ${fill(" ")}`,
+      fill("Bearer "),
+      `https://${fill(":")}`,
+      `https://user:${fill("p")}`,
+      fill("://a:b"),
+      fill("?a="),
+      `?token=${fill("x")}`,
+      fill("&key"),
+      fill("-----BEGIN "),
+      `-----BEGIN PRIVATE KEY-----${fill("A")}`,
+      fill("password=x\n"),
+      `password${fill(" ")}=`,
+      `${fill(" ")}x`,
+      fill('"apiKey":"'),
+      `"apiKey":"${fill("x")}`,
+      fill("hooks.slack.com/services/"),
+      `https://hooks.slack.com/services/${fill("x")}`,
+      fill("Authorization:"),
+    ];
+    for (const input of inputs) {
+      const out = masker({ value: input, token: input, headers: { Authorization: input } });
+      assert.equal(typeof out.value, "string");
+    }
+  });
+
+  it("should mask by value: header strings, env lines, bearer credentials, tokens, keys", () => {
+    const out = masker({
+      headers: ["Authorization:Bearer abc.def-123456", "x-api-key:k-987654321", "accept:json"],
+      env: "OPENAI_API_KEY=sk-INVENTED0000000000000000\nLOG_LEVEL=debug",
+      note: "use Bearer AbCdEf0123456789 here",
+      url: "https://h.example.com/x?token=t-123456789&page=2",
+      key: "-----BEGIN EC PRIVATE KEY-----\nMHcINVENTED\n-----END EC PRIVATE KEY-----",
+      bundle:
+        "-----BEGIN CERTIFICATE-----\nMIIBcert\n-----END CERTIFICATE-----\n-----BEGIN PRIVATE KEY-----\nMIIEkey01\n-----END PRIVATE KEY-----\n",
+    });
+    assert.deepStrictEqual(
+      (out.headers as string[]).map((h) => h.replace(/<masked:[0-9a-f]{16}>/, "M")),
+      ["Authorization:Bearer M", "x-api-key:M", "accept:json"],
+    );
+    assert.match(String(out.env), /^OPENAI_API_KEY=<masked:[0-9a-f]{16}>\nLOG_LEVEL=debug$/);
+    assert.match(String(out.note), /^use Bearer <masked:[0-9a-f]{16}> here$/);
+    assert.match(String(out.url), /\?token=<masked:[0-9a-f]{16}>&page=2$/);
+    assert.match(
+      String(out.key),
+      /^-----BEGIN EC PRIVATE KEY-----\n<masked:[0-9a-f]{16}>\n-----END/,
+    );
+    assert.equal(
+      String(out.bundle).replace(/<masked:[0-9a-f]{16}>/, "M"),
+      "-----BEGIN CERTIFICATE-----\nMIIBcert\n-----END CERTIFICATE-----\n-----BEGIN PRIVATE KEY-----\nM\n-----END PRIVATE KEY-----\n",
+      "a certificate before the key stays whole",
+    );
+  });
+
+  it("should keep references, Secret names, placeholders, numbers and booleans readable", () => {
+    const consumer = {
+      apiVersion: "configuration.konghq.com/v1",
+      kind: "KongConsumer",
+      metadata: { name: "globex" },
+      username: "globex",
+      credentials: ["globex-key-auth"],
+    };
+    assert.equal(masker(consumer), consumer);
+    const refs = {
+      api_key: "os.environ/AZURE_API_KEY",
+      password: "${DB_PASSWORD}",
+      header_value: "{vault://env/openai-key}",
+      env: [{ name: "TOKEN", valueFrom: { secretKeyRef: { name: "s", key: "token" } } }],
+      apiKey: { secretRef: { name: "openai-apikey", namespace: "default" } },
+      max_tokens: 4096,
+      hide_credentials: false,
+    };
+    assert.deepStrictEqual(masker(refs), refs);
+  });
 });

@@ -138,7 +138,7 @@ describe("toObservedObjects", () => {
         "Plugin//rate-limiting-advanced@consumer_group:gold",
         "Plugin//key-auth",
         "Plugin//rate-limiting-advanced",
-        "Config//config",
+        "Config//kong/kong3x.yaml#0",
       ],
     );
     assert.ok(items.every((i) => i.ref.group === "deck.konghq.com"));

@@ -49,7 +49,7 @@ export function toObservedObjects(
         }
       }
     } else if (detectFormat(doc.value)) {
-      items.push(...declarativeItems(source, doc, doc.value, location));
+      items.push(...declarativeItems(source, documentName, doc, doc.value, location));
     } else {
       items.push(observed(source, documentName, doc.value, location));
     }
@@ -70,12 +70,16 @@ function observed(
 /** One resource per decK / LiteLLM entity, located at its own line and field in the document. */
 function declarativeItems(
   source: string,
+  documentName: string,
   parsed: ParsedDocument,
   doc: JsonObject,
   location: Location,
 ): ObservedObject[] {
   const entities = detectFormat(doc) === "deck" ? splitDeck(doc) : splitLiteLLM(doc);
-  return entities.map(({ group, kind, namespace, name, object, field }) => {
+  return entities.map(({ group, kind, namespace, name: entityName, object, field }) => {
+    // decK merges several files into one configuration, each with its own `_format_version`
+    // and `_info`: that file-level part is one resource per file, named after the file.
+    const name = kind === "Config" ? documentName : entityName;
     const path = field.split(".").map((t) => (/^\d+$/.test(t) ? Number(t) : t));
     const line = field ? parsed.lineOf?.(path) : undefined;
     return {

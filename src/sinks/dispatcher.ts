@@ -158,7 +158,8 @@ class SinkLoop {
       pending = pending.filter((p) => !settled.has(p));
       if (this.stopping && pending.some((p) => p.attempts > 0)) return null;
     }
-    return letters;
+    // Settled in whatever order retries ended; recorded in log order.
+    return letters.sort((a, b) => a.seq - b.seq);
   }
 
   private wanted(batch: Change[]): Pending[] {
