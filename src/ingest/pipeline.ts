@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import type { CanonicalizeOptions } from "../core/canonicalize.js";
 import type { Masker } from "../core/mask.js";
 import type { Change } from "../model/change.js";
+import { errorMessage } from "../model/errors.js";
 import { DEFAULT_STREAM, type Observation } from "../model/observation.js";
 import type { EvaluateRules } from "../model/rule.js";
 import type { CommitBatch, Store } from "../store/store.js";
@@ -90,7 +91,8 @@ export class Ingest {
         // In-memory heads may now be ahead of the store (or behind it: CRW_STORE_CONFLICT,
         // another writer moved a head). Forget them; the retry rebuilds on fresh heads.
         for (const p of taken) this.states.delete(p.observation.source);
-        this.options.log.error({ err }, "ingest commit failed; the sources will retry");
+        // The caller (the source runtime) reports it, once per episode.
+        this.options.log.debug({ error: errorMessage(err) }, "ingest commit failed");
         for (const p of taken) p.reject(err);
       }
     }

@@ -1,9 +1,12 @@
+import assert from "node:assert/strict";
+import { execFileSync, spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { PassThrough, Writable } from "node:stream";
+import { describe, it } from "node:test";
 import { tempDir } from "../../test/helpers.js";
 import { createConsoleSink } from "./console/sink.js";
-import { sinkContract } from "./contract.js";
+import { sampleChange, sinkContract } from "./contract.js";
 import { createJsonlSink } from "./jsonl/sink.js";
 
 const failingStream = () =>
@@ -62,4 +65,37 @@ sinkContract("jsonl to stdout", async () => {
         .map((line) => (JSON.parse(line) as { seq: number }).seq),
     cleanup: async () => {},
   };
+});
+
+describe("jsonl sink on a FIFO", () => {
+  it("should write each change once and report it delivered (no fsync on a pipe)", async () => {
+    const dir = await tempDir();
+    const fifo = join(dir.path, "changes.fifo");
+    execFileSync("mkfifo", [fifo]);
+    // A reader on the other end, as `tail -f`-like consumers would be.
+    const reader = spawn("cat", [fifo], { stdio: ["ignore", "pipe", "inherit"] });
+    let got = "";
+    reader.stdout.on("data", (d: Buffer) => {
+      got += d.toString();
+    });
+    const sink = createJsonlSink({ name: "j", type: "jsonl", path: fifo });
+    const outcomes = await sink.deliver(
+      [sampleChange(1), sampleChange(2)],
+      new AbortController().signal,
+    );
+    await sink.close();
+    await new Promise((resolve) => reader.on("close", resolve));
+    assert.deepEqual(
+      outcomes.map((o) => o.status),
+      ["delivered", "delivered"],
+    );
+    assert.deepEqual(
+      got
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l).seq),
+      [1, 2],
+    );
+    await dir.cleanup();
+  });
 });

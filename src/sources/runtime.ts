@@ -180,16 +180,31 @@ class Supervisor {
     for (let attempt = 1; ; attempt++) {
       try {
         await this.deps.commit(observation);
-        if (attempt > 1) this.health("ok", "watching (commits go through again)");
+        if (attempt > 1) {
+          this.log.info({ attempts: attempt }, "commits go through again");
+          this.health("ok", "watching (commits go through again)");
+        }
         return;
       } catch (err) {
         if (signal.aborted) throw err;
         const delay = backoffDelay(attempt, this.emitRetry, this.random);
-        this.log.error({ err, attempt, retryInMs: delay }, "commit failed; will retry");
+        this.logCommitFailure(err, attempt, delay);
         this.health("degraded", `commit failed (attempt ${attempt}): ${errorMessage(err)}`);
         await this.deps.clock.sleep(delay, signal);
         if (signal.aborted) throw err;
       }
+    }
+  }
+
+  /**
+   * Once per episode with the error in full (a full disk fails every retry the same way);
+   * later attempts at debug level, without the stack.
+   */
+  private logCommitFailure(err: unknown, attempt: number, retryInMs: number): void {
+    if (attempt === 1) {
+      this.log.error({ err, retryInMs }, "commit failed; retrying until it goes through");
+    } else {
+      this.log.debug({ error: errorMessage(err), attempt, retryInMs }, "commit failed again");
     }
   }
 

@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { cp, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import Database from "better-sqlite3";
 import { parseAllDocuments } from "yaml";
-import { repoRoot, tempDir } from "../helpers.js";
+import { cliPath, repoRoot, tempDir } from "../helpers.js";
 import { cli, serve, stop, waitUntilWatching } from "./process.js";
 
 describe("crwatch history, show, verify and diff", () => {
@@ -180,6 +181,37 @@ describe("crwatch history, show, verify and diff", () => {
     // which proves the masking above came from --config.
     const plain = cli(["diff", before, after, "--output", "json"]);
     assert.match(plain.stdout, /seed-AFTER-b71e04/);
+  });
+
+  it("should end quietly when the reader of its output goes away (diff | head)", async () => {
+    const many = join(tmp.path, "many");
+    const empty = join(tmp.path, "empty-side");
+    await mkdir(many);
+    await mkdir(empty);
+    const docs = Array.from(
+      { length: 3000 },
+      (_, i) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-${i}\ndata:\n  k: "${i}"\n`,
+    );
+    await writeFile(join(many, "all.yaml"), docs.join("---\n"));
+    const r = spawnSync(
+      "sh",
+      ["-c", `"${process.execPath}" "${cliPath}" diff "${empty}" "${many}" | head -1`],
+      {
+        encoding: "utf8",
+      },
+    );
+    assert.equal(r.status, 0);
+    assert.match(r.stdout, /^ADDED/);
+    assert.equal(r.stderr, "", "no stack trace on a closed pipe");
+  });
+
+  it("should refuse an unknown command like any usage error: CRW_USAGE and exit 2", () => {
+    const r = cli(["frobnicate"]);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /^crwatch: CRW_USAGE: unknown command 'frobnicate'/);
+    const help = cli(["--help"]);
+    assert.equal(help.status, 0);
+    assert.match(help.stdout, /Exit codes:[\s\S]*Environment:[\s\S]*CRWATCH_MASK_KEY/);
   });
 
   it("should show an unreadable AFTER file as an ERROR, not as deletions", async () => {

@@ -15,6 +15,9 @@ export function createJsonlSink(
 ): Sink {
   const path = config.path ?? "-";
   let file: Awaited<ReturnType<typeof open>> | null = null;
+  // fsync is for regular files: on a FIFO or a pipe it fails (EINVAL) after the write went
+  // through, and a retry would write every change twice.
+  let durable = false;
   return {
     name: config.name,
     type: "jsonl",
@@ -23,9 +26,12 @@ export function createJsonlSink(
       if (path === "-") {
         await writeAll(stdout, text);
       } else {
-        file ??= await open(path, "a");
+        if (!file) {
+          file = await open(path, "a");
+          durable = (await file.stat()).isFile();
+        }
         await file.appendFile(text);
-        await file.sync();
+        if (durable) await file.sync();
       }
       return allDelivered(changes);
     },
