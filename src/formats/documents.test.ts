@@ -89,6 +89,76 @@ describe("parseDocuments", () => {
     assert.deepEqual(documents[0]?.value, { base: { x: 1 }, use: { x: 1, y: 2 }, again: { x: 1 } });
   });
 
+  it("should read a decK file whose 100 services each merge the same defaults (not a bomb)", () => {
+    const services = Array.from(
+      { length: 100 },
+      (_, i) => `  - <<: *defaults\n    name: svc-${i}\n    host: svc-${i}.internal`,
+    );
+    const text = `_format_version: "3.0"\nx-defaults: &defaults\n  protocol: https\n  port: 443\n  retries: 5\n  connect_timeout: 60000\nservices:\n${services.join("\n")}\n`;
+    const { documents, problems } = parse(text);
+    assert.deepEqual(problems, []);
+    const value = documents[0]?.value as { services: { name: string; port: number }[] };
+    assert.equal(value.services.length, 100);
+    assert.deepEqual(value.services[99], {
+      protocol: "https",
+      port: 443,
+      retries: 5,
+      connect_timeout: 60000,
+      name: "svc-99",
+      host: "svc-99.internal",
+    });
+  });
+
+  it("should say that a document nests too deeply rather than crash", () => {
+    const depth = 50_000;
+    const { documents, problems } = parse(`a: ${"[".repeat(depth)}${"]".repeat(depth)}\n`);
+    assert.deepEqual(documents, []);
+    assert.equal(problems[0]?.code, "CRW_YAML_SYNTAX");
+    assert.match(problems[0]?.message ?? "", /nests too deeply/);
+  });
+
+  it("should report a UTF-16 file as UTF-16, with the hint to save it as UTF-8", () => {
+    const text = "apiVersion: v1\nkind: ConfigMap\n";
+    for (const [bytes, kind] of [
+      [Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, "utf16le")]), /little-endian/],
+      [Buffer.from(text, "utf16le"), /little-endian/],
+      [Buffer.from(text, "utf16le").swap16(), /big-endian/],
+    ] as const) {
+      const { problems } = parse(bytes);
+      assert.equal(problems[0]?.code, "CRW_NOT_UTF8");
+      assert.match(problems[0]?.message ?? "", /UTF-16 \(.*\); save it as UTF-8/);
+      assert.match(problems[0]?.message ?? "", kind);
+    }
+  });
+
+  it("should read Kubernetes manifests as Kubernetes does (YAML 1.1), keeping big integers exact", () => {
+    const text = [
+      "apiVersion: v1",
+      "kind: ConfigMap",
+      "metadata: {name: m}",
+      "spec:",
+      "  mode: 0644",
+      "  enabled: yes",
+      "  big: 9007199254740993",
+      "  small: 42",
+      "",
+    ].join("\n");
+    const value = parse(text).documents[0]?.value as { spec: Record<string, unknown> } | undefined;
+    const spec = value?.spec;
+    assert.deepEqual(spec, { mode: 420, enabled: true, big: "9007199254740993", small: 42 });
+    // Other documents keep YAML 1.2 (decK is read by go-yaml v3).
+    const plain = parse("mode: 0644\nenabled: yes\n").documents[0]?.value;
+    assert.deepEqual(plain, { mode: 644, enabled: "yes" });
+  });
+
+  it("should refuse .inf in a Kubernetes manifest, which the API server cannot hold", () => {
+    const text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: m}\nspec:\n  ratio: .inf\n";
+    const { documents, problems } = parse(text);
+    assert.deepEqual(documents, []);
+    assert.equal(problems[0]?.code, "CRW_YAML_SYNTAX");
+    assert.match(problems[0]?.message ?? "", /spec\.ratio is not a finite number/);
+  });
+
   it("should refuse a file with a NUL byte as binary", () => {
     const { documents, problems } = parse(Buffer.from("a: 1\nb: \0\n"));
     assert.deepEqual(documents, []);

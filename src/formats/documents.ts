@@ -1,4 +1,12 @@
-import { LineCounter, parseAllDocuments } from "yaml";
+import {
+  type Document,
+  isAlias,
+  isCollection,
+  isPair,
+  LineCounter,
+  type Node,
+  parseAllDocuments,
+} from "yaml";
 import { sha256Hex } from "../core/stable-json.js";
 import type { ErrorCode } from "../model/errors.js";
 import type { JsonObject, JsonValue } from "../model/json.js";
@@ -18,8 +26,12 @@ export interface ParsedDocument {
 
 export interface ParseOptions {
   maxBytes: number;
-  /** How many alias expansions a document may cost before it is refused; default 100. */
-  maxAliasCount?: number;
+  /**
+   * How many nodes a document may hold once its aliases and merge keys are expanded; a
+   * document over it is refused as a possible alias bomb. Default 1,000,000: a decK file whose
+   * 100 services each merge `<<: *defaults` is fine, a billion laughs is not.
+   */
+  maxExpandedNodes?: number;
 }
 
 export interface ParseResult {
@@ -27,7 +39,7 @@ export interface ParseResult {
   problems: SourceProblem[];
 }
 
-export const DEFAULT_MAX_ALIAS_COUNT = 100;
+export const DEFAULT_MAX_EXPANDED_NODES = 1_000_000;
 const BINARY_SNIFF_BYTES = 8 * 1024;
 /** Messages come from the parser; a cap keeps a pathological one out of the log. */
 const MAX_MESSAGE_CHARS = 300;
@@ -42,7 +54,7 @@ export function parseDocuments(bytes: Buffer, path: string, options: ParseOption
   if (problem) return { documents: [], problems: [problem] };
   let text = bytes.toString("utf8");
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  return parseText(text, bytes, path, options.maxAliasCount ?? DEFAULT_MAX_ALIAS_COUNT);
+  return parseText(text, bytes, path, options.maxExpandedNodes ?? DEFAULT_MAX_EXPANDED_NODES);
 }
 
 /** A CRW_FILE_TOO_LARGE problem; the file reader also uses it when it refuses to read at all. */
@@ -65,6 +77,15 @@ function checkBytes(bytes: Buffer, path: string, maxBytes: number): SourceProble
   if (bytes.length > maxBytes) {
     return fileTooLarge(path, bytes.length, maxBytes, fingerprint("CRW_FILE_TOO_LARGE"));
   }
+  const utf16 = utf16Kind(bytes);
+  if (utf16) {
+    return {
+      code: "CRW_NOT_UTF8",
+      message: `the file is UTF-16 (${utf16}); save it as UTF-8 to have it read`,
+      location: { path, line: 1 },
+      fingerprint: fingerprint("CRW_NOT_UTF8"),
+    };
+  }
   const nul = bytes.subarray(0, BINARY_SNIFF_BYTES).indexOf(0);
   if (nul !== -1) {
     return {
@@ -83,6 +104,27 @@ function checkBytes(bytes: Buffer, path: string, maxBytes: number): SourceProble
     location: locationOfOffset(bytes, bad, path),
     fingerprint: fingerprint("CRW_NOT_UTF8"),
   };
+}
+
+/**
+ * UTF-16 text (Windows editors, PowerShell's `>`) is not binary: it has a byte-order mark,
+ * or a NUL beside every ASCII character.
+ */
+function utf16Kind(bytes: Uint8Array): string | undefined {
+  if (bytes[0] === 0xff && bytes[1] === 0xfe) return "little-endian, with a byte-order mark";
+  if (bytes[0] === 0xfe && bytes[1] === 0xff) return "big-endian, with a byte-order mark";
+  const sample = bytes.subarray(0, Math.min(bytes.length, 512) & ~1);
+  if (sample.length < 4) return undefined;
+  let evenNul = 0;
+  let oddNul = 0;
+  for (let i = 0; i < sample.length; i += 2) {
+    if (sample[i] === 0) evenNul++;
+    if (sample[i + 1] === 0) oddNul++;
+  }
+  const pairs = sample.length / 2;
+  if (oddNul > pairs * 0.9 && evenNul === 0) return "little-endian";
+  if (evenNul > pairs * 0.9 && oddNul === 0) return "big-endian";
+  return undefined;
 }
 
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
@@ -140,7 +182,12 @@ function locationOfOffset(bytes: Uint8Array, offset: number, path: string): Loca
   return { path, line: lineOfOffset(bytes, offset), column: offset - lineStart + 1 };
 }
 
-function parseText(text: string, bytes: Buffer, path: string, maxAliasCount: number): ParseResult {
+function parseText(
+  text: string,
+  bytes: Buffer,
+  path: string,
+  maxExpandedNodes: number,
+): ParseResult {
   const problem = (code: ErrorCode, message: string, line?: number, column?: number) => ({
     documents: [],
     problems: [
@@ -162,13 +209,17 @@ function parseText(text: string, bytes: Buffer, path: string, maxAliasCount: num
     // Merge keys (`<<`) on: Kubernetes, decK (go-yaml) and LiteLLM (PyYAML) all honour them.
     parsed = parseAllDocuments(text, { lineCounter, merge: true });
   } catch (err) {
+    if (err instanceof RangeError) return problem("CRW_YAML_SYNTAX", TOO_DEEP);
     return problem("CRW_YAML_SYNTAX", `the file could not be parsed: ${firstLine(err)}`);
   }
   const errors = parsed.flatMap((doc) => doc.errors);
   const first = errors[0];
   if (first) {
-    const more = errors.length > 1 ? ` (and ${errors.length - 1} more errors)` : "";
     const at = first.linePos?.[0] ?? lineCounter.linePos(first.pos[0]);
+    if (/Maximum call stack/i.test(first.message)) {
+      return problem("CRW_YAML_SYNTAX", TOO_DEEP, at.line, at.col);
+    }
+    const more = errors.length > 1 ? ` (and ${errors.length - 1} more errors)` : "";
     return problem("CRW_YAML_SYNTAX", `${firstLine(first)}${more}`, at.line, at.col);
   }
   const documents: ParsedDocument[] = [];
@@ -176,12 +227,14 @@ function parseText(text: string, bytes: Buffer, path: string, maxAliasCount: num
     const line = lineCounter.linePos(doc.contents?.range?.[0] ?? doc.range?.[0] ?? 0).line;
     let value: JsonValue;
     try {
-      value = toJsonValue(doc.toJS({ maxAliasCount }));
-    } catch (err) {
-      if (isAliasLimit(err)) {
-        const message = `document ${index} expands YAML aliases more than the limit of ${maxAliasCount} allows (possible alias bomb); not read`;
+      const size = expandedSize(doc, maxExpandedNodes);
+      if (size > maxExpandedNodes) {
+        const message = `document ${index} expands its YAML aliases to more than ${maxExpandedNodes} nodes (maxExpandedNodes; possible alias bomb); not read`;
         return problem("CRW_YAML_ALIAS_LIMIT", message, line);
       }
+      value = toJsonValue(doc.toJS({ maxAliasCount: -1 }));
+    } catch (err) {
+      if (err instanceof RangeError) return problem("CRW_YAML_SYNTAX", TOO_DEEP, line);
       return problem("CRW_YAML_SYNTAX", `document ${index}: ${firstLine(err)}`, line);
     }
     if (value === null) continue;
@@ -192,43 +245,158 @@ function parseText(text: string, bytes: Buffer, path: string, maxAliasCount: num
     // Not enumerable: a helper, not data (documents compare and serialize as before).
     documents.push(Object.defineProperty({ index, line, value }, "lineOf", { value: lineOf }));
   }
-  if (documents.some((d) => detectFormat(d.value) === "litellm")) {
-    return { documents: asYaml11(text, documents, maxAliasCount), problems: [] };
+  if (documents.some(readsAsYaml11)) {
+    return yaml11Result(asYaml11(text, documents), path, bytes);
   }
   return { documents, problems: [] };
 }
 
 /**
- * LiteLLM reads its config with PyYAML, which speaks YAML 1.1: there `tpm: 80_000` is the
- * number 80000 and `on`/`yes` are booleans. Its documents are read again that way, so
- * crwatch sees the values LiteLLM acts on; a document that fails the second reading keeps
- * its first one (the file parsed, and losing it would look like a deletion).
+ * `y` and `n` are booleans in YAML 1.1 on paper, but a name such as `y` is far likelier
+ * meant as itself (go-yaml v3 and most tools agree): where the YAML 1.2 reading holds one of
+ * those single letters, it is kept. The two readings have the same shape, entry by entry.
  */
-function asYaml11(
-  text: string,
-  documents: ParsedDocument[],
-  maxAliasCount: number,
-): ParsedDocument[] {
+function keepSingleLetters(v12: JsonValue, v11: JsonValue): JsonValue {
+  if (typeof v11 === "boolean" && typeof v12 === "string" && /^[yYnN]$/.test(v12)) return v12;
+  if (Array.isArray(v11) && Array.isArray(v12)) {
+    return v11.map((item, i) => (i < v12.length ? keepSingleLetters(v12[i]!, item) : item));
+  }
+  if (isPlainObject(v11) && isPlainObject(v12)) {
+    const before = Object.entries(v12);
+    const out: JsonObject = {};
+    Object.entries(v11).forEach(([key, item], i) => {
+      const twin = before[i];
+      const name = twin && /^[yYnN]$/.test(twin[0]) && /^(true|false)$/.test(key) ? twin[0] : key;
+      Object.defineProperty(out, name, {
+        value: twin ? keepSingleLetters(twin[1], item) : item,
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    });
+    return out;
+  }
+  return v11;
+}
+
+function isPlainObject(value: unknown): value is JsonObject {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+const TOO_DEEP = "the document nests too deeply to be read (the parser ran out of stack); not read";
+
+/**
+ * The number of nodes a document holds once every alias (and merge key) is expanded,
+ * counted without expanding anything: an alias costs the size of what it points at,
+ * remembered per anchored node. Stops counting once over `limit`.
+ */
+function expandedSize(doc: Document, limit: number): number {
+  const memo = new Map<Node, number>();
+  const sizeOf = (node: unknown, depth: number): number => {
+    if (depth > 10_000) throw new RangeError("too deep");
+    if (isAlias(node)) {
+      const target = node.resolve(doc);
+      return target ? sizeOf(target, depth + 1) : 1;
+    }
+    if (isPair(node)) return sizeOf(node.key, depth + 1) + sizeOf(node.value, depth + 1);
+    if (!isCollection(node)) return 1;
+    const known = memo.get(node);
+    if (known !== undefined) return known;
+    let total = 1;
+    for (const item of node.items) {
+      total += sizeOf(item, depth + 1);
+      if (total > limit) break;
+    }
+    memo.set(node, total);
+    return total;
+  };
+  return sizeOf(doc.contents, 0);
+}
+
+/** Kubernetes (sigs.k8s.io/yaml, go-yaml v2) and LiteLLM (PyYAML) read YAML 1.1. */
+function readsAsYaml11(doc: ParsedDocument): boolean {
+  if (detectFormat(doc.value) === "litellm") return true;
+  const value = doc.value;
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    !Array.isArray(value) &&
+    typeof value.apiVersion === "string" &&
+    typeof value.kind === "string"
+  );
+}
+
+/**
+ * A Kubernetes manifest with `.inf` or `.nan` is refused by the API server (JSON has no such
+ * numbers): say so instead of recording a string the cluster would never hold.
+ */
+function yaml11Result(documents: ParsedDocument[], path: string, bytes: Buffer): ParseResult {
+  for (const doc of documents) {
+    if (detectFormat(doc.value) === "litellm") continue;
+    const where = nonFinitePath(doc.value, "");
+    if (where === undefined) continue;
+    return {
+      documents: [],
+      problems: [
+        {
+          code: "CRW_YAML_SYNTAX",
+          message: `document ${doc.index}: ${where || "(root)"} is not a finite number (.inf or .nan), which JSON and the Kubernetes API cannot hold; not read`,
+          location: { path, line: doc.line, document: doc.index, field: where },
+          fingerprint: `${sha256Hex(bytes)}:CRW_YAML_SYNTAX`,
+        },
+      ],
+    };
+  }
+  return { documents, problems: [] };
+}
+
+function nonFinitePath(value: unknown, at: string): string | undefined {
+  if (value instanceof NonFinite) return at;
+  if (Array.isArray(value)) {
+    for (const [i, item] of value.entries()) {
+      const found = nonFinitePath(item, `${at}[${i}]`);
+      if (found !== undefined) return found;
+    }
+  } else if (value !== null && typeof value === "object") {
+    for (const [key, item] of Object.entries(value)) {
+      const found = nonFinitePath(item, at ? `${at}.${key}` : key);
+      if (found !== undefined) return found;
+    }
+  }
+  return undefined;
+}
+
+/** A non-finite number met while reading YAML 1.1 (kept apart from a string ".inf"). */
+class NonFinite extends String {}
+
+/**
+ * LiteLLM reads its config with PyYAML and Kubernetes its manifests with go-yaml v2, which
+ * both speak YAML 1.1: there `tpm: 80_000` is the number 80000, `0644` is 420 and `yes` is
+ * true. Such documents are read again that way, so crwatch sees the values those systems act
+ * on; integers beyond 2^53 stay exact (as their digits). A document that fails the second
+ * reading keeps its first one (the file parsed, and losing it would look like a deletion).
+ */
+function asYaml11(text: string, documents: ParsedDocument[]): ParsedDocument[] {
   let reparsed: ReturnType<typeof parseAllDocuments>;
   try {
-    reparsed = parseAllDocuments(text, { version: "1.1", merge: true });
+    reparsed = parseAllDocuments(text, { version: "1.1", merge: true, intAsBigInt: true });
   } catch {
     return documents;
   }
   return documents.map((doc) => {
     const again = reparsed[doc.index];
-    if (detectFormat(doc.value) !== "litellm" || !again || again.errors.length > 0) return doc;
+    if (!readsAsYaml11(doc) || !again || again.errors.length > 0) return doc;
     try {
-      const value = toJsonValue(again.toJS({ maxAliasCount }));
+      const kubernetes = detectFormat(doc.value) !== "litellm";
+      const value = keepSingleLetters(
+        doc.value,
+        toJsonValue(again.toJS({ maxAliasCount: -1 }), kubernetes),
+      );
       return Object.defineProperty({ ...doc, value }, "lineOf", { value: doc.lineOf });
     } catch {
       return doc;
     }
   });
-}
-
-function isAliasLimit(err: unknown): boolean {
-  return err instanceof ReferenceError && /excessive alias count/i.test(err.message);
 }
 
 /** Only the first line: the yaml library's later lines quote the source, which may hold a secret. */
@@ -245,34 +413,39 @@ function clip(message: string): string {
  * What toJS gives is nearly JSON; the rest is mapped the way it would be written: YAML 1.1
  * timestamps as ISO strings, !!binary as base64, non-finite numbers as their YAML spelling.
  */
-function toJsonValue(value: unknown): JsonValue {
+function toJsonValue(value: unknown, markNonFinite = false): JsonValue {
   if (value === null || value === undefined) return null;
   switch (typeof value) {
     case "string":
     case "boolean":
       return value;
     case "number":
-      return Number.isFinite(value) ? value : yamlSpelling(value);
+      if (Number.isFinite(value)) return value;
+      return markNonFinite
+        ? (new NonFinite(yamlSpelling(value)) as unknown as string)
+        : yamlSpelling(value);
     case "bigint":
-      return value.toString();
+      // Exact as a number when it fits; beyond 2^53 its digits, never a rounded number.
+      return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
     case "object":
-      return objectToJson(value);
+      return objectToJson(value, markNonFinite);
     default:
       return String(value);
   }
 }
 
-function objectToJson(value: object): JsonValue {
-  if (Array.isArray(value)) return value.map(toJsonValue);
+function objectToJson(value: object, markNonFinite: boolean): JsonValue {
+  const toJson = (v: unknown) => toJsonValue(v, markNonFinite);
+  if (Array.isArray(value)) return value.map(toJson);
   if (value instanceof Date) return value.toISOString();
   if (value instanceof Uint8Array) return Buffer.from(value).toString("base64");
-  if (value instanceof Set) return [...value].map(toJsonValue);
+  if (value instanceof Set) return [...value].map(toJson);
   const entries = value instanceof Map ? [...value.entries()] : Object.entries(value);
   const out: JsonObject = {};
   for (const [key, item] of entries) {
     // A plain assignment to `__proto__` would set the prototype and lose the key.
     Object.defineProperty(out, String(key), {
-      value: toJsonValue(item),
+      value: toJson(item),
       enumerable: true,
       writable: true,
       configurable: true,

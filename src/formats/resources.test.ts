@@ -114,11 +114,14 @@ describe("toObservedObjects", () => {
     );
   });
 
-  it("should keep YAML 1.2 for everything that is not LiteLLM", () => {
+  it("should read Kubernetes manifests as YAML 1.1, as the API machinery does, and the rest as 1.2", () => {
     const { items } = fromText(
-      "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {n: 80_000, b: yes}\n",
+      "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {count: 80_000, on: yes}\n",
     );
-    assert.deepEqual(items[0]?.object.data, { n: "80_000", b: "yes" });
+    // go-yaml v2 reads `on` (a key, too) as a boolean, as YAML 1.1 says.
+    assert.deepEqual(items[0]?.object.data, { count: 80000, true: true });
+    const plain = fromText("settings: {count: 80_000, on: yes}\n");
+    assert.deepEqual(plain.items[0]?.object.settings, { count: "80_000", on: "yes" });
   });
 
   it("should split a decK file into one resource per entity, plugins keyed by what they attach to", async () => {

@@ -22,6 +22,11 @@ export interface FilesSourceConfig {
   /** Files larger than this are reported (CRW_FILE_TOO_LARGE), not read; default 5 MiB. */
   maxFileBytes?: number;
   /**
+   * Nodes a YAML document may hold once its aliases and merge keys are expanded; more is
+   * refused as a possible alias bomb (CRW_YAML_ALIAS_LIMIT). Default 1,000,000.
+   */
+  maxExpandedNodes?: number;
+  /**
    * A path missing at start is always reported (CRW_PATH_MISSING), kept (nothing under it
    * is taken as deleted) and watched until it appears; nothing about it is fatal. This flag
    * only says whether that is expected: true logs it at info level, false (default) warns.
@@ -36,6 +41,7 @@ export const FILES_SOURCE_DEFAULTS = {
   exclude: [] as string[],
   debounceMs: 100,
   maxFileBytes: 5 * 1024 * 1024,
+  maxExpandedNodes: 1_000_000,
   waitForPaths: false,
 } as const;
 
@@ -48,6 +54,7 @@ export function withFilesDefaults(config: FilesSourceConfig): ResolvedFilesSourc
     exclude: [...(config.exclude ?? FILES_SOURCE_DEFAULTS.exclude)],
     debounceMs: config.debounceMs ?? FILES_SOURCE_DEFAULTS.debounceMs,
     maxFileBytes: config.maxFileBytes ?? FILES_SOURCE_DEFAULTS.maxFileBytes,
+    maxExpandedNodes: config.maxExpandedNodes ?? FILES_SOURCE_DEFAULTS.maxExpandedNodes,
     waitForPaths: config.waitForPaths ?? FILES_SOURCE_DEFAULTS.waitForPaths,
   };
 }
@@ -65,6 +72,7 @@ export const filesSourceSchema = {
     exclude: { type: "array", items: { type: "string", minLength: 1 } },
     debounceMs: { type: "integer", minimum: 0, maximum: 60_000 },
     maxFileBytes: { type: "integer", minimum: 1 },
+    maxExpandedNodes: { type: "integer", minimum: 1 },
     waitForPaths: { type: "boolean" },
   },
 } as const;

@@ -11,7 +11,7 @@ export interface ReadRequest {
   absPath: string;
   relPath: string;
   maxBytes: number;
-  maxAliasCount?: number;
+  maxExpandedNodes?: number;
 }
 
 export type ReadOutcome =
@@ -47,7 +47,7 @@ export async function readResourceFile(request: ReadRequest): Promise<ReadOutcom
 }
 
 async function readOnce(request: ReadRequest): Promise<ReadOutcome> {
-  const { source, absPath, relPath, maxBytes, maxAliasCount } = request;
+  const { source, absPath, relPath, maxBytes, maxExpandedNodes } = request;
   const handle = await open(absPath, "r");
   try {
     const st = await handle.stat();
@@ -62,7 +62,7 @@ async function readOnce(request: ReadRequest): Promise<ReadOutcome> {
     const bytes = await handle.readFile();
     const parsed = parseDocuments(bytes, absPath, {
       maxBytes,
-      ...(maxAliasCount !== undefined && { maxAliasCount }),
+      ...(maxExpandedNodes !== undefined && { maxExpandedNodes }),
     });
     if (parsed.problems.length > 0) return { status: "unreadable", problems: parsed.problems };
     const { items, problems } = toObservedObjects(source, relPath, absPath, parsed.documents);

@@ -247,6 +247,7 @@ class FilesSource implements Source {
         absPath: file.absPath,
         relPath: file.relPath,
         maxBytes: this.config.maxFileBytes,
+        maxExpandedNodes: this.config.maxExpandedNodes,
       });
       progress();
       return outcome;
