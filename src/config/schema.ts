@@ -1,10 +1,11 @@
+import { type ApiConfig, apiConfigSchema } from "../api/config.js";
 import type { JsonSchema } from "../model/component.js";
 import type { SinkConfig } from "../sinks/registry.js";
 import { SINK_TYPES } from "../sinks/registry.js";
 import { SOURCE_TYPES, type SourceConfig } from "../sources/registry.js";
 import { STORE_TYPES, type StoreConfig } from "../store/registry.js";
 
-export type { SinkConfig, SourceConfig, StoreConfig };
+export type { ApiConfig, SinkConfig, SourceConfig, StoreConfig };
 
 /** The shape of crwatch.yaml after defaults. */
 export interface CrwatchConfig {
@@ -33,6 +34,8 @@ export interface CrwatchConfig {
     timeoutMs: number;
     ratePerSecond: number;
   };
+  /** The HTTP API, watch streams and UI; absent: no API is served. */
+  api?: ApiConfig;
 }
 
 const stringList = { type: "array", items: { type: "string", minLength: 1 } };
@@ -83,5 +86,6 @@ export const configSchema = {
         ratePerSecond: { type: "number", minimum: 0 },
       },
     },
+    api: apiConfigSchema,
   },
 } as const;

@@ -43,6 +43,16 @@ export const ERROR_CODES = {
   CRW_UNKNOWN_KIND: "a resource kind is not served by the API",
   CRW_DIFF_INPUT: "diff input could not be read",
   CRW_USAGE: "invalid command-line usage",
+  CRW_API_BAD_PARAMETER: "a request parameter or body is missing or invalid",
+  CRW_API_NOT_FOUND: "no such route or entry",
+  CRW_API_UNAUTHORIZED: "a bearer token is missing or not recognised",
+  CRW_API_FORBIDDEN: "the token's role does not allow this request",
+  CRW_API_BODY_TOO_LARGE: "the request body is larger than the API accepts",
+  CRW_API_SLOW_SUBSCRIBER:
+    "a watch stream fell too far behind and was disconnected; reconnect with Last-Event-ID",
+  CRW_API_LISTEN: "the API could not listen on its address",
+  CRW_API_INTERNAL: "the API failed to answer a request; see the log",
+  CRW_API_STREAM: "a watch stream could not be read or was cut",
   CRW_GAP: "a source could not see some interval (entries written before gap codes were typed)",
 } as const;
 
