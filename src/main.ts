@@ -57,7 +57,13 @@ export async function startCrwatch(config: CrwatchConfig, deps: RuntimeDeps): Pr
   dispatcher.start();
   let api: Awaited<ReturnType<typeof startApi>>;
   try {
-    api = await startApi(config, { store, ingest, log, clock, onRequeued: () => dispatcher.wake() });
+    api = await startApi(config, {
+      store,
+      ingest,
+      log,
+      clock,
+      onRequeued: () => dispatcher.wake(),
+    });
   } catch (err) {
     await dispatcher.stop({ drain: false });
     await store.close();
