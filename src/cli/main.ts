@@ -6,6 +6,7 @@ import { registerHistory } from "./history.js";
 import { registerServe } from "./serve.js";
 import { registerShow } from "./show.js";
 import { registerStatus } from "./status.js";
+import { registerTail } from "./tail.js";
 import { registerVerify } from "./verify.js";
 
 const program = new Command()
@@ -20,5 +21,6 @@ registerShow(program);
 registerDiff(program);
 registerVerify(program);
 registerStatus(program);
+registerTail(program);
 
 program.parseAsync(process.argv).catch(reportFailure);
