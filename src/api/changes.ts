@@ -2,9 +2,9 @@ import { Hono } from "hono";
 import type { ChangeQuery } from "../store/store.js";
 import type { ApiEnv } from "./auth.js";
 import { FILTER_PROPERTIES, type FilterParams, filterOf } from "./change-filters.js";
+import type { ApiDeps } from "./deps.js";
 import { notFound } from "./errors.js";
 import { type ParamSchema, pathParams, query } from "./params.js";
-import type { ApiDeps } from "./server.js";
 
 const seqText = { type: "string", pattern: "^[0-9]{1,15}$" };
 

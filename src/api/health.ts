@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import type { ApiEnv } from "./auth.js";
-import type { ApiDeps } from "./server.js";
+import type { ApiDeps } from "./deps.js";
 
 /** Liveness and readiness: the only routes open without a token (probes carry none). */
 export function healthRoutes(deps: ApiDeps): Hono<ApiEnv> {

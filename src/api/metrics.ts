@@ -3,7 +3,7 @@ import { routePath } from "hono/route";
 import type { Logger } from "pino";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { ApiEnv } from "./auth.js";
-import type { ApiDeps } from "./server.js";
+import type { ApiDeps } from "./deps.js";
 import type { StreamEnd } from "./watch-hub.js";
 
 const STATUSES = ["starting", "ok", "degraded", "failed", "stopped"] as const;

@@ -5,9 +5,9 @@ import type { Revision } from "../model/change.js";
 import type { Ref } from "../model/ref.js";
 import type { ResourceQuery } from "../store/store.js";
 import type { ApiEnv } from "./auth.js";
+import type { ApiDeps } from "./deps.js";
 import { badParameter, notFound } from "./errors.js";
 import { type ParamSchema, pathParams, query } from "./params.js";
-import type { ApiDeps } from "./server.js";
 
 /** A ref in a URL: base64url of `[source, group, kind, namespace, name]`. */
 export function resourceId(ref: Ref): string {

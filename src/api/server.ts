@@ -2,17 +2,15 @@ import type { AddressInfo } from "node:net";
 import { type ServerType, serve } from "@hono/node-server";
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import type { Logger } from "pino";
-import { type Clock, systemClock } from "../core/clock.js";
+import { systemClock } from "../core/clock.js";
 import { CrwatchError, errorMessage } from "../model/errors.js";
-import type { ChangeLog, ConsumerLedger, SourceLedger } from "../store/store.js";
 import { type ApiEnv, authenticate, authRoutes } from "./auth.js";
 import { changeRoutes } from "./changes.js";
-import { type ApiConfig, parseListen } from "./config.js";
+import { parseListen } from "./config.js";
+import type { ApiDeps } from "./deps.js";
 import { ApiError, errorHandler, notFoundHandler } from "./errors.js";
 import { healthRoutes } from "./health.js";
 import { ApiMetrics, countStreamEnd, metricsRoutes, timeRequests } from "./metrics.js";
-import type { CommitNotifier } from "./notifier.js";
 import { openApiRoutes } from "./openapi.js";
 import { resourceRoutes } from "./resources.js";
 import { sinkRoutes } from "./sinks.js";
@@ -20,23 +18,6 @@ import { sourceRoutes } from "./sources.js";
 import { uiRoutes } from "./ui.js";
 import { watchRoutes } from "./watch.js";
 import { WatchHub } from "./watch-hub.js";
-
-/** What the API needs, given by the composition root: read access to the store, and names. */
-export interface ApiDeps {
-  store: ChangeLog & SourceLedger & ConsumerLedger;
-  config: ApiConfig;
-  /** Configured source names. */
-  sources: string[];
-  /** Configured sinks and the consumer names their cursors are kept under. */
-  sinks: { name: string; consumer: string }[];
-  notifier: CommitNotifier;
-  logger: Logger;
-  clock?: Clock;
-  /** Readiness beyond a readable store (e.g. every source has its first view). */
-  ready?: () => boolean;
-  /** Called after dead letters were requeued, so delivery can pick them up at once. */
-  onDeadLettersRequeued?: () => void;
-}
 
 export interface Api {
   app: Hono<ApiEnv>;
@@ -147,3 +128,5 @@ export async function startApiServer(deps: ApiDeps): Promise<ApiServer> {
     },
   };
 }
+
+export type { ApiDeps };

@@ -1,9 +1,9 @@
 import { Hono } from "hono";
 import type { ApiEnv } from "./auth.js";
 import { requireRole } from "./auth.js";
+import type { ApiDeps } from "./deps.js";
 import { notFound } from "./errors.js";
 import { jsonBody, type ParamSchema, pathParams } from "./params.js";
-import type { ApiDeps } from "./server.js";
 
 export const SINK_PATH: ParamSchema = {
   type: "object",

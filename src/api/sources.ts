@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import type { ApiEnv } from "./auth.js";
-import type { ApiDeps } from "./server.js";
+import type { ApiDeps } from "./deps.js";
 
 /** The configured sources plus any with recorded health (a source removed from config). */
 async function sourceNames(deps: ApiDeps): Promise<string[]> {

@@ -7,8 +7,8 @@ import { storeType } from "../store/registry.js";
 import type { Store } from "../store/store.js";
 import { tokenDigest } from "./auth.js";
 import { type ApiConfig, apiWithDefaults } from "./config.js";
+import type { ApiDeps } from "./deps.js";
 import type { CommitNotifier } from "./notifier.js";
-import type { ApiDeps } from "./server.js";
 
 /** Tokens of the test config, one per role. */
 export const TOKENS = {

@@ -1,9 +1,9 @@
 import { Hono } from "hono";
 import type { ApiEnv } from "./auth.js";
 import { FILTER_PROPERTIES, type FilterParams, filterOf } from "./change-filters.js";
+import type { ApiDeps } from "./deps.js";
 import { badParameter } from "./errors.js";
 import { type ParamSchema, query } from "./params.js";
-import type { ApiDeps } from "./server.js";
 import type { WatchHub } from "./watch-hub.js";
 
 export const WATCH_QUERY: ParamSchema = {
