@@ -43,7 +43,12 @@ function changeItem(change) {
     ` · ${when}`,
     change.actor ? ` · ${change.actor.name}` : "",
   );
-  return el("li", { "data-seq": String(change.seq) }, button);
+  const time = String(Date.parse(change.committedAt));
+  return el(
+    "li",
+    { "data-seq": String(change.seq), "data-source": change.ref.source, "data-time": time },
+    button,
+  );
 }
 
 function filterQuery(extra = {}) {
@@ -58,6 +63,7 @@ async function loadTimeline() {
   for (const change of page.items) $("timeline").append(changeItem(change));
   state.oldest = page.nextCursor;
   $("more").hidden = !page.nextCursor;
+  drawChart();
   const newest = page.items[0]?.seq ?? (await api("/readyz").catch(() => ({ lastSeq: 0 }))).lastSeq;
   follow(newest ?? 0);
 }
@@ -67,6 +73,7 @@ async function loadOlder() {
   for (const change of page.items) $("timeline").append(changeItem(change));
   state.oldest = page.nextCursor;
   $("more").hidden = !page.nextCursor;
+  drawChart();
 }
 
 /** Follows the SSE stream from `since`, reconnecting after the last event id it saw. */
@@ -99,6 +106,9 @@ function follow(since) {
             if (event?.type === "change") {
               last = Number(event.id);
               $("timeline").prepend(changeItem(JSON.parse(event.data)));
+              drawChart();
+              loadHealth().catch(() => undefined);
+              loadResources().catch(() => undefined);
             }
             cut = buffer.indexOf("\n\n");
           }
@@ -208,6 +218,107 @@ async function loadHealth() {
   );
 }
 
+async function loadResources() {
+  const page = await api("/api/v1/resources?limit=200");
+  $("resources").replaceChildren(
+    ...page.items.map((r) =>
+      el(
+        "li",
+        { "data-id": r.id },
+        el(
+          "button",
+          { type: "button", onclick: () => showResource(r) },
+          `${formatRef(r.ref)} r${r.revision}`,
+        ),
+      ),
+    ),
+  );
+}
+
+async function showResource(resource) {
+  const { items } = await api(`/api/v1/resources/${resource.id}/revisions`);
+  state.resource = resource;
+  $("resource-empty").hidden = true;
+  $("resource-body").hidden = false;
+  $("resource-head").textContent = formatRef(resource.ref);
+  $("revisions").replaceChildren(
+    ...items.map((r) =>
+      el(
+        "li",
+        {},
+        `r${r.revision} ${r.change?.type ?? ""} #${r.seq} ${r.change?.committedAt ?? ""}${r.change?.actor ? ` · ${r.change.actor.name}` : ""}`,
+      ),
+    ),
+  );
+  const options = () =>
+    items.map((r) => el("option", { value: String(r.revision) }, `r${r.revision}`));
+  $("compare-from").replaceChildren(...options());
+  $("compare-to").replaceChildren(...options());
+  $("compare-from").value = String(items[Math.max(0, items.length - 2)]?.revision ?? 1);
+  $("compare-to").value = String(items[items.length - 1]?.revision ?? 1);
+  $("revision-diff").replaceChildren();
+}
+
+async function compareRevisions() {
+  const from = $("compare-from").value;
+  const to = $("compare-to").value;
+  const result = await api(`/api/v1/resources/${state.resource.id}/diff?from=${from}&to=${to}`);
+  const lines = result.summary.length ? result.summary : ["no difference"];
+  $("revision-diff").replaceChildren(
+    ...lines.map((line, i) => {
+      const op = result.patch[i]?.op;
+      return el("li", {}, `${op === "add" ? "+" : op === "remove" ? "-" : op ? "~" : ""} ${line}`);
+    }),
+  );
+}
+
+/** Bars of changes per source over the span of the loaded timeline (12 buckets). */
+function drawChart() {
+  const items = [...$("timeline").querySelectorAll("li")].map((li) => li.dataset);
+  const times = items.map((d) => Number(d.time));
+  if (times.length === 0) return $("chart").replaceChildren("no changes yet");
+  const start = Math.min(...times);
+  const span = Math.max(1, Math.max(...times) - start + 1);
+  const buckets = 12;
+  const bySource = new Map();
+  for (const d of items) {
+    const counts = bySource.get(d.source) ?? new Array(buckets).fill(0);
+    counts[Math.min(buckets - 1, Math.floor(((Number(d.time) - start) / span) * buckets))]++;
+    bySource.set(d.source, counts);
+  }
+  const max = Math.max(...[...bySource.values()].flat());
+  const ns = "http://www.w3.org/2000/svg";
+  const rows = [...bySource.entries()].map(([source, counts]) => {
+    const svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("width", String(buckets * 10));
+    svg.setAttribute("height", "24");
+    counts.forEach((n, i) => {
+      const h = Math.round((n / max) * 22);
+      const bar = document.createElementNS(ns, "rect");
+      for (const [k, v] of Object.entries({
+        x: i * 10,
+        y: 24 - h,
+        width: 8,
+        height: h,
+        fill: "#1a73e8",
+      }))
+        bar.setAttribute(k, String(v));
+      const title = document.createElementNS(ns, "title");
+      title.textContent = `${source}: ${n}`;
+      bar.append(title);
+      svg.append(bar);
+    });
+    return el(
+      "div",
+      { class: "chart-row" },
+      el("span", {}, `${source} `),
+      svg,
+      ` ${counts.reduce((a, b) => a + b, 0)}`,
+    );
+  });
+  $("chart").replaceChildren(...rows);
+}
+
 function setStatus(text) {
   $("status").textContent = text;
 }
@@ -218,7 +329,7 @@ async function start() {
     $("login").hidden = true;
     $("main").hidden = false;
     setStatus(`signed in as ${me.name} (${me.role})`);
-    await Promise.all([loadTimeline(), loadHealth()]);
+    await Promise.all([loadTimeline(), loadHealth(), loadResources()]);
   } catch (err) {
     if (err.status !== 401) return setStatus(`error: ${err.message}`);
     $("main").hidden = true;
@@ -242,4 +353,8 @@ $("filters").addEventListener("submit", (e) => {
 });
 $("follow").addEventListener("change", () => loadTimeline());
 $("more").addEventListener("click", () => loadOlder());
+$("compare").addEventListener("submit", (e) => {
+  e.preventDefault();
+  compareRevisions();
+});
 start();
