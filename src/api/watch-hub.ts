@@ -1,3 +1,4 @@
+import type { ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import type { Clock, TimerHandle } from "../core/clock.js";
 import type { Change } from "../model/change.js";
@@ -22,6 +23,17 @@ export interface WatchHubOptions {
 }
 
 const encoder = new TextEncoder();
+
+/** A change with its SSE event bytes, encoded once however many streams send it. */
+export interface WatchEvent {
+  change: Change;
+  bytes: Uint8Array;
+}
+
+export function encodeEvent(change: Change): WatchEvent {
+  const text = `id: ${change.seq}\nevent: change\ndata: ${JSON.stringify(change)}\n\n`;
+  return { change, bytes: encoder.encode(text) };
+}
 
 /**
  * Reads each new change from the log once and offers it to every open stream. Streams read
@@ -50,9 +62,10 @@ export class WatchHub {
   }
 
   /** A stream of the changes after `since` that pass `filter`: the backlog, then live. */
-  open(filter: ChangeQuery, since: number): WatchStream {
-    const stream = new WatchStream(this, filter, since);
+  open(filter: ChangeQuery, since: number, transport: Transport): WatchStream {
+    const stream = new WatchStream(this, filter, since, transport);
     this.streams.add(stream);
+    transport.attach(stream);
     return stream;
   }
 
@@ -90,57 +103,159 @@ export class WatchHub {
       const last = batch[batch.length - 1];
       if (!last) return;
       this.seq = last.seq;
-      for (const stream of this.streams) stream.offer(batch);
+      if (this.streams.size === 0) continue;
+      const events = batch.map(encodeEvent);
+      for (const stream of this.streams) stream.offer(events);
     }
   }
 }
 
 /**
- * One client's stream. It first reads its backlog from the log at the client's pace (the
- * body is pulled as the socket drains), keeping what the hub offers meanwhile; once a read
- * comes back short it sends what it kept (skipping what the backlog already had) and goes
- * live. Live events queue in the body; a client that lets more than `maxBuffered` pile up
- * is cut off with CRW_API_SLOW_SUBSCRIBER and can resume with Last-Event-ID.
+ * Where a stream's bytes go: a web ReadableStream (in-process requests) or the Node
+ * response itself (a real socket, without web-stream overhead per event).
  */
-export class WatchStream {
+export interface Transport {
+  /** Called once: the transport calls `stream.catchUp()` whenever the client has room. */
+  attach(stream: WatchStream): void;
+  write(bytes: Uint8Array): void;
+  /** Events the client can still take before it counts as behind; negative: over the limit. */
+  room(): number;
+  close(): void;
+  fail(err: Error): void;
+}
+
+const KEEP_ALIVE = encoder.encode(": keep-alive\n\n");
+const RETRY_HINT = encoder.encode("retry: 2000\n\n");
+
+/** A pull-based body whose queue holds at most `maxBuffered` events. */
+export class WebTransport implements Transport {
   readonly body: ReadableStream<Uint8Array>;
   private controller!: ReadableStreamDefaultController<Uint8Array>;
+  private stream: WatchStream | undefined;
+
+  constructor(maxBuffered: number) {
+    this.body = new ReadableStream<Uint8Array>(
+      {
+        start: (controller) => {
+          this.controller = controller;
+          // Tells EventSource clients how soon to reconnect; also flushes the headers.
+          controller.enqueue(RETRY_HINT);
+        },
+        pull: () => this.stream?.catchUp(),
+        cancel: () => this.stream?.end("client"),
+      },
+      new CountQueuingStrategy({ highWaterMark: maxBuffered }),
+    );
+  }
+
+  attach(stream: WatchStream): void {
+    this.stream = stream;
+    void stream.catchUp();
+  }
+
+  write(bytes: Uint8Array): void {
+    this.controller.enqueue(bytes);
+  }
+
+  room(): number {
+    return this.controller.desiredSize ?? 0;
+  }
+
+  close(): void {
+    try {
+      this.controller.close();
+    } catch {
+      // Already closed or errored.
+    }
+  }
+
+  fail(err: Error): void {
+    this.controller.error(err);
+  }
+}
+
+/**
+ * Writes to the Node response. What the socket and its 16 KiB buffer cannot take yet counts
+ * as queued (events written while the response needs a drain), up to `maxBuffered`.
+ */
+export class NodeTransport implements Transport {
+  private queued = 0;
+
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly maxBuffered: number,
+  ) {
+    res.writeHead(200, SSE_HEADERS);
+    res.write(RETRY_HINT);
+  }
+
+  attach(stream: WatchStream): void {
+    this.res.on("drain", () => {
+      this.queued = 0;
+      void stream.catchUp();
+    });
+    this.res.on("close", () => stream.end("client"));
+    void stream.catchUp();
+  }
+
+  write(bytes: Uint8Array): void {
+    if (this.res.writableNeedDrain) this.queued++;
+    this.res.write(bytes);
+  }
+
+  room(): number {
+    return this.res.writableNeedDrain ? this.maxBuffered - this.queued : this.maxBuffered;
+  }
+
+  close(): void {
+    this.res.end();
+  }
+
+  fail(_err: Error): void {
+    this.res.destroy();
+  }
+}
+
+export const SSE_HEADERS = {
+  "Content-Type": "text/event-stream; charset=utf-8",
+  "Cache-Control": "no-cache",
+  "X-Accel-Buffering": "no",
+};
+
+/**
+ * One client's stream. It first reads its backlog from the log at the client's pace
+ * (`catchUp` runs while the transport has room), keeping what the hub offers meanwhile; once
+ * a read comes back short it sends what it kept (skipping what the backlog already had) and
+ * goes live. A client that lets more than `maxBuffered` live events pile up is cut off with
+ * CRW_API_SLOW_SUBSCRIBER and can resume with Last-Event-ID.
+ */
+export class WatchStream {
   private cursor: number;
   private live = false;
-  private pending: Change[] = [];
+  private pending: WatchEvent[] = [];
   /** The pending list overflowed and was dropped: the backlog needs another round. */
   private overflowed = false;
   private closed = false;
+  private catchingUp = false;
   private heartbeat: TimerHandle | undefined;
 
   constructor(
     private readonly hub: WatchHub,
     private readonly filter: ChangeQuery,
     since: number,
+    private readonly transport: Transport,
   ) {
     this.cursor = since;
-    this.body = new ReadableStream<Uint8Array>(
-      {
-        start: (controller) => {
-          this.controller = controller;
-          // Tells EventSource clients how soon to reconnect; also flushes the headers.
-          controller.enqueue(encoder.encode("retry: 2000\n\n"));
-        },
-        pull: () => this.catchUp(),
-        cancel: () => this.end("client"),
-      },
-      new CountQueuingStrategy({ highWaterMark: hub.options.maxBuffered }),
-    );
   }
 
   /** Changes the hub just read, in seq order. */
-  offer(changes: Change[]): void {
+  offer(events: WatchEvent[]): void {
     if (this.closed) return;
     if (this.live) {
-      this.deliver(changes);
+      this.deliver(events);
       return;
     }
-    this.pending.push(...changes);
+    this.pending.push(...events);
     if (this.pending.length > this.hub.options.maxBuffered) {
       this.pending = [];
       this.overflowed = true;
@@ -158,21 +273,27 @@ export class WatchStream {
         "CRW_API_SLOW_SUBSCRIBER",
         `watch client fell more than ${this.hub.options.maxBuffered} events behind`,
       );
-      this.controller.error(err);
+      this.transport.fail(err);
     } else if (reason !== "client") {
-      try {
-        this.controller.close();
-      } catch {
-        // Already closed or errored.
-      }
+      this.transport.close();
     }
   }
 
   /** Called while the client has room: reads backlog pages until full or caught up. */
-  private async catchUp(): Promise<void> {
+  async catchUp(): Promise<void> {
+    if (this.catchingUp) return;
+    this.catchingUp = true;
+    try {
+      await this.readBacklog();
+    } finally {
+      this.catchingUp = false;
+    }
+  }
+
+  private async readBacklog(): Promise<void> {
     const { log, pageSize = 500 } = this.hub.options;
-    while (!this.closed && !this.live && (this.controller.desiredSize ?? 0) > 0) {
-      const limit = Math.max(1, Math.min(pageSize, this.controller.desiredSize ?? 1));
+    while (!this.closed && !this.live && this.transport.room() > 0) {
+      const limit = Math.max(1, Math.min(pageSize, this.transport.room()));
       let page: Change[];
       try {
         page = await log.readChanges({ ...this.filter, afterSeq: this.cursor, limit });
@@ -181,7 +302,7 @@ export class WatchStream {
         this.end("error");
         return;
       }
-      for (const change of page) this.send(change);
+      for (const change of page) this.send(encodeEvent(change));
       if (page.length === limit) continue;
       if (this.overflowed) {
         this.overflowed = false;
@@ -199,30 +320,30 @@ export class WatchStream {
     this.scheduleHeartbeat();
   }
 
-  private deliver(changes: Change[]): void {
-    for (const change of changes) {
+  private deliver(events: WatchEvent[]): void {
+    for (const event of events) {
       if (this.closed) return;
+      const { change } = event;
       if (change.seq <= this.cursor || !matchesChangeQuery(change, this.filter)) continue;
-      this.send(change);
-      if ((this.controller.desiredSize ?? 0) < 0) {
+      this.send(event);
+      if (this.transport.room() < 0) {
         this.end("slow");
         return;
       }
     }
   }
 
-  private send(change: Change): void {
-    const data = JSON.stringify(change);
-    this.controller.enqueue(encoder.encode(`id: ${change.seq}\nevent: change\ndata: ${data}\n\n`));
-    this.cursor = change.seq;
+  private send(event: WatchEvent): void {
+    this.transport.write(event.bytes);
+    this.cursor = event.change.seq;
   }
 
   private scheduleHeartbeat(): void {
     const { clock, heartbeatMs } = this.hub.options;
     this.heartbeat = clock.setTimeout(() => {
       if (this.closed) return;
-      this.controller.enqueue(encoder.encode(": keep-alive\n\n"));
-      if ((this.controller.desiredSize ?? 0) < 0) this.end("slow");
+      this.transport.write(KEEP_ALIVE);
+      if (this.transport.room() < 0) this.end("slow");
       else this.scheduleHeartbeat();
     }, heartbeatMs);
   }

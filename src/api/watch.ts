@@ -1,10 +1,11 @@
+import type { ServerResponse } from "node:http";
 import { Hono } from "hono";
 import type { ApiEnv } from "./auth.js";
 import { FILTER_PROPERTIES, type FilterParams, filterOf } from "./change-filters.js";
 import type { ApiDeps } from "./deps.js";
 import { badParameter } from "./errors.js";
 import { type ParamSchema, query } from "./params.js";
-import type { WatchHub } from "./watch-hub.js";
+import { NodeTransport, SSE_HEADERS, type WatchHub, WebTransport } from "./watch-hub.js";
 
 export const WATCH_QUERY: ParamSchema = {
   type: "object",
@@ -43,14 +44,16 @@ export function watchRoutes(deps: ApiDeps, hub: WatchHub): Hono<ApiEnv> {
     const params = query<FilterParams & { since?: number }>(c, WATCH_QUERY);
     const filter = filterOf(params);
     const since = await resumePoint(deps, c.req.header("last-event-id"), params.since);
-    const stream = hub.open(filter, since);
-    return new Response(stream.body, {
-      headers: {
-        "Content-Type": "text/event-stream; charset=utf-8",
-        "Cache-Control": "no-cache",
-        "X-Accel-Buffering": "no",
-      },
-    });
+    const { maxBuffered } = deps.config.watch;
+    // On a real socket, write to the Node response directly (no web-stream cost per event).
+    const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
+    if (outgoing) {
+      hub.open(filter, since, new NodeTransport(outgoing, maxBuffered));
+      return new Response(null, { headers: { "x-hono-already-sent": "1" } });
+    }
+    const transport = new WebTransport(maxBuffered);
+    hub.open(filter, since, transport);
+    return new Response(transport.body, { headers: SSE_HEADERS });
   });
   return app;
 }

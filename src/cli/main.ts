@@ -7,6 +7,7 @@ import { registerServe } from "./serve.js";
 import { registerShow } from "./show.js";
 import { registerStatus } from "./status.js";
 import { registerTail } from "./tail.js";
+import { registerTokens } from "./tokens.js";
 import { registerVerify } from "./verify.js";
 
 const program = new Command()
@@ -22,5 +23,6 @@ registerDiff(program);
 registerVerify(program);
 registerStatus(program);
 registerTail(program);
+registerTokens(program);
 
 program.parseAsync(process.argv).catch(reportFailure);
