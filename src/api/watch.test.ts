@@ -81,6 +81,40 @@ describe("watch: over a real socket", () => {
   });
 });
 
+describe("watch: a slow client on a real socket", () => {
+  let fx: Fixture;
+  let server: ApiServer;
+  beforeEach(async () => {
+    fx = await fixture(testConfig({ watch: { maxBuffered: 5, heartbeatMs: 60_000 } }));
+    server = await startApiServer(fx.deps);
+  });
+  afterEach(async () => {
+    await server.stop();
+    await fx.cleanup();
+  });
+
+  it("should cut off a client that stops reading once the socket is full", async () => {
+    const { get } = await import("node:http");
+    const paused = await new Promise<import("node:http").IncomingMessage>((resolve, reject) => {
+      get(`${server.url}/api/v1/watch`, { headers: auth, agent: false }, (res) => {
+        res.pause(); // reads nothing more: the kernel buffers fill, then Node's, then ours
+        resolve(res);
+      }).on("error", reject);
+    });
+    await waitFor(() => server.hub.size === 1);
+    // 400 changes of ~64 KiB each: far more than loopback socket buffers hold.
+    const big = "x".repeat(64 * 1024);
+    const changes = edits("cart", 1, 400).map((c) => ({ ...c, summary: [big] }));
+    await fx.commit(changes);
+    await waitFor(() => server.hub.size === 0, 30_000, "the slow client to be cut off");
+    const ended = await server.metrics.registry.getSingleMetricAsString(
+      "crwatch_watch_streams_ended_total",
+    );
+    assert.match(ended, /reason="slow"\} 1/);
+    paused.destroy();
+  });
+});
+
 describe("watch: in process", () => {
   let fx: Fixture;
   let api: Api;
