@@ -116,7 +116,10 @@ async function raw(): Promise<Phase> {
   const rss = new RssSampler();
   const start = performance.now();
   const total = await drive(store, sentAt, (change) => {
-    const event = `id: ${change.seq}\nevent: change\ndata: ${JSON.stringify(change)}\n\n`;
+    // Encoded once and the same bytes written to every client: the fastest plain broadcast.
+    const event = Buffer.from(
+      `id: ${change.seq}\nevent: change\ndata: ${JSON.stringify(change)}\n\n`,
+    );
     for (const res of clients) res.write(event);
   });
   const sending = performance.now() - start;

@@ -56,6 +56,7 @@ export async function startCrwatch(config: CrwatchConfig, deps: RuntimeDeps): Pr
   ingest.onCommit(() => dispatcher.wake());
   dispatcher.start();
   let api: Awaited<ReturnType<typeof startApi>>;
+  let sourcesReady = false;
   try {
     api = await startApi(config, {
       store,
@@ -63,6 +64,7 @@ export async function startCrwatch(config: CrwatchConfig, deps: RuntimeDeps): Pr
       log,
       clock,
       onRequeued: () => dispatcher.wake(),
+      ready: () => sourcesReady,
     });
   } catch (err) {
     await dispatcher.stop({ drain: false });
@@ -78,6 +80,12 @@ export async function startCrwatch(config: CrwatchConfig, deps: RuntimeDeps): Pr
     clock,
   });
   runtime.start();
+  runtime
+    .ready()
+    .then(() => {
+      sourcesReady = true;
+    })
+    .catch(() => undefined);
   return {
     store,
     ingest,

@@ -10,7 +10,15 @@ import type { Store } from "../store/store.js";
 /** The API of a writing process: new commits are noticed through ingest's commit listener. */
 export function startApi(
   config: CrwatchConfig,
-  parts: { store: Store; ingest: Ingest; log: Logger; clock: Clock; onRequeued: () => void },
+  parts: {
+    store: Store;
+    ingest: Ingest;
+    log: Logger;
+    clock: Clock;
+    onRequeued: () => void;
+    /** Every source has its first view (readyz answers 503 until then). */
+    ready: () => boolean;
+  },
 ): Promise<ApiServer> | undefined {
   if (!config.api) return undefined;
   return startApiServer({
@@ -22,5 +30,6 @@ export function startApi(
     logger: parts.log.child({ component: "api" }),
     clock: parts.clock,
     onDeadLettersRequeued: parts.onRequeued,
+    ready: parts.ready,
   });
 }
