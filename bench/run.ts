@@ -1,12 +1,14 @@
 import { createRuleEngine } from "../src/rules/index.js";
 import { ingestScenario } from "./ingest.js";
 import { rulesScenario } from "./rules.js";
+import { watchScenario } from "./watch.js";
 
 /** Each scenario prints one JSON line; `npm run bench -- NAME` runs one alone. */
 const scenarios: Record<string, () => Promise<Record<string, unknown>>> = {
   ingest: () => ingestScenario(),
   "ingest-rules": () => ingestScenario({ scenario: "ingest-rules", rules: createRuleEngine() }),
   rules: rulesScenario,
+  watch: watchScenario,
 };
 
 const wanted = process.argv.slice(2);

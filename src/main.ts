@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import type { Logger } from "pino";
+import { startApi } from "./compose/api.js";
 import { buildIngest } from "./compose/ingest.js";
 import { checkMaskKey, loadMaskKey } from "./compose/mask-key.js";
 import { openStore } from "./compose/store.js";
@@ -26,6 +27,8 @@ export interface RuntimeDeps {
 export interface Crwatch {
   store: Store;
   ingest: Ingest;
+  /** The API's address (`http://127.0.0.1:7070`) when the config has an `api` block. */
+  apiUrl?: string;
   /** Resolves once every source has emitted its initial view (or failed once). */
   ready(): Promise<void>;
   /** Flushes pending source events, commits them, delivers what is committed, closes. */
@@ -53,6 +56,23 @@ export async function startCrwatch(config: CrwatchConfig, deps: RuntimeDeps): Pr
   const dispatcher = buildDispatcher(config, store, deps, clock);
   ingest.onCommit(() => dispatcher.wake());
   dispatcher.start();
+  let api: Awaited<ReturnType<typeof startApi>>;
+  let sourcesReady = false;
+  try {
+    api = await startApi(config, {
+      store,
+      ingest,
+      log,
+      clock,
+      onRequeued: () => dispatcher.wake(),
+      ready: () => sourcesReady,
+    });
+  } catch (err) {
+    await dispatcher.stop({ drain: false });
+    await store.close();
+    await release();
+    throw err;
+  }
   const runtime = new SourceRuntime(buildSources(config), {
     commit: (observation) => ingest.accept(observation),
     loadCursors: (source) => store.getSourceCursors(source),
@@ -61,14 +81,22 @@ export async function startCrwatch(config: CrwatchConfig, deps: RuntimeDeps): Pr
     clock,
   });
   runtime.start();
+  runtime
+    .ready()
+    .then(() => {
+      sourcesReady = true;
+    })
+    .catch(() => undefined);
   return {
     store,
     ingest,
+    ...(api ? { apiUrl: api.url } : {}),
     ready: () => runtime.ready(),
     async stop() {
       await runtime.stop();
       await ingest.idle();
       await dispatcher.stop({ drain: true });
+      await api?.stop();
       await store.close();
       await release();
     },

@@ -7,6 +7,8 @@ import { registerHistory } from "./history.js";
 import { registerServe } from "./serve.js";
 import { registerShow } from "./show.js";
 import { registerStatus } from "./status.js";
+import { registerTail } from "./tail.js";
+import { registerTokens } from "./tokens.js";
 import { registerVerify } from "./verify.js";
 
 const FOOTER = `
@@ -40,6 +42,8 @@ registerDiff(program);
 registerVerify(program);
 registerStatus(program);
 registerDeadLetters(program);
+registerTail(program);
+registerTokens(program);
 
 // A reader that goes away (`crwatch history | head`) ends a read command quietly. `serve`
 // is left alone: there stdout is a sink, whose write errors the dispatcher retries.

@@ -52,6 +52,7 @@ async function serve(flags: ServeFlags): Promise<void> {
   // Listen before starting: a signal during the initial scan still gets a clean stop.
   const stopRequested = waitForSignal(log);
   const crwatch = await startCrwatch(config, { log });
+  if (crwatch.apiUrl) log.info({ url: crwatch.apiUrl }, `API and UI at ${crwatch.apiUrl}`);
   // Sources start concurrently and in the background; say when all have their first view.
   crwatch
     .ready()

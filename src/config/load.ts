@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { Ajv, type ErrorObject } from "ajv";
 import { type Document, isMap, isScalar, LineCounter, parseDocument } from "yaml";
+import { type ApiConfig, apiWithDefaults, checkApiConfig } from "../api/config.js";
 import type { ComponentType } from "../model/component.js";
 import { CrwatchError } from "../model/errors.js";
 import { SINK_TYPES } from "../sinks/registry.js";
@@ -51,6 +52,7 @@ export async function loadConfig(options: LoadOptions): Promise<CrwatchConfig> {
   }
   checkUniqueNames(config.sources, "sources", options.configPath ?? "flags");
   checkUniqueNames(config.sinks, "sinks", options.configPath ?? "flags");
+  if (config.api) checkApiConfig(config.api, options.configPath ?? "flags");
   return config;
 }
 
@@ -189,6 +191,7 @@ interface RawConfig {
   maskKey?: string;
   maskKeyFile?: string;
   delivery?: Partial<CrwatchConfig["delivery"]>;
+  api?: Partial<ApiConfig>;
 }
 
 /** Lets the entry's own component make its relative paths absolute. */
@@ -233,6 +236,7 @@ function withDefaults(
       ...raw.delivery,
     },
   };
+  if (raw.api) config.api = apiWithDefaults(raw.api);
   const maskKey = raw.maskKey ?? env.CRWATCH_MASK_KEY;
   if (maskKey) config.maskKey = maskKey;
   const maskKeyFile = raw.maskKeyFile ?? env.CRWATCH_MASK_KEY_FILE;

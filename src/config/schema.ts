@@ -1,3 +1,4 @@
+import { type ApiConfig, apiConfigSchema } from "../api/config.js";
 import type { JsonSchema } from "../model/component.js";
 import {
   type PolicyConfig,
@@ -10,7 +11,7 @@ import { SINK_TYPES } from "../sinks/registry.js";
 import { SOURCE_TYPES, type SourceConfig } from "../sources/registry.js";
 import { STORE_TYPES, type StoreConfig } from "../store/registry.js";
 
-export type { SinkConfig, SourceConfig, StoreConfig };
+export type { ApiConfig, SinkConfig, SourceConfig, StoreConfig };
 
 /** The shape of crwatch.yaml after defaults. */
 export interface CrwatchConfig {
@@ -42,6 +43,8 @@ export interface CrwatchConfig {
     timeoutMs: number;
     ratePerSecond: number;
   };
+  /** The HTTP API, watch streams and UI; absent: no API is served. */
+  api?: ApiConfig;
 }
 
 const stringList = { type: "array", items: { type: "string", minLength: 1 } };
@@ -93,5 +96,6 @@ export const configSchema = {
         ratePerSecond: { type: "number", minimum: 0 },
       },
     },
+    api: apiConfigSchema,
   },
 } as const;

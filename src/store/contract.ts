@@ -5,7 +5,8 @@ import { sha256Hex } from "../core/stable-json.js";
 import type { Change, ChangeType, NewChange } from "../model/change.js";
 import type { JsonObject } from "../model/json.js";
 import { noticeRef, type Ref } from "../model/ref.js";
-import type { CommitBatch, DeadLetter, Store } from "./store.js";
+import { matchesChangeQuery } from "./change-query.js";
+import type { ChangeQuery, CommitBatch, DeadLetter, Store } from "./store.js";
 
 export type OpenStore = () => Promise<{ store: Store; cleanup: () => Promise<void> }>;
 
@@ -101,6 +102,8 @@ export function storeContract(name: string, open: OpenStore): void {
     describeRevisions(ctx);
     describeAtomicity(ctx);
     describeReadChanges(ctx);
+    describeChangeFilters(ctx);
+    describeResources(ctx);
     describeProblems(ctx);
     describeConsumers(ctx);
     describeVerify(ctx);
@@ -413,6 +416,123 @@ function describeReadChanges(ctx: StoreContext): void {
         [2, 3],
       );
       assert.deepEqual(seqs(await ctx.store.readChanges({ ...query, limit: 1 })), [2]);
+    });
+  });
+}
+
+/** seq 1-4 over two sources, actors, namespaces and finding severities. */
+function filterChanges(): NewChange[] {
+  const front = routeRef("storefront");
+  const none = { findings: [] };
+  return [
+    resourceChange("ADDED", front, 1, none),
+    resourceChange("MODIFIED", front, 2, {
+      actor: { name: "bob" },
+      findings: [{ ruleId: "r.high", severity: "high", message: "m" }],
+    }),
+    resourceChange("ADDED", routeRef("api", { source: "cluster", namespace: "edge" }), 1),
+    resourceChange("ADDED", routeRef("gw", { kind: "Gateway", namespace: "edge" }), 1, {
+      actor: null,
+      findings: [
+        { ruleId: "r.low", severity: "low", message: "m" },
+        { ruleId: "r.crit", severity: "critical", message: "m" },
+      ],
+    }),
+  ];
+}
+
+function describeChangeFilters(ctx: StoreContext): void {
+  describe("readChanges filters, order and window", () => {
+    let all: Change[] = [];
+    beforeEach(async () => {
+      all = await ctx.store.commit(batchOf(filterChanges()));
+    });
+    const seqs = async (query: ChangeQuery) =>
+      (await ctx.store.readChanges(query)).map((c) => c.seq);
+
+    const cases: [string, ChangeQuery, number[]][] = [
+      ["source", { source: "cluster" }, [3]],
+      ["group", { group: "gateway.networking.k8s.io" }, [1, 2, 3, 4]],
+      ["kind", { kind: "Gateway" }, [4]],
+      ["namespace", { namespace: "edge" }, [3, 4]],
+      ["name", { name: "storefront" }, [1, 2]],
+      ["actor", { actor: "bob" }, [2]],
+      ["one severity", { severities: ["critical"] }, [4]],
+      ["several severities", { severities: ["high", "low"] }, [2, 4]],
+      ["source and namespace", { source: "local", namespace: "edge" }, [4]],
+      ["no severity listed", { severities: [] }, [1, 2, 3, 4]],
+    ];
+    for (const [what, query, expected] of cases) {
+      it(`should filter by ${what}, as matchesChangeQuery does`, async () => {
+        assert.deepEqual(await seqs(query), expected);
+        const inMemory = all.filter((c) => matchesChangeQuery(c, query)).map((c) => c.seq);
+        assert.deepEqual(inMemory, expected);
+      });
+    }
+
+    it("should read newest first with order desc, below beforeSeq", async () => {
+      assert.deepEqual(await seqs({ order: "desc" }), [4, 3, 2, 1]);
+      assert.deepEqual(await seqs({ order: "desc", beforeSeq: 4, limit: 2 }), [3, 2]);
+      assert.deepEqual(await seqs({ afterSeq: 1, beforeSeq: 4 }), [2, 3]);
+    });
+
+    it("should filter by commit time, from inclusive and to exclusive", async () => {
+      const at = all[0]?.committedAt as string;
+      const later = new Date(Date.parse(at) + 1).toISOString();
+      assert.deepEqual(await seqs({ committedFrom: at }), [1, 2, 3, 4]);
+      assert.deepEqual(await seqs({ committedTo: at }), []);
+      assert.deepEqual(await seqs({ committedFrom: later }), []);
+      const inMemory = all.filter((c) => matchesChangeQuery(c, { committedTo: later }));
+      assert.equal(inMemory.length, 4);
+      assert.deepEqual(await seqs({ committedTo: later }), [1, 2, 3, 4]);
+    });
+  });
+}
+
+function describeResources(ctx: StoreContext): void {
+  describe("listResources", () => {
+    const front = routeRef("storefront");
+    const api = routeRef("api", { source: "cluster", namespace: "edge" });
+    const gone = routeRef("gone");
+    beforeEach(async () => {
+      await ctx.store.commit(
+        batchOf([
+          resourceChange("ADDED", front, 1),
+          resourceChange("MODIFIED", front, 2),
+          resourceChange("ADDED", api, 1),
+          resourceChange("ADDED", gone, 1),
+          resourceChange("DELETED", gone, 2),
+          noticeChange("GAP", "local"),
+        ]),
+      );
+    });
+    const names = async (query: Parameters<Store["listResources"]>[0]) =>
+      (await ctx.store.listResources(query)).map((r) => `${r.ref.name}@${r.revision}`);
+
+    it("should list the latest revision of each live ref in ref order", async () => {
+      assert.deepEqual(await names({}), ["api@1", "storefront@2"]);
+      const [first] = await ctx.store.listResources({ name: "storefront" });
+      assert.equal(first?.object?.kind, "HTTPRoute");
+      assert.equal(first?.seq, 2);
+    });
+
+    it("should include tombstones only when asked", async () => {
+      assert.deepEqual(await names({ includeDeleted: true }), ["api@1", "gone@2", "storefront@2"]);
+      const [tomb] = await ctx.store.listResources({ name: "gone", includeDeleted: true });
+      assert.equal(tomb?.object, null);
+    });
+
+    it("should filter by the parts of the ref", async () => {
+      assert.deepEqual(await names({ source: "cluster" }), ["api@1"]);
+      assert.deepEqual(await names({ namespace: "shop", kind: "HTTPRoute" }), ["storefront@2"]);
+      assert.deepEqual(await names({ group: "other" }), []);
+    });
+
+    it("should page after a ref, up to limit", async () => {
+      const query = { includeDeleted: true, limit: 2 };
+      assert.deepEqual(await names(query), ["api@1", "gone@2"]);
+      assert.deepEqual(await names({ ...query, afterRef: gone }), ["storefront@2"]);
+      assert.deepEqual(await names({ ...query, afterRef: front }), []);
     });
   });
 }

@@ -1,4 +1,4 @@
-import type { Change, ChangeType, NewChange, Revision } from "../model/change.js";
+import type { Change, ChangeType, NewChange, Revision, Severity } from "../model/change.js";
 import type { ErrorCode } from "../model/errors.js";
 import type { Location } from "../model/observation.js";
 import type { Ref } from "../model/ref.js";
@@ -44,11 +44,48 @@ export interface CommitBatch {
   resolvedProblems: { source: string; location: string }[];
 }
 
+/**
+ * Which changes to read. Every field that is set must hold (an empty list is no filter);
+ * store/change-query.ts holds the same semantics as a predicate, which live watch streams
+ * apply to changes in memory, so a stream's catch-up (read here) and its live part agree.
+ */
 export interface ChangeQuery {
   afterSeq?: number;
+  /** Only changes with seq < beforeSeq (a page cursor when reading newest first). */
+  beforeSeq?: number;
   /** Case-insensitive substring of the formatted ref (`source:Kind.group ns/name`). */
   refContains?: string;
   types?: ChangeType[];
+  /** Exact matches on the parts of the ref. */
+  source?: string;
+  group?: string;
+  kind?: string;
+  namespace?: string;
+  name?: string;
+  /** The actor's name, exactly. */
+  actor?: string;
+  /** Changes with at least one finding of one of these severities. */
+  severities?: Severity[];
+  /** committedAt >= committedFrom, as `Date.toISOString()` text (the stored form). */
+  committedFrom?: string;
+  /** committedAt < committedTo, as `Date.toISOString()` text. */
+  committedTo?: string;
+  /** `asc` (default): oldest first; `desc`: newest first. */
+  order?: "asc" | "desc";
+  limit?: number;
+}
+
+/** Which current resources to list: the latest revision of each ref, in ref order. */
+export interface ResourceQuery {
+  source?: string;
+  group?: string;
+  kind?: string;
+  namespace?: string;
+  name?: string;
+  /** Also list refs whose latest revision is a deletion (object null). */
+  includeDeleted?: boolean;
+  /** Page cursor: refs after this one in (source, group, kind, namespace, name) order. */
+  afterRef?: Ref;
   limit?: number;
 }
 
@@ -121,6 +158,8 @@ export interface ChangeLog {
   /** A revision of a ref; the latest when `revision` is omitted. */
   getRevision(ref: Ref, revision?: number): Promise<Revision | undefined>;
   listRevisions(ref: Ref): Promise<Revision[]>;
+  /** The latest revision of each matching ref (its head), ordered by ref. */
+  listResources(query: ResourceQuery): Promise<Revision[]>;
   /** Recomputes the hash chain from the stored rows. */
   verify(): Promise<VerifyResult>;
 }

@@ -32,6 +32,7 @@ import type {
   Head,
   NewDeadLetter,
   OpenProblem,
+  ResourceQuery,
   SourceHealth,
   Store,
   StoreCapabilities,
@@ -158,12 +159,68 @@ interface ChainHeadRow {
   last_hash: string;
 }
 
-interface ReadParams {
-  afterSeq: number;
-  /** JSON array of types, or null for all. */
-  types: string | null;
-  needle: string | null;
-  limit: number;
+type SqlParams = Record<string, string | number>;
+
+/** The WHERE clauses and parameters of a change query; every clause is a fixed string. */
+function changeWhere(query: ChangeQuery): { where: string[]; params: SqlParams } {
+  const where = ["seq > @afterSeq"];
+  const params: SqlParams = { afterSeq: query.afterSeq ?? 0 };
+  const add = (clause: string, name: string, value: string | number | undefined) => {
+    if (value === undefined) return;
+    where.push(clause);
+    params[name] = value;
+  };
+  add("seq < @beforeSeq", "beforeSeq", query.beforeSeq);
+  add("type IN (SELECT value FROM json_each(@types))", "types", jsonList(query.types));
+  add("source = @source", "source", query.source);
+  add("grp = @grp", "grp", query.group);
+  add("kind = @kind", "kind", query.kind);
+  add("namespace = @namespace", "namespace", query.namespace);
+  add("name = @name", "name", query.name);
+  add("json_extract(actor, '$.name') = @actor", "actor", query.actor);
+  add("committed_at >= @committedFrom", "committedFrom", query.committedFrom);
+  add("committed_at < @committedTo", "committedTo", query.committedTo);
+  add(
+    `EXISTS (SELECT 1 FROM json_each(findings) AS f
+       WHERE json_extract(f.value, '$.severity') IN (SELECT value FROM json_each(@severities)))`,
+    "severities",
+    jsonList(query.severities),
+  );
+  add(
+    "crw_ref_contains(source, grp, kind, namespace, name, @needle)",
+    "needle",
+    query.refContains || undefined,
+  );
+  return { where, params };
+}
+
+function jsonList(values: readonly string[] | undefined): string | undefined {
+  return values?.length ? JSON.stringify(values) : undefined;
+}
+
+const REF_COLUMNS = ["source", "grp", "kind", "namespace", "name"] as const;
+
+/** Current resources: each head's revision; row-value comparison pages in ref order. */
+function resourceWhere(query: ResourceQuery): { where: string[]; params: SqlParams } {
+  const where: string[] = [];
+  const params: SqlParams = {};
+  const parts = [query.source, query.group, query.kind, query.namespace, query.name];
+  REF_COLUMNS.forEach((column, i) => {
+    const value = parts[i];
+    if (value === undefined) return;
+    where.push(`h.${column} = @${column}`);
+    params[column] = value;
+  });
+  if (!query.includeDeleted) where.push("h.deleted = 0");
+  if (query.afterRef) {
+    where.push(
+      `(h.source, h.grp, h.kind, h.namespace, h.name) > (@a_source, @a_grp, @a_kind, @a_namespace, @a_name)`,
+    );
+    refParams(query.afterRef).forEach((value, i) => {
+      params[`a_${REF_COLUMNS[i]}`] = value;
+    });
+  }
+  return { where, params };
 }
 
 interface DeadLetterParams {
@@ -216,12 +273,6 @@ function prepareStatements(db: Database.Database) {
     setChainHead: db.prepare<[number, string]>(
       `INSERT INTO chain_head (id, last_seq, last_hash) VALUES (1, ?, ?)
        ON CONFLICT (id) DO UPDATE SET last_seq = excluded.last_seq, last_hash = excluded.last_hash`,
-    ),
-    readChanges: db.prepare<[ReadParams], ChangeRow>(
-      `SELECT * FROM changes WHERE seq > @afterSeq
-         AND (@types IS NULL OR type IN (SELECT value FROM json_each(@types)))
-         AND (@needle IS NULL OR crw_ref_contains(source, grp, kind, namespace, name, @needle))
-       ORDER BY seq LIMIT @limit`,
     ),
     allChanges: db.prepare<[], ChangeRow>("SELECT * FROM changes ORDER BY seq"),
     revisionChecks: db.prepare<[], RevisionCheckRow>(
@@ -328,6 +379,7 @@ export class SqliteStore implements Store {
   private readonly advanceTx: (consumer: string, seq: number, letters: NewDeadLetter[]) => void;
   private readonly verifyTx: () => VerifyResult;
   private lastCheckpointAt = 0;
+  private readonly queries = new Map<string, Database.Statement<[SqlParams], unknown>>();
 
   constructor(
     db: Database.Database,
@@ -452,11 +504,31 @@ export class SqliteStore implements Store {
   }
 
   async readChanges(query: ChangeQuery): Promise<Change[]> {
-    const types = query.types?.length ? JSON.stringify(query.types) : null;
-    const needle = query.refContains ? query.refContains : null;
-    const limit = Math.max(0, query.limit ?? DEFAULT_LIMIT);
-    const afterSeq = query.afterSeq ?? 0;
-    return this.stmts.readChanges.all({ afterSeq, types, needle, limit }).map(changeOf);
+    const { where, params } = changeWhere(query);
+    const order = query.order === "desc" ? "DESC" : "ASC";
+    const sql = `SELECT * FROM changes WHERE ${where.join(" AND ")} ORDER BY seq ${order} LIMIT @limit`;
+    params.limit = Math.max(0, query.limit ?? DEFAULT_LIMIT);
+    return this.cached<ChangeRow>(sql).all(params).map(changeOf);
+  }
+
+  async listResources(query: ResourceQuery): Promise<Revision[]> {
+    const { where, params } = resourceWhere(query);
+    const join = REF_COLUMNS.map((c) => `r.${c} = h.${c}`).join(" AND ");
+    const sql = `SELECT r.* FROM heads h JOIN revisions r ON ${join} AND r.revision = h.revision
+      ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+      ORDER BY h.source, h.grp, h.kind, h.namespace, h.name LIMIT @limit`;
+    params.limit = Math.max(0, query.limit ?? DEFAULT_LIMIT);
+    return this.cached<RevisionRow>(sql).all(params).map(revisionOf);
+  }
+
+  /** Filtered queries are built from fixed clauses; each distinct shape is prepared once. */
+  private cached<Row>(sql: string): Database.Statement<[SqlParams], Row> {
+    let stmt = this.queries.get(sql);
+    if (!stmt) {
+      stmt = this.db.prepare<[SqlParams], unknown>(sql);
+      this.queries.set(sql, stmt);
+    }
+    return stmt as Database.Statement<[SqlParams], Row>;
   }
 
   async getChange(seq: number): Promise<Change | undefined> {

@@ -1,0 +1,27 @@
+import { Hono } from "hono";
+import type { ApiEnv } from "./auth.js";
+import type { ApiDeps } from "./deps.js";
+
+/** The configured sources plus any with recorded health (a source removed from config). */
+async function sourceNames(deps: ApiDeps): Promise<string[]> {
+  const health = await deps.store.listSourceHealth();
+  return [...new Set([...deps.sources, ...health.map((h) => h.source)])].sort();
+}
+
+export function sourceRoutes(deps: ApiDeps): Hono<ApiEnv> {
+  const app = new Hono<ApiEnv>();
+  app.get("/sources", async (c) => {
+    const health = new Map((await deps.store.listSourceHealth()).map((h) => [h.source, h]));
+    const items = await Promise.all(
+      (await sourceNames(deps)).map(async (name) => ({
+        name,
+        configured: deps.sources.includes(name),
+        health: health.get(name) ?? null,
+        cursors: await deps.store.getSourceCursors(name),
+        openProblems: await deps.store.openProblems(name),
+      })),
+    );
+    return c.json({ items });
+  });
+  return app;
+}
