@@ -424,4 +424,26 @@ describe("kubernetes source against the fake API server", () => {
       "DELETED HTTPRoute edge/in",
     ]);
   });
+
+  it("should watch core kinds (v1/Secret) whose list items carry no kind, masking their data", async () => {
+    const h = await started({ crds: [], config: { resources: ["v1/Secret"] } }, (s) => {
+      s.apply({
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: { name: "basic-auth", namespace: "edge" },
+        data: { ".htpasswd": "dXNlcjpwYXNz" },
+      });
+    });
+    const [added] = await h.waitForChanges((c) => c.length === 1, "ADDED Secret");
+    assert.deepStrictEqual(added?.ref, {
+      source: "cluster",
+      group: "",
+      kind: "Secret",
+      namespace: "edge",
+      name: "basic-auth",
+    });
+    assert.equal(h.server.collectionRequests("secrets", "list")[0]?.path, "/api/v1/secrets");
+    assert.ok(!JSON.stringify(added).includes("dXNlcjpwYXNz"), "the secret value is masked");
+    assert.deepStrictEqual(Object.keys(await h.cursors()), ["Secret"]);
+  });
 });
