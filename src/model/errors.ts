@@ -44,6 +44,7 @@ export const ERROR_CODES = {
   CRW_K8S_CONFIG: "the kubeconfig (or in-cluster account) could not be loaded",
   CRW_K8S_HTTP: "the Kubernetes API answered a request with an error status",
   CRW_K8S_STREAM: "a watch stream held a line that is not a watch event",
+  CRW_K8S_AUDIT: "the Kubernetes audit receiver could not start",
   CRW_DIFF_INPUT: "diff input could not be read",
   CRW_USAGE: "invalid command-line usage",
   CRW_GAP: "a source could not see some interval (entries written before gap codes were typed)",

@@ -49,7 +49,7 @@ describe("kubernetes source config", () => {
     assert.deepStrictEqual(source.namespaces, ["edge"]);
   });
 
-  it("should refuse malformed kinds, durations and namespaces, and the audit receiver (not built yet), with line and field", async () => {
+  it("should refuse malformed kinds, durations and namespaces, and a weak audit token, with line and field", async () => {
     await rejects(
       "sources:\n  - name: c\n    type: kubernetes\n    resources: [HTTPRoute]\n",
       /:4: sources\[0\]\.resources\/0 must match pattern|sources\[0\]\.resources\[0\] must match pattern/,
@@ -64,7 +64,11 @@ describe("kubernetes source config", () => {
     );
     await rejects(
       entry('    audit: { listen: 127.0.0.1:7071, token: "${AUDIT_TOKEN}" }\n'),
-      /:5: sources\[0\]\.audit is not a known setting/,
+      /:5: sources\[0\]\.audit\.token must NOT have fewer than 16 characters/,
+    );
+    await rejects(
+      entry("    audit: { listen: nowhere, token: 0123456789abcdef }\n"),
+      /:5: sources\[0\]\.audit\.listen must match pattern/,
     );
     await rejects(
       "sources:\n  - name: c\n    type: kubernetes\n",

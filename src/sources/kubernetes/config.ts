@@ -21,6 +21,19 @@ export interface KubernetesSourceConfig {
   discoveryInterval?: string;
   /** Objects per list page (`limit`). */
   pageSize?: number;
+  /** An endpoint for the API server's audit webhook: who made each change. */
+  audit?: AuditConfig;
+}
+
+export interface AuditConfig {
+  /** `host:port` to listen on. */
+  listen: string;
+  /** The bearer token the webhook presents (its kubeconfig's `token`). */
+  token: string;
+  /** Larger bodies are refused with 413; default 4 MiB. */
+  maxBodyBytes?: number;
+  /** How far apart an audit event and its change may arrive; default 10s. */
+  window?: string;
 }
 
 /** One configured kind: `group` is "" for the core group. */
@@ -39,6 +52,7 @@ export interface ResolvedKubernetesSourceConfig {
   stallTimeoutMs: number;
   discoveryIntervalMs: number;
   pageSize: number;
+  audit: { listen: string; token: string; maxBodyBytes: number; windowMs: number } | undefined;
 }
 
 export const KUBERNETES_SOURCE_DEFAULTS = {
@@ -93,6 +107,12 @@ export function withKubernetesDefaults(
       config.discoveryInterval ?? KUBERNETES_SOURCE_DEFAULTS.discoveryInterval,
     ),
     pageSize: config.pageSize ?? KUBERNETES_SOURCE_DEFAULTS.pageSize,
+    audit: config.audit && {
+      listen: config.audit.listen,
+      token: config.audit.token,
+      maxBodyBytes: config.audit.maxBodyBytes ?? 4 * 1024 * 1024,
+      windowMs: parseDuration(config.audit.window ?? "10s"),
+    },
   };
 }
 
@@ -121,5 +141,16 @@ export const kubernetesSourceSchema = {
     stallTimeout: duration,
     discoveryInterval: duration,
     pageSize: { type: "integer", minimum: 1, maximum: 10_000 },
+    audit: {
+      type: "object",
+      additionalProperties: false,
+      required: ["listen", "token"],
+      properties: {
+        listen: { type: "string", pattern: "^[^\\s]*:[0-9]{1,5}$" },
+        token: { type: "string", minLength: 16 },
+        maxBodyBytes: { type: "integer", minimum: 1024 },
+        window: duration,
+      },
+    },
   },
 } as const;

@@ -5,6 +5,7 @@ import type { JsonObject } from "../../model/json.js";
 import type { ObservationEvent, ObservedObject, Scope } from "../../model/observation.js";
 import type { Emitted } from "../source.js";
 import { actorFromManagedFields } from "./actor.js";
+import type { AuditFacts, AuditIndex } from "./audit/index.js";
 import { type KubeClient, KubeHttpError } from "./client.js";
 import type { ServedKind } from "./discovery.js";
 
@@ -26,6 +27,8 @@ export interface ListWatchDeps {
   labelSelector: string | undefined;
   pageSize: number;
   stallTimeoutMs: number;
+  /** When set, each watched change waits (up to the audit window) for its audit event. */
+  audit?: AuditIndex | undefined;
 }
 
 /** How a watch ended. `progressed`: it delivered at least one line. */
@@ -134,17 +137,25 @@ export async function watchStream(
       cut.abort();
     }, deps.stallTimeoutMs);
   let timer = arm();
+  const emitter = new OrderedEmitter(deps.emit);
   try {
     const { lines } = await deps.client.stream(`${collectionPath(stream)}?${params}`, cut.signal);
     for await (const line of lines) {
       deps.clock.clearTimeout(timer);
       progressed = true;
-      const expired = await handleLine(stream, deps, cursor, line);
-      if (expired) return { reason: "expired", detail: expired };
+      const expired = handleLine(stream, deps, cursor, line, emitter, signal);
+      if (expired) {
+        await emitter.drain();
+        return { reason: "expired", detail: expired };
+      }
+      await emitter.belowHighWater();
       timer = arm();
     }
+    await emitter.drain();
     return { reason: "closed", progressed, detail: "the server ended the watch" };
   } catch (err) {
+    // Whatever was read before the failure is emitted first: the resume starts after it.
+    await emitter.drain();
     if (stalled)
       return {
         reason: "stalled",
@@ -160,13 +171,19 @@ export async function watchStream(
   }
 }
 
-/** Emits one watch event; returns a message when it says the resourceVersion expired. */
-async function handleLine(
+/**
+ * Queues one watch event for emission; returns a message when it says the resourceVersion
+ * expired. With an audit index, the event waits for its audit event (up to the window)
+ * while later lines are read on.
+ */
+function handleLine(
   stream: KindStream,
   deps: ListWatchDeps,
   cursor: { rv: string },
   line: string,
-): Promise<string | undefined> {
+  emitter: OrderedEmitter,
+  signal: AbortSignal,
+): string | undefined {
   const event = parseEvent(stream, line);
   if (event.type === "ERROR") {
     const status = event.object as { code?: unknown; message?: unknown; reason?: unknown };
@@ -183,14 +200,77 @@ async function handleLine(
   if (!rv) throw streamError(stream, line, "the object has no metadata.resourceVersion");
   cursor.rv = rv;
   const cursors = { [stream.key]: rv };
-  if (event.type === "BOOKMARK") return deps.emit({ events: [], cursors }).then(() => undefined);
+  if (event.type === "BOOKMARK") {
+    emitter.push({ events: [], cursors });
+    return undefined;
+  }
   const item = observed(stream, event.object, deps.source);
-  const change: ObservationEvent =
-    event.type === "DELETED"
-      ? { type: "delete", ref: item.ref, ...(item.location ? { location: item.location } : {}) }
-      : { type: "upsert", item };
-  await deps.emit({ events: [change], cursors });
+  const build = (facts: AuditFacts | undefined): Emitted => {
+    const who = facts ?? (event.type === "DELETED" ? undefined : item);
+    const change: ObservationEvent =
+      event.type === "DELETED"
+        ? {
+            type: "delete",
+            ref: item.ref,
+            ...(item.location ? { location: item.location } : {}),
+            ...(who?.actor ? { actor: who.actor } : {}),
+            ...(who?.cause ? { cause: who.cause } : {}),
+          }
+        : { type: "upsert", item: { ...item, ...(facts ?? {}) } };
+    return { events: [change], cursors };
+  };
+  if (!deps.audit) {
+    emitter.push(build(undefined));
+    return undefined;
+  }
+  const key = {
+    group: stream.served.group,
+    resource: stream.served.plural,
+    namespace: item.ref.namespace,
+    name: item.ref.name,
+  };
+  emitter.push(deps.audit.match(key, rv, signal).then(build));
   return undefined;
+}
+
+/** Past this many queued events, reading waits for emission (back-pressure). */
+const HIGH_WATER = 256;
+
+/**
+ * Emits observations one after another in the order they were pushed, each once its
+ * content is ready (an audit match may still be pending), so a slow match never reorders
+ * events or their cursors. After a failed emit (the source is stopping) the rest is skipped:
+ * their cursors were not stored, so the next start replays them.
+ */
+class OrderedEmitter {
+  private tail: Promise<void> = Promise.resolve();
+  private pending = 0;
+  private failed = false;
+
+  constructor(private readonly emit: (o: Emitted) => Promise<void>) {}
+
+  push(observation: Emitted | Promise<Emitted>): void {
+    this.pending++;
+    this.tail = this.tail
+      .then(async () => {
+        const ready = await observation;
+        if (!this.failed) await this.emit(ready);
+      })
+      .catch(() => {
+        this.failed = true;
+      })
+      .finally(() => {
+        this.pending--;
+      });
+  }
+
+  async belowHighWater(): Promise<void> {
+    if (this.pending >= HIGH_WATER) await this.tail;
+  }
+
+  async drain(): Promise<void> {
+    await this.tail;
+  }
 }
 
 const EVENT_TYPES = new Set(["ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"]);

@@ -1,4 +1,6 @@
 import type { Source, SourceContext } from "../source.js";
+import { AuditIndex } from "./audit/index.js";
+import { AuditReceiver } from "./audit/receiver.js";
 import { KubeClient } from "./client.js";
 import {
   type KubernetesSourceConfig,
@@ -12,13 +14,15 @@ import { superviseKind } from "./supervisor.js";
 export interface KubernetesSourceTuning {
   /** Jitter source for retries (tests pass a seeded one). */
   random?: () => number;
+  /** Told the audit receiver's bound address once it listens (tests listen on port 0). */
+  onAuditListening?: (address: string) => void;
 }
 
 export function createKubernetesSource(
   config: KubernetesSourceConfig,
   tuning: KubernetesSourceTuning = {},
 ): Source {
-  return new KubernetesSource(withKubernetesDefaults(config), tuning.random ?? Math.random);
+  return new KubernetesSource(withKubernetesDefaults(config), tuning);
 }
 
 /**
@@ -32,7 +36,7 @@ class KubernetesSource implements Source {
 
   constructor(
     private readonly config: ResolvedKubernetesSourceConfig,
-    private readonly random: () => number,
+    private readonly tuning: KubernetesSourceTuning,
   ) {
     this.name = config.name;
   }
@@ -40,6 +44,33 @@ class KubernetesSource implements Source {
   async run(ctx: SourceContext, signal: AbortSignal): Promise<void> {
     // A kubeconfig that does not load throws: the runtime shows it and retries with backoff.
     const client = KubeClient.load(this.config);
+    const audit = await this.startAudit(ctx);
+    try {
+      await this.watchAll(ctx, client, audit?.index, signal);
+    } finally {
+      await audit?.receiver.close();
+    }
+  }
+
+  private async startAudit(
+    ctx: SourceContext,
+  ): Promise<{ index: AuditIndex; receiver: AuditReceiver } | undefined> {
+    const options = this.config.audit;
+    if (!options) return undefined;
+    const index = new AuditIndex(ctx.clock, options.windowMs);
+    const receiver = new AuditReceiver(options, index, ctx.log.child({ component: "audit" }));
+    const address = await receiver.start();
+    ctx.log.info({ address }, "audit receiver listening");
+    this.tuning.onAuditListening?.(address);
+    return { index, receiver };
+  }
+
+  private async watchAll(
+    ctx: SourceContext,
+    client: KubeClient,
+    audit: AuditIndex | undefined,
+    signal: AbortSignal,
+  ): Promise<void> {
     const health = new HealthBoard(ctx);
     const settled = new Set<string>();
     let ready = false;
@@ -67,7 +98,8 @@ class KubernetesSource implements Source {
             namespaces: this.config.namespaces,
             discoveryIntervalMs: this.config.discoveryIntervalMs,
             cursors: ctx.cursors,
-            random: this.random,
+            random: this.tuning.random ?? Math.random,
+            audit,
             onHealth: (key, status, message) => health.set(key, status, message),
             onSettled,
           },
