@@ -38,6 +38,8 @@ export class Harness {
   private runtime: SourceRuntime | undefined;
   private dir!: { path: string; cleanup: () => Promise<void> };
   private kubeconfig = "";
+  /** Where the audit receiver listens, once it does (config `audit`). */
+  auditAddress = "";
 
   constructor(private readonly options: HarnessOptions) {}
 
@@ -61,7 +63,12 @@ export class Harness {
   startSource(): SourceRuntime {
     const source = createKubernetesSource(
       { name: SOURCE, type: "kubernetes", kubeconfig: this.kubeconfig, ...this.options.config },
-      { random: () => 0.5 },
+      {
+        random: () => 0.5,
+        onAuditListening: (address) => {
+          this.auditAddress = address;
+        },
+      },
     );
     const runtime = new SourceRuntime([source], {
       commit: async (o) => {
