@@ -234,43 +234,80 @@ function handleLine(
 }
 
 /** Past this many queued events, reading waits for emission (back-pressure). */
-const HIGH_WATER = 256;
+const HIGH_WATER = 1000;
+/** Events merged into one observation at most. */
+const MAX_BATCH = 500;
+
+interface Queued {
+  ready: Promise<void>;
+  value?: Emitted;
+}
 
 /**
- * Emits observations one after another in the order they were pushed, each once its
- * content is ready (an audit match may still be pending), so a slow match never reorders
- * events or their cursors. After a failed emit (the source is stopping) the rest is skipped:
- * their cursors were not stored, so the next start replays them.
+ * Emits observations in the order they were pushed, each once its content is ready (an
+ * audit match may still be pending), so a slow match never reorders events or their
+ * cursors. Whatever is ready while an emit is in flight goes out as one observation (events
+ * in order, the last cursor), so a busy watch costs one commit per batch, not per event.
+ * After a failed emit (the source is stopping) the rest is skipped: their cursors were not
+ * stored, so the next start replays them.
  */
 class OrderedEmitter {
-  private tail: Promise<void> = Promise.resolve();
-  private pending = 0;
+  private readonly queue: Queued[] = [];
+  private running: Promise<void> | null = null;
   private failed = false;
 
   constructor(private readonly emit: (o: Emitted) => Promise<void>) {}
 
   push(observation: Emitted | Promise<Emitted>): void {
-    this.pending++;
-    this.tail = this.tail
-      .then(async () => {
-        const ready = await observation;
-        if (!this.failed) await this.emit(ready);
-      })
-      .catch(() => {
+    const entry: Queued = { ready: Promise.resolve() };
+    entry.ready = Promise.resolve(observation).then(
+      (value) => {
+        entry.value = value;
+      },
+      () => {
+        // Cannot happen today (matches resolve, never reject); if it did, stop emitting so
+        // the cursor stays before this event and the next start replays it.
         this.failed = true;
-      })
-      .finally(() => {
-        this.pending--;
-      });
+        entry.value = { events: [] };
+      },
+    );
+    this.queue.push(entry);
+    this.running ??= this.pump();
   }
 
   async belowHighWater(): Promise<void> {
-    if (this.pending >= HIGH_WATER) await this.tail;
+    while (this.queue.length >= HIGH_WATER && this.running) await this.running;
   }
 
   async drain(): Promise<void> {
-    await this.tail;
+    while (this.running) await this.running;
   }
+
+  private async pump(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        await this.queue[0]?.ready;
+        const batch: Emitted[] = [];
+        while (batch.length < MAX_BATCH && this.queue[0]?.value !== undefined)
+          batch.push(this.queue.shift()!.value!);
+        if (this.failed || batch.length === 0) continue;
+        await this.emit(merge(batch)).catch(() => {
+          this.failed = true;
+        });
+      }
+    } finally {
+      this.running = null;
+    }
+  }
+}
+
+/** One observation of several, in order: all events, the latest position per stream. */
+function merge(batch: Emitted[]): Emitted {
+  if (batch.length === 1) return batch[0]!;
+  return {
+    events: batch.flatMap((o) => o.events),
+    cursors: Object.assign({}, ...batch.map((o) => o.cursors ?? {})),
+  };
 }
 
 const EVENT_TYPES = new Set(["ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"]);
