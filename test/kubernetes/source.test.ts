@@ -446,4 +446,43 @@ describe("kubernetes source against the fake API server", () => {
     assert.ok(!JSON.stringify(added).includes("dXNlcjpwYXNz"), "the secret value is masked");
     assert.deepStrictEqual(Object.keys(await h.cursors()), ["Secret"]);
   });
+
+  it("should back off and retry a 5xx forever, showing it in health, then list normally", async () => {
+    const h = await started({ crds: ["HTTPRoute"] }, (s) => {
+      s.failNext(GW, "HTTPRoute", 503, 3);
+      s.apply(route("a", 1));
+    });
+    assert.match(
+      h.lastHealth()?.message ?? "",
+      /HTTPRoute\.gateway\.networking\.k8s\.io: GET .*httproutes: 503 .*injected failure 503; retrying in \d+ ms \(attempt 1\)/,
+    );
+    assert.equal(h.lastHealth()?.status, "degraded");
+    await h.advanceUntil(
+      async () => (await h.changes()).length === 1,
+      1000,
+      "ADDED after three failures",
+    );
+    assert.equal(h.server.collectionRequests("httproutes", "list").length, 4);
+    await waitFor(() => h.lastHealth()?.status === "ok", 5000, "healthy again");
+  });
+
+  it("should keep a burst of watch events in order, each observation carrying its last resourceVersion as the cursor", async () => {
+    const h = await started({ crds: ["HTTPRoute"] });
+    await waitFor(() => h.server.openWatches() === 1, 5000, "a watch");
+    for (let i = 0; i < 300; i++) h.server.apply(route(`r${i % 30}`, i));
+    const changes = await h.waitForChanges((c) => c.length === 300, "300 changes");
+    assert.deepStrictEqual(
+      changes.map((c) => c.ref.name),
+      Array.from({ length: 300 }, (_, i) => `r${i % 30}`),
+    );
+    assert.equal((await h.cursors())[ROUTES], h.server.resourceVersion);
+    // However the events were batched, each observation's cursor is its last event's.
+    for (const o of h.observations) {
+      const upserts = o.events.filter((e) => e.type === "upsert");
+      const last = upserts[upserts.length - 1];
+      if (last?.type !== "upsert") continue;
+      const rv = (last.item.object.metadata as { resourceVersion: string }).resourceVersion;
+      assert.equal(o.cursors?.[ROUTES], rv);
+    }
+  });
 });
