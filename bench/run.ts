@@ -1,5 +1,6 @@
 import { createRuleEngine } from "../src/rules/index.js";
 import { ingestScenario } from "./ingest.js";
+import { kubernetesScenario } from "./kubernetes.js";
 import { rulesScenario } from "./rules.js";
 import { watchScenario } from "./watch.js";
 
@@ -9,6 +10,7 @@ const scenarios: Record<string, () => Promise<Record<string, unknown>>> = {
   "ingest-rules": () => ingestScenario({ scenario: "ingest-rules", rules: createRuleEngine() }),
   rules: rulesScenario,
   watch: watchScenario,
+  kubernetes: kubernetesScenario,
 };
 
 const wanted = process.argv.slice(2);

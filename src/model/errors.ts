@@ -46,6 +46,10 @@ export const ERROR_CODES = {
   CRW_SNAPSHOT_INCOMPLETE:
     "a paged snapshot ended without its beginning; deletions within it were not inferred",
   CRW_UNKNOWN_KIND: "a resource kind is not served by the API",
+  CRW_K8S_CONFIG: "the kubeconfig (or in-cluster account) could not be loaded",
+  CRW_K8S_HTTP: "the Kubernetes API answered a request with an error status",
+  CRW_K8S_STREAM: "a watch stream held a line that is not a watch event",
+  CRW_K8S_AUDIT: "the Kubernetes audit receiver could not start",
   CRW_DIFF_INPUT: "diff input could not be read",
   CRW_USAGE: "invalid command-line usage",
   CRW_API_BAD_PARAMETER: "a request parameter or body is missing or invalid",

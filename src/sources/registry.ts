@@ -2,6 +2,8 @@ import { resolve } from "node:path";
 import type { ComponentType } from "../model/component.js";
 import { type FilesSourceConfig, filesSourceSchema } from "./files/config.js";
 import { createFilesSource } from "./files/source.js";
+import { type KubernetesSourceConfig, kubernetesSourceSchema } from "./kubernetes/config.js";
+import { createKubernetesSource } from "./kubernetes/source.js";
 import type { Source } from "./source.js";
 
 /** What a source may be given when it is built (its state lives in the store, not here). */
@@ -10,7 +12,7 @@ export interface SourceDeps {
   workDir: string;
 }
 
-export type SourceConfig = FilesSourceConfig;
+export type SourceConfig = FilesSourceConfig | KubernetesSourceConfig;
 
 export type SourceType<C extends SourceConfig = SourceConfig> = ComponentType<
   C,
@@ -28,5 +30,13 @@ const files: SourceType<FilesSourceConfig> = {
   create: (config) => createFilesSource(config),
 };
 
+const kubernetes: SourceType<KubernetesSourceConfig> = {
+  type: "kubernetes",
+  schema: kubernetesSourceSchema,
+  resolvePaths: (config, baseDir) =>
+    config.kubeconfig ? { ...config, kubeconfig: resolve(baseDir, config.kubeconfig) } : config,
+  create: (config) => createKubernetesSource(config),
+};
+
 /** Source types as data: the config schema is composed from this list, the root builds from it. */
-export const SOURCE_TYPES = [files] as readonly SourceType[];
+export const SOURCE_TYPES = [files, kubernetes] as readonly SourceType[];

@@ -1,0 +1,44 @@
+import { createInterface } from "node:readline";
+import { installFixtureCrds } from "../test/fake-kube/fixtures.js";
+import { FakeKubeServer } from "../test/fake-kube/server.js";
+import { makeRoute } from "./objects.js";
+
+/**
+ * The fake API server in its own process for the benchmark (so the measured process holds
+ * only crwatch): seeds N HTTPRoutes, prints its URL, then takes commands on stdin:
+ * `burst RATE SECONDS` writes RATE modifications per second, each stamped with its write
+ * time in an annotation, and prints `done` when finished.
+ */
+const count = Number(process.argv[2] ?? 1000);
+const server = new FakeKubeServer();
+const url = await server.start();
+await installFixtureCrds(server, ["HTTPRoute"]);
+for (let i = 0; i < count; i++) server.apply(stamped(i, 0, 0), "bench");
+process.stdout.write(`${url}\n`);
+
+function stamped(i: number, version: number, at: number) {
+  const route = makeRoute(i, version) as { metadata: Record<string, unknown> };
+  const { resourceVersion: _rv, ...metadata } = route.metadata;
+  metadata.annotations = { ...(metadata.annotations as object), "bench/at": String(at) };
+  return { ...route, metadata };
+}
+
+async function burst(rate: number, seconds: number): Promise<void> {
+  const perTick = Math.max(1, Math.round(rate / 100));
+  const started = Date.now();
+  let n = 0;
+  while (Date.now() - started < seconds * 1000) {
+    const due = Math.floor(((Date.now() - started) / 1000) * rate);
+    for (; n < due; n++)
+      server.apply(stamped(n % count, 1 + Math.floor(n / count), Date.now()), "bench");
+    await new Promise((r) => setTimeout(r, 10 - (perTick > 0 ? 0 : 0)));
+  }
+  process.stdout.write(`done ${n}\n`);
+}
+
+for await (const line of createInterface({ input: process.stdin })) {
+  const [cmd, a, b] = line.trim().split(/\s+/);
+  if (cmd === "burst") await burst(Number(a), Number(b));
+  if (cmd === "quit") break;
+}
+await server.close();

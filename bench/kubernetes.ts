@@ -1,0 +1,138 @@
+import { execFile, spawn } from "node:child_process";
+import { once } from "node:events";
+import { performance } from "node:perf_hooks";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import pino from "pino";
+import { systemClock } from "../src/core/clock.js";
+import { createMasker } from "../src/core/mask.js";
+import { Ingest } from "../src/ingest/pipeline.js";
+import type { Observation } from "../src/model/observation.js";
+import { createKubernetesSource } from "../src/sources/kubernetes/source.js";
+import { SourceRuntime } from "../src/sources/runtime.js";
+import { openSqliteStore } from "../src/store/sqlite/store.js";
+import { writeKubeconfig } from "../test/fake-kube/fixtures.js";
+import { tempDir } from "../test/helpers.js";
+import { percentile, RssSampler } from "./stats.js";
+
+const run = promisify(execFile);
+/** The issue's figures; the environment can shrink them for a quick look. */
+const OBJECTS = Number(process.env.BENCH_K8S_OBJECTS ?? 100_000);
+const RATE = Number(process.env.BENCH_K8S_RATE ?? 10_000);
+const SECONDS = Number(process.env.BENCH_K8S_SECONDS ?? 30);
+const GW = "gateway.networking.k8s.io";
+
+/**
+ * (a) initial sync of OBJECTS HTTPRoutes from the fake API server (in another process)
+ * through the Kubernetes source, ingest and SQLite, beside `kubectl get --raw` of the same
+ * list in the same run; (b) RATE watch events per second for SECONDS: event-to-commit latency.
+ */
+export async function kubernetesScenario(): Promise<Record<string, unknown>> {
+  const dir = await tempDir("crwatch-bench-k8s-");
+  const script = fileURLToPath(new URL("./fake-kube-serve.js", import.meta.url));
+  const child = spawn(process.execPath, [script, String(OBJECTS)], {
+    stdio: ["pipe", "pipe", "inherit"],
+  });
+  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  try {
+    const url = String((await lines.next()).value);
+    const kubeconfig = await writeKubeconfig(dir.path, url);
+    const baselineMs = await rawList(kubeconfig);
+    const store = await openSqliteStore({ dir: dir.path });
+    const ingest = new Ingest({
+      store,
+      masker: createMasker({ key: Buffer.alloc(32, 1) }),
+      log: pino({ level: "silent" }),
+    });
+    const latencies: number[] = [];
+    let watching = false;
+    const baseRss = process.memoryUsage().rss;
+    const rss = new RssSampler();
+    const runtime = new SourceRuntime(
+      [
+        createKubernetesSource({
+          name: "bench",
+          type: "kubernetes",
+          kubeconfig,
+          resources: [`${GW}/HTTPRoute`],
+        }),
+      ],
+      {
+        commit: async (o: Observation) => {
+          await ingest.accept(o);
+          if (watching) recordLatency(o, latencies);
+        },
+        loadCursors: (s) => store.getSourceCursors(s),
+        onHealth: () => undefined,
+        log: pino({ level: "silent" }),
+        clock: systemClock,
+      },
+    );
+    const started = performance.now();
+    runtime.start();
+    await runtime.ready();
+    const syncMs = performance.now() - started;
+    const syncRssMiB = rss.stop();
+    watching = true;
+    child.stdin!.write(`burst ${RATE} ${SECONDS}\n`);
+    const done = String((await lines.next()).value);
+    const written = Number(done.split(" ")[1]);
+    const deadline = Date.now() + 60_000;
+    while (latencies.length < written && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
+    await runtime.stop();
+    await ingest.idle();
+    await store.close();
+    return {
+      scenario: "kubernetes",
+      objects: OBJECTS,
+      syncMs: Math.round(syncMs),
+      kubectlRawListMs: baselineMs === undefined ? "kubectl not installed" : Math.round(baselineMs),
+      syncVsRaw: baselineMs ? Number((syncMs / baselineMs).toFixed(2)) : null,
+      syncPeakRssMiB: syncRssMiB,
+      rssAboveStartKiBPerObject: Number(
+        ((syncRssMiB * 1024 * 1024 - baseRss) / 1024 / OBJECTS).toFixed(2),
+      ),
+      watchRatePerS: RATE,
+      watchSeconds: SECONDS,
+      eventsWritten: written,
+      eventsCommitted: latencies.length,
+      keptUp: latencies.length >= written,
+      latencyP50Ms: Math.round(percentile(latencies, 50)),
+      latencyP99Ms: Math.round(percentile(latencies, 99)),
+    };
+  } finally {
+    child.stdin!.end("quit\n");
+    await once(child, "exit").catch(() => undefined);
+    await dir.cleanup();
+  }
+}
+
+function recordLatency(o: Observation, latencies: number[]): void {
+  const now = Date.now();
+  for (const e of o.events) {
+    if (e.type !== "upsert") continue;
+    const at = Number(
+      (e.item.object.metadata as { annotations?: Record<string, string> }).annotations?.[
+        "bench/at"
+      ],
+    );
+    if (at > 0) latencies.push(now - at);
+  }
+}
+
+/** `kubectl get --raw` of the whole list, timed; undefined without kubectl. */
+async function rawList(kubeconfig: string): Promise<number | undefined> {
+  const started = performance.now();
+  try {
+    await run("kubectl", ["get", "--raw", `/apis/${GW}/v1/httproutes`], {
+      env: { ...process.env, KUBECONFIG: kubeconfig },
+      maxBuffer: 2 * 1024 * 1024 * 1024,
+    });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
+  }
+  return performance.now() - started;
+}

@@ -1,0 +1,369 @@
+import type { Logger } from "pino";
+import type { Clock } from "../../core/clock.js";
+import { CrwatchError } from "../../model/errors.js";
+import type { JsonObject } from "../../model/json.js";
+import type { ObservationEvent, ObservedObject, Scope } from "../../model/observation.js";
+import type { Emitted } from "../source.js";
+import { actorFromManagedFields } from "./actor.js";
+import type { AuditFacts, AuditIndex } from "./audit/index.js";
+import { type KubeClient, KubeHttpError } from "./client.js";
+import type { ServedKind } from "./discovery.js";
+
+/** One list+watch stream: a kind, in one namespace or all; its resourceVersion is one cursor. */
+export interface KindStream {
+  served: ServedKind;
+  namespace: string | undefined;
+  /** The cursor stream name (and snapshot id): `HTTPRoute.gateway.networking.k8s.io[/ns]`. */
+  key: string;
+  scope: Scope;
+}
+
+export interface ListWatchDeps {
+  client: KubeClient;
+  source: string;
+  emit(observation: Emitted): Promise<void>;
+  clock: Clock;
+  log: Logger;
+  labelSelector: string | undefined;
+  pageSize: number;
+  stallTimeoutMs: number;
+  /** When set, each watched change waits (up to the audit window) for its audit event. */
+  audit?: AuditIndex | undefined;
+}
+
+/** How a watch ended. `progressed`: it delivered at least one line. */
+export type WatchEnd =
+  | { reason: "expired"; detail: string }
+  | { reason: "closed" | "dropped" | "stalled"; progressed: boolean; detail: string };
+
+interface KubeList {
+  metadata?: { resourceVersion?: string; continue?: string };
+  items?: JsonObject[];
+}
+
+interface WatchEvent {
+  type: "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR";
+  object: JsonObject;
+}
+
+/** `/apis/<group>/<version>[/namespaces/<ns>]/<plural>` (core: `/api/<version>/…`). */
+export function collectionPath(stream: KindStream): string {
+  const { served, namespace } = stream;
+  const base = served.group ? `/apis/${served.group}/${served.version}` : `/api/${served.version}`;
+  const ns = namespace ? `/namespaces/${encodeURIComponent(namespace)}` : "";
+  return `${base}${ns}/${served.plural}`;
+}
+
+function apiVersionOf(served: ServedKind): string {
+  return served.group ? `${served.group}/${served.version}` : served.version;
+}
+
+/**
+ * Lists the stream's objects page by page (`limit`/`continue`) and emits them as one paged,
+ * scoped snapshot, so the pipeline infers deletions for this kind (and namespace) only. The
+ * list's resourceVersion is the cursor, stored with the snapshot's end: a list cut short
+ * leaves the old cursor, and the next start lists again. `gapFrom`: the resourceVersion
+ * whose watch expired; the GAP entry names it and the new list's.
+ */
+export async function listStream(
+  stream: KindStream,
+  deps: ListWatchDeps,
+  signal: AbortSignal,
+  gapFrom?: string,
+): Promise<string> {
+  let token: string | undefined;
+  let page = 0;
+  let listRv = "";
+  do {
+    const params = new URLSearchParams({ limit: String(deps.pageSize) });
+    if (token) params.set("continue", token);
+    if (deps.labelSelector) params.set("labelSelector", deps.labelSelector);
+    const list = (await deps.client.getJson(
+      `${collectionPath(stream)}?${params}`,
+      signal,
+    )) as KubeList;
+    if (page === 0) listRv = list.metadata?.resourceVersion ?? "";
+    const items = (list.items ?? []).map((item) => observed(stream, item, deps.source));
+    const events: ObservationEvent[] = [];
+    if (page === 0) {
+      if (gapFrom !== undefined) events.push(expiredGap(stream, gapFrom, listRv));
+      events.push({ type: "snapshot-begin", id: stream.key, scope: stream.scope });
+    }
+    events.push({ type: "snapshot-page", id: stream.key, items });
+    token = list.metadata?.continue || undefined;
+    if (!token) events.push({ type: "snapshot-end", id: stream.key });
+    await deps.emit({ events, ...(token ? {} : { cursors: { [stream.key]: listRv } }) });
+    page++;
+  } while (token && !signal.aborted);
+  return listRv;
+}
+
+function expiredGap(stream: KindStream, fromRv: string, listRv: string): ObservationEvent {
+  return {
+    type: "gap",
+    code: "CRW_WATCH_EXPIRED",
+    reason: `the watch of ${stream.key} expired (410 Gone)`,
+    detail: `resourceVersion ${fromRv || "(none)"} is no longer served; relisted at resourceVersion ${listRv}, changes in between are inferred`,
+    scope: stream.scope,
+  };
+}
+
+/**
+ * Watches from `cursor.rv` with bookmarks, emitting each event with the new resourceVersion
+ * as the stream's cursor (a bookmark moves the cursor alone). Returns how it ended; a silent
+ * watch (no line for `stallTimeoutMs` on the injected clock) is cut and reported as stalled.
+ * Error statuses and lines that are not watch events throw.
+ */
+export async function watchStream(
+  stream: KindStream,
+  deps: ListWatchDeps,
+  cursor: { rv: string },
+  signal: AbortSignal,
+): Promise<WatchEnd> {
+  const params = new URLSearchParams({
+    watch: "1",
+    resourceVersion: cursor.rv,
+    allowWatchBookmarks: "true",
+  });
+  if (deps.labelSelector) params.set("labelSelector", deps.labelSelector);
+  const cut = new AbortController();
+  const onAbort = () => cut.abort();
+  signal.addEventListener("abort", onAbort, { once: true });
+  let stalled = false;
+  let progressed = false;
+  const arm = () =>
+    deps.clock.setTimeout(() => {
+      stalled = true;
+      cut.abort();
+    }, deps.stallTimeoutMs);
+  let timer = arm();
+  const emitter = new OrderedEmitter(deps.emit);
+  try {
+    const { lines } = await deps.client.stream(`${collectionPath(stream)}?${params}`, cut.signal);
+    for await (const line of lines) {
+      deps.clock.clearTimeout(timer);
+      progressed = true;
+      const expired = handleLine(stream, deps, cursor, line, emitter, signal);
+      if (expired) {
+        await emitter.drain();
+        return { reason: "expired", detail: expired };
+      }
+      await emitter.belowHighWater();
+      timer = arm();
+    }
+    await emitter.drain();
+    return { reason: "closed", progressed, detail: "the server ended the watch" };
+  } catch (err) {
+    // Whatever was read before the failure is emitted first: the resume starts after it.
+    await emitter.drain();
+    if (stalled)
+      return {
+        reason: "stalled",
+        progressed,
+        detail: `no event or bookmark for ${deps.stallTimeoutMs} ms`,
+      };
+    if (signal.aborted || err instanceof CrwatchError) throw err;
+    return { reason: "dropped", progressed, detail: String((err as Error)?.message ?? err) };
+  } finally {
+    deps.clock.clearTimeout(timer);
+    signal.removeEventListener("abort", onAbort);
+    cut.abort();
+  }
+}
+
+/**
+ * Queues one watch event for emission; returns a message when it says the resourceVersion
+ * expired. With an audit index, the event waits for its audit event (up to the window)
+ * while later lines are read on.
+ */
+function handleLine(
+  stream: KindStream,
+  deps: ListWatchDeps,
+  cursor: { rv: string },
+  line: string,
+  emitter: OrderedEmitter,
+  signal: AbortSignal,
+): string | undefined {
+  const event = parseEvent(stream, line);
+  if (event.type === "ERROR") {
+    const status = event.object as { code?: unknown; message?: unknown; reason?: unknown };
+    const message = typeof status.message === "string" ? status.message : "";
+    if (status.code === 410) return message || "410 Gone";
+    throw new KubeHttpError(
+      typeof status.code === "number" ? status.code : 500,
+      collectionPath(stream),
+      typeof status.reason === "string" ? status.reason : "watch ERROR event",
+      message,
+    );
+  }
+  const rv = resourceVersionOf(event.object);
+  if (!rv) throw streamError(stream, line, "the object has no metadata.resourceVersion");
+  cursor.rv = rv;
+  const cursors = { [stream.key]: rv };
+  if (event.type === "BOOKMARK") {
+    emitter.push({ events: [], cursors });
+    return undefined;
+  }
+  const item = observed(stream, event.object, deps.source);
+  const build = (facts: AuditFacts | undefined): Emitted => {
+    const who = facts ?? (event.type === "DELETED" ? undefined : item);
+    const change: ObservationEvent =
+      event.type === "DELETED"
+        ? {
+            type: "delete",
+            ref: item.ref,
+            ...(item.location ? { location: item.location } : {}),
+            ...(who?.actor ? { actor: who.actor } : {}),
+            ...(who?.cause ? { cause: who.cause } : {}),
+          }
+        : { type: "upsert", item: { ...item, ...(facts ?? {}) } };
+    return { events: [change], cursors };
+  };
+  if (!deps.audit) {
+    emitter.push(build(undefined));
+    return undefined;
+  }
+  const key = {
+    group: stream.served.group,
+    resource: stream.served.plural,
+    namespace: item.ref.namespace,
+    name: item.ref.name,
+  };
+  emitter.push(deps.audit.match(key, rv, signal).then(build));
+  return undefined;
+}
+
+/** Past this many queued events, reading waits for emission (back-pressure). */
+const HIGH_WATER = 1000;
+/** Events merged into one observation at most. */
+const MAX_BATCH = 500;
+
+interface Queued {
+  ready: Promise<void>;
+  value?: Emitted;
+}
+
+/**
+ * Emits observations in the order they were pushed, each once its content is ready (an
+ * audit match may still be pending), so a slow match never reorders events or their
+ * cursors. Whatever is ready while an emit is in flight goes out as one observation (events
+ * in order, the last cursor), so a busy watch costs one commit per batch, not per event.
+ * After a failed emit (the source is stopping) the rest is skipped: their cursors were not
+ * stored, so the next start replays them.
+ */
+class OrderedEmitter {
+  private readonly queue: Queued[] = [];
+  private running: Promise<void> | null = null;
+  private failed = false;
+
+  constructor(private readonly emit: (o: Emitted) => Promise<void>) {}
+
+  push(observation: Emitted | Promise<Emitted>): void {
+    const entry: Queued = { ready: Promise.resolve() };
+    entry.ready = Promise.resolve(observation).then(
+      (value) => {
+        entry.value = value;
+      },
+      () => {
+        // Cannot happen today (matches resolve, never reject); if it did, stop emitting so
+        // the cursor stays before this event and the next start replays it.
+        this.failed = true;
+        entry.value = { events: [] };
+      },
+    );
+    this.queue.push(entry);
+    this.running ??= this.pump();
+  }
+
+  async belowHighWater(): Promise<void> {
+    while (this.queue.length >= HIGH_WATER && this.running) await this.running;
+  }
+
+  async drain(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  private async pump(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        await this.queue[0]?.ready;
+        const batch: Emitted[] = [];
+        while (batch.length < MAX_BATCH && this.queue[0]?.value !== undefined)
+          batch.push(this.queue.shift()!.value!);
+        if (this.failed || batch.length === 0) continue;
+        await this.emit(merge(batch)).catch(() => {
+          this.failed = true;
+        });
+      }
+    } finally {
+      this.running = null;
+    }
+  }
+}
+
+/** One observation of several, in order: all events, the latest position per stream. */
+function merge(batch: Emitted[]): Emitted {
+  if (batch.length === 1) return batch[0]!;
+  return {
+    events: batch.flatMap((o) => o.events),
+    cursors: Object.assign({}, ...batch.map((o) => o.cursors ?? {})),
+  };
+}
+
+const EVENT_TYPES = new Set(["ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"]);
+
+function parseEvent(stream: KindStream, line: string): WatchEvent {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(line);
+  } catch (err) {
+    throw streamError(stream, line, "not JSON", err);
+  }
+  const event = parsed as Partial<WatchEvent> | null;
+  if (
+    !event ||
+    typeof event.type !== "string" ||
+    !EVENT_TYPES.has(event.type) ||
+    !event.object ||
+    typeof event.object !== "object"
+  )
+    throw streamError(stream, line, "not a {type, object} watch event");
+  return event as WatchEvent;
+}
+
+function streamError(stream: KindStream, line: string, why: string, cause?: unknown): CrwatchError {
+  const shown = line.length > 200 ? `${line.slice(0, 200)}…` : line;
+  return new CrwatchError(
+    "CRW_K8S_STREAM",
+    `watch of ${stream.key}: ${why}: ${shown}`,
+    cause ? { cause } : undefined,
+  );
+}
+
+function resourceVersionOf(object: JsonObject): string {
+  const rv = (object.metadata as { resourceVersion?: unknown } | undefined)?.resourceVersion;
+  return typeof rv === "string" ? rv : "";
+}
+
+/** An API object as an observation item: kind and apiVersion filled in (lists omit them for core kinds). */
+export function observed(stream: KindStream, item: JsonObject, source: string): ObservedObject {
+  const { served } = stream;
+  const metadata = (item.metadata ?? {}) as { name?: unknown; namespace?: unknown };
+  if (typeof metadata.name !== "string" || !metadata.name)
+    throw streamError(
+      stream,
+      JSON.stringify(item).slice(0, 200),
+      "an object without metadata.name",
+    );
+  const namespace = typeof metadata.namespace === "string" ? metadata.namespace : "";
+  const object: JsonObject = { apiVersion: apiVersionOf(served), kind: served.kind, ...item };
+  const nsPath = namespace ? `/namespaces/${namespace}` : "";
+  const base = served.group ? `/apis/${served.group}/${served.version}` : `/api/${served.version}`;
+  const who = actorFromManagedFields(item);
+  return {
+    ref: { source, group: served.group, kind: served.kind, namespace, name: metadata.name },
+    object,
+    location: { path: `${base}${nsPath}/${served.plural}/${metadata.name}` },
+    ...(who ? { actor: who.actor, cause: who.cause } : {}),
+  };
+}
