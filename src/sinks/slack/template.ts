@@ -13,12 +13,16 @@ const TAG = /\{\{([#^/]?)\s*([A-Za-z][A-Za-z0-9_]*)\s*\}\}/g;
 export function renderTemplate(
   template: string,
   view: TemplateView,
-  escape: (s: string) => string,
+  escapeValue: (s: string) => string,
 ): string {
-  return renderSection(template, view, escape);
+  return renderSection(template, view, escapeValue);
 }
 
-function renderSection(text: string, view: TemplateView, escape: (s: string) => string): string {
+function renderSection(
+  text: string,
+  view: TemplateView,
+  escapeValue: (s: string) => string,
+): string {
   let out = "";
   let at = 0;
   // One regex per level: a nested section must not move the outer loop's position.
@@ -27,7 +31,7 @@ function renderSection(text: string, view: TemplateView, escape: (s: string) => 
     out += text.slice(at, m.index);
     const [whole, sigil, name] = m as unknown as [string, string, string];
     if (sigil === "") {
-      out += escape(view[name] ?? "");
+      out += escapeValue(view[name] ?? "");
       at = m.index + whole.length;
       continue;
     }
@@ -35,7 +39,7 @@ function renderSection(text: string, view: TemplateView, escape: (s: string) => 
     const end = text.indexOf(close, m.index + whole.length);
     const inner = text.slice(m.index + whole.length, end);
     const present = (view[name] ?? "") !== "";
-    if (present === (sigil === "#")) out += renderSection(inner, view, escape);
+    if (present === (sigil === "#")) out += renderSection(inner, view, escapeValue);
     at = end + close.length;
     tag.lastIndex = at;
   }
