@@ -108,9 +108,15 @@ async function openSession(config: AmqpSinkConfig, onLost: () => void): Promise<
   });
   lost.catch(() => undefined);
   // Without these listeners an 'error' event would crash the process.
+  let dropped = false;
   const drop = (err?: Error) => {
+    if (dropped) return;
+    dropped = true;
     onLost();
     fail(err ?? new Error("the connection to the broker closed"));
+    // A channel closed by the broker (a missing exchange) leaves the connection open: close
+    // it too, the next attempt opens both afresh.
+    model.close().catch(() => undefined);
   };
   model.on("error", drop);
   model.on("close", drop);
