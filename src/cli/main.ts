@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from "commander";
 import { reportFailure } from "./common.js";
+import { registerDeadLetters } from "./dead-letters.js";
 import { registerDiff } from "./diff.js";
 import { registerHistory } from "./history.js";
 import { registerServe } from "./serve.js";
@@ -20,5 +21,6 @@ registerShow(program);
 registerDiff(program);
 registerVerify(program);
 registerStatus(program);
+registerDeadLetters(program);
 
 program.parseAsync(process.argv).catch(reportFailure);
