@@ -9,7 +9,7 @@ import type { Change, NewChange } from "../src/model/change.js";
 import { createAmqpSink } from "../src/sinks/amqp/sink.js";
 import { Dispatcher } from "../src/sinks/dispatcher.js";
 import { createNatsSink } from "../src/sinks/nats/sink.js";
-import type { Sink } from "../src/sinks/sink.js";
+import { allDelivered, type Sink } from "../src/sinks/sink.js";
 import { createWebhookSink } from "../src/sinks/webhook/sink.js";
 import { openSqliteStore } from "../src/store/sqlite/store.js";
 import type { Store } from "../src/store/store.js";
@@ -198,6 +198,13 @@ async function http(store: Store, changes: Change[]) {
   }
 }
 
+const noop: Sink = {
+  name: "noop",
+  type: "noop",
+  deliver: async (changes) => allDelivered(changes),
+  close: async () => undefined,
+};
+
 /**
  * Delivered changes per second to each sink on loopback, beside a raw client publishing the
  * same payloads in the same run (JetStream with acks, RabbitMQ with confirms, HTTP POST).
@@ -214,6 +221,9 @@ export async function sinksScenario(): Promise<Record<string, unknown>> {
     const store = await openSqliteStore({ dir: dir.path });
     try {
       const changes = await fill(store);
+      // What the dispatcher alone reaches (log reads, cursor writes): the ceiling of any sink.
+      if (name === "nats")
+        result.dispatcherOnlyPerSecond = await throughDispatcher(store, noop, changes.at(-1)!.seq);
       result[name] = await run(store, changes);
     } catch (err) {
       result[name] = { error: err instanceof Error ? err.message : String(err) };
