@@ -33,7 +33,10 @@ export function createNatsSink(config: NatsSinkConfig): Sink {
   let connecting: Promise<Connected> | null = null;
   let lastError: string | undefined;
 
-  const connection = (): Promise<Connected> => {
+  const connection = async (): Promise<Connected> => {
+    const current = await connecting?.catch(() => null);
+    // A connection the client gave up on (an auth error ends reconnecting) is replaced.
+    if (current?.nc.isClosed()) connecting = null;
     connecting ??= open(config, stream, subject).catch((err) => {
       connecting = null;
       throw err;
