@@ -90,7 +90,7 @@ describe("webhook delivery through the dispatcher", () => {
     await dir.cleanup();
   });
 
-  function start(): Dispatcher {
+  function start(log = quiet): Dispatcher {
     const sink = createWebhookSink(
       { name: "hook", type: "webhook", url: receiver.url, secret: SECRET },
       systemClock,
@@ -98,7 +98,7 @@ describe("webhook delivery through the dispatcher", () => {
     const dispatcher = new Dispatcher({
       store,
       targets: [{ sink, policy }],
-      log: quiet,
+      log,
       pollIntervalMs: 20,
     });
     dispatchers.push(dispatcher);
@@ -186,5 +186,28 @@ describe("webhook delivery through the dispatcher", () => {
     for (const c of afterRestart)
       assert.ok(c.seq > cursorAtStop, `seq ${c.seq} was re-sent though acknowledged`);
     assertPerRefOrder(deduplicated(got));
+  });
+
+  it("should dead-letter everything once the endpoint answers 410, and log it once", async () => {
+    const committed = await store.commit({
+      changes: [changeOf("a", 1), changeOf("b", 1), changeOf("c", 1)],
+      cursors: [],
+      resolvedProblems: [],
+    });
+    receiver.answer = () => ({ status: 410 });
+    const lines: string[] = [];
+    const log = pino({ level: "warn" }, { write: (line: string) => lines.push(line) });
+    start(log);
+    await waitFor(
+      async () => (await store.getConsumerCursor("sink:hook")) === committed.at(-1)!.seq,
+      20_000,
+      "the cursor to pass the dead letters",
+    );
+    assert.deepStrictEqual(
+      (await store.listDeadLetters()).map((l) => l.seq),
+      committed.map((c) => c.seq),
+    );
+    assert.equal(receiver.requests.length, 1, "a gone endpoint is asked once");
+    assert.equal(lines.filter((l) => l.includes("destination is disabled")).length, 1);
   });
 });
