@@ -2,6 +2,7 @@ import { createRuleEngine } from "../src/rules/index.js";
 import { ingestScenario } from "./ingest.js";
 import { kubernetesScenario } from "./kubernetes.js";
 import { rulesScenario } from "./rules.js";
+import { sinksScenario } from "./sinks.js";
 import { watchScenario } from "./watch.js";
 
 /** Each scenario prints one JSON line; `npm run bench -- NAME` runs one alone. */
@@ -11,6 +12,7 @@ const scenarios: Record<string, () => Promise<Record<string, unknown>>> = {
   rules: rulesScenario,
   watch: watchScenario,
   kubernetes: kubernetesScenario,
+  sinks: sinksScenario,
 };
 
 const wanted = process.argv.slice(2);

@@ -1,80 +1,100 @@
 import type { Command } from "commander";
-import { formatRef } from "../model/ref.js";
-import type { DeadLetterFilter, Store } from "../store/store.js";
+import { CrwatchError } from "../model/errors.js";
+import type { DeadLetter, DeadLetterFilter, Store } from "../store/store.js";
 import { openExistingStore, parsePositiveInt } from "./common.js";
+
+const ACTIONS = ["list", "retry", "drop"] as const;
+type Action = (typeof ACTIONS)[number];
 
 interface Flags {
   dataDir?: string;
   sink?: string;
-  id?: string[];
+  seq?: string;
+  all?: boolean;
   output: string;
 }
 
+/** A sink's dead letters are kept under this consumer name (see sinks/dispatcher.ts). */
+const SINK_PREFIX = "sink:";
+
 /**
  * What an operator does with changes a sink gave up on: look at them, send them again (a
- * running `serve` picks them up on its next poll; otherwise the next start does), or drop
- * them for good.
+ * running `serve` picks them up at its next poll: the store is shared, SQLite lets this
+ * second process write), or drop them for good.
  */
 export function registerDeadLetters(program: Command): void {
-  const command = program
+  program
     .command("dead-letters")
-    .description("list, retry or drop changes that a sink dead-lettered");
-  const common = (sub: Command) =>
-    sub
-      .option("--data-dir <dir>", "where the history is stored", ".crwatch")
-      .option("--sink <name>", "only this sink's dead letters")
-      .option("--id <id>", "only this dead letter (repeatable)", (v: string, p: string[] = []) => [
-        ...p,
-        v,
-      ]);
-  common(command.command("list").description("list dead letters, oldest first"))
-    .option("--output <format>", "text or json (one object per line)", "text")
-    .action((flags: Flags) => withStore(flags, (store) => list(store, flags)));
-  common(command.command("retry").description("deliver dead letters again"))
-    .option("--output <format>", "text", "text")
-    .action((flags: Flags) =>
-      withStore(flags, async (store) => {
-        const n = await store.requeueDeadLetters({ ...filterOf(flags), state: "dead" });
-        process.stdout.write(`${n} dead letter(s) queued for another delivery\n`);
-      }),
-    );
-  common(command.command("drop").description("remove dead letters for good"))
-    .option("--output <format>", "text", "text")
-    .action((flags: Flags) =>
-      withStore(flags, async (store) => {
-        const n = await store.removeDeadLetters(filterOf(flags));
-        process.stdout.write(`${n} dead letter(s) dropped\n`);
-      }),
-    );
+    .description("list, retry or drop the changes a sink gave up on")
+    .argument("<action>", "list, retry or drop")
+    .option("--data-dir <dir>", "where the history is stored", ".crwatch")
+    .option("--sink <name>", "only this sink's dead letters")
+    .option("--seq <n>", "only the dead letter of this change")
+    .option("--all", "drop: every dead letter (needed when neither --sink nor --seq is given)")
+    .option("--output <format>", "text or json", "text")
+    .action(async (action: string, flags: Flags) => {
+      const chosen = checkAction(action);
+      if (flags.output !== "text" && flags.output !== "json")
+        throw new CrwatchError("CRW_USAGE", `--output expects text or json, got "${flags.output}"`);
+      const seq = flags.seq === undefined ? undefined : parsePositiveInt(flags.seq, "--seq");
+      if (chosen === "drop" && !flags.sink && seq === undefined && !flags.all)
+        throw new CrwatchError("CRW_USAGE", "drop needs --sink, --seq or --all");
+      const store = await openExistingStore(flags.dataDir, { write: chosen !== "list" });
+      try {
+        await run(store, chosen, flags, seq);
+      } finally {
+        await store.close();
+      }
+    });
 }
 
-function filterOf(flags: Flags): DeadLetterFilter {
-  const filter: DeadLetterFilter = {};
-  if (flags.sink) filter.consumer = `sink:${flags.sink}`;
-  if (flags.id) filter.ids = flags.id.map((id) => parsePositiveInt(id, "--id"));
-  return filter;
+function checkAction(action: string): Action {
+  if ((ACTIONS as readonly string[]).includes(action)) return action as Action;
+  throw new CrwatchError("CRW_USAGE", `dead-letters expects list, retry or drop, got "${action}"`);
 }
 
-async function withStore(flags: Flags, act: (store: Store) => Promise<void>): Promise<void> {
-  const store = await openExistingStore(flags.dataDir, { write: true });
-  try {
-    await act(store);
-  } finally {
-    await store.close();
+async function run(
+  store: Store,
+  action: Action,
+  flags: Flags,
+  seq: number | undefined,
+): Promise<void> {
+  const filter: DeadLetterFilter = flags.sink ? { consumer: `${SINK_PREFIX}${flags.sink}` } : {};
+  const letters = (await store.listDeadLetters(filter)).filter(
+    (l) => seq === undefined || l.seq === seq,
+  );
+  if (action === "list") {
+    process.stdout.write(render(letters, flags.output));
+    return;
   }
-}
-
-async function list(store: Store, flags: Flags): Promise<void> {
-  for (const letter of await store.listDeadLetters(filterOf(flags))) {
-    const change = await store.getChange(letter.seq);
-    if (flags.output === "json") {
-      process.stdout.write(`${JSON.stringify({ ...letter, changeId: change?.id ?? null })}\n`);
-      continue;
-    }
-    const what = change ? `${change.type} ${formatRef(change.ref)}` : "(not in the log)";
+  const ids = letters.map((l) => l.id);
+  const count =
+    ids.length === 0
+      ? 0
+      : action === "retry"
+        ? await store.requeueDeadLetters({ ids })
+        : await store.removeDeadLetters({ ids });
+  const verb = action === "retry" ? "marked for retry" : "dropped";
+  if (flags.output === "json") process.stdout.write(`${JSON.stringify({ action, count })}\n`);
+  else
     process.stdout.write(
-      `#${letter.id} ${letter.consumer} seq ${letter.seq} ${what}: ${letter.error} ` +
-        `(${letter.attempts} attempt(s), ${letter.state}, ${letter.createdAt})\n`,
+      `${count} dead letter(s) ${verb}${action === "retry" && count > 0 ? "; a running crwatch serve delivers them at its next poll" : ""}\n`,
     );
-  }
+}
+
+function sinkOf(letter: DeadLetter): string {
+  return letter.consumer.startsWith(SINK_PREFIX)
+    ? letter.consumer.slice(SINK_PREFIX.length)
+    : letter.consumer;
+}
+
+function render(letters: DeadLetter[], output: string): string {
+  if (output === "json")
+    return `${JSON.stringify(letters.map((l) => ({ ...l, sink: sinkOf(l) })))}\n`;
+  if (letters.length === 0) return "no dead letters\n";
+  const lines = letters.map(
+    (l) =>
+      `#${l.seq} ${sinkOf(l)} ${l.state} after ${l.attempts} attempt(s) at ${l.createdAt}: ${l.error}`,
+  );
+  return `${lines.join("\n")}\n`;
 }

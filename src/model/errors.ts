@@ -35,6 +35,7 @@ export const ERROR_CODES = {
   CRW_MASK_KEY: "the secret-masking key could not be loaded",
   CRW_SINK_DELIVERY: "a sink failed to deliver",
   CRW_SINK_TIMEOUT: "a sink did not answer within its delivery timeout",
+  CRW_SINK_CONFIG: "a sink's settings are invalid (a malformed secret, an unknown template field)",
   CRW_SINK_REJECTED: "a sink refused a change for good; it was dead-lettered",
   CRW_SOURCE_FAILED: "a source stopped with an error; the runtime restarts it with backoff",
   CRW_SOURCE_EMIT: "a source's observation could not be committed; it is retried",

@@ -8,6 +8,11 @@ export interface SinkUnderTest {
   sink: Sink;
   /** Seqs of the changes the destination holds, in arrival order. */
   delivered(): Promise<number[]>;
+  /**
+   * The de-duplication ids the destination received (`webhook-id`, `Nats-Msg-Id`, AMQP
+   * messageId), in arrival order; destinations with no id field leave it out.
+   */
+  receivedIds?(): Promise<string[]>;
   /** A sink of the same config whose destination fails every write. */
   broken: Sink;
   cleanup(): Promise<void>;
@@ -81,6 +86,26 @@ export function sinkContract(name: string, make: () => Promise<SinkUnderTest>): 
         const outcomes = await t.sink.deliver(changes, live());
         assert.equal(outcomes.length, changes.length);
         assert.ok(outcomes.every((o) => o.status === "delivered"));
+      } finally {
+        await t.sink.close();
+        await t.cleanup();
+      }
+    });
+
+    it("should carry each change's stable id to the destination, the same on redelivery", async (ctx) => {
+      const t = await make();
+      try {
+        if (!t.receivedIds) {
+          ctx.skip("this destination has no id field");
+          return;
+        }
+        await t.sink.deliver([sampleChange(1), sampleChange(2)], live());
+        await t.sink.deliver([sampleChange(1)], live());
+        const ids = await t.receivedIds();
+        const expected = [sampleChange(1).id, sampleChange(2).id];
+        // A destination that de-duplicates by id (JetStream) may hold the redelivery once.
+        assert.deepStrictEqual(ids.slice(0, 2), expected);
+        assert.ok(ids.slice(2).every((id) => id === expected[0]));
       } finally {
         await t.sink.close();
         await t.cleanup();

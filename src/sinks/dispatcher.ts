@@ -71,6 +71,7 @@ interface Pending {
 class SinkLoop {
   private stopping = false;
   private draining = false;
+  private disabledReported = false;
   private wakeUp: AbortController | null = null;
   private done: Promise<void> | null = null;
   private readonly consumer: string;
@@ -209,7 +210,19 @@ class SinkLoop {
       );
     });
     if (delivered.length > 0) this.options.onDelivered?.(this.target.sink.name, delivered);
+    this.reportDisabled();
     return settled;
+  }
+
+  /** Says once, loudly, that the sink's destination is gone (a webhook's 410). */
+  private reportDisabled(): void {
+    const health = this.target.sink.health?.();
+    if (!health?.disabled || this.disabledReported) return;
+    this.disabledReported = true;
+    this.log.error(
+      { error: health.lastError },
+      "the sink's destination is disabled: its changes are dead-lettered until crwatch restarts",
+    );
   }
 
   private random(): () => number {

@@ -23,6 +23,16 @@ export interface Sink {
   readonly type: string;
   deliver(changes: readonly Change[], signal: AbortSignal): Promise<DeliveryOutcome[]>;
   close(): Promise<void>;
+  /** What the sink knows of its destination beyond outcomes (an endpoint disabled by a 410). */
+  health?(): SinkHealth;
+}
+
+/** A sink's own view of its destination. */
+export interface SinkHealth {
+  /** The destination said it is gone for good (HTTP 410): every change is rejected. */
+  disabled: boolean;
+  /** The last failure, secrets left out. */
+  lastError?: string;
 }
 
 export const DELIVERED: DeliveryOutcome = { status: "delivered" };

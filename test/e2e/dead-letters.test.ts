@@ -1,97 +1,140 @@
 import assert from "node:assert/strict";
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { tempDir, waitFor } from "../helpers.js";
+import { type Receiver, startReceiver } from "../sinks/receiver.js";
 import { cli, serve, stop, waitUntilWatching } from "./process.js";
 
-const route = (name: string) =>
-  `apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata:\n  name: ${name}\n  namespace: shop\nspec:\n  hostnames: [${name}.example.com]\n`;
+interface Letter {
+  id: number;
+  seq: number;
+  sink: string;
+  state: string;
+  error: string;
+}
 
-describe("crwatch dead-letters", () => {
+describe("crwatch dead-letters (spawned CLI beside a running serve)", () => {
   let tmp: { path: string; cleanup: () => Promise<void> };
-  let data: string;
-  let config: string;
-  let target: string;
+  let receiver: Receiver;
+  before(async () => {
+    tmp = await tempDir("crwatch-dead-letters-");
+    receiver = await startReceiver(() => ({ status: 400 }));
+  });
+  after(async () => {
+    await receiver.close();
+    await tmp.cleanup();
+  });
 
-  const letters = () => {
-    const r = cli(["dead-letters", "list", "--data-dir", data, "--output", "json"]);
+  const list = (...args: string[]): Letter[] => {
+    const r = cli([
+      "dead-letters",
+      "list",
+      "--data-dir",
+      join(tmp.path, "data"),
+      "--output",
+      "json",
+      ...args,
+    ]);
     assert.equal(r.status, 0, r.stderr);
-    return r.stdout
-      .trim()
-      .split("\n")
-      .filter(Boolean)
-      .map((l) => JSON.parse(l));
+    return JSON.parse(r.stdout) as Letter[];
   };
 
-  before(async () => {
-    tmp = await tempDir("crwatch-dl-");
-    data = join(tmp.path, "data");
-    const watched = join(tmp.path, "watched");
+  it("should list what a receiver refused, drop one, and retry the other into a running serve", async () => {
+    const watched = join(tmp.path, "cfg");
     await mkdir(watched);
-    await writeFile(join(watched, "a.yaml"), route("a"));
-    await writeFile(join(watched, "b.yaml"), route("b"));
-    // The sink's file is a directory: every write fails, so each change is dead-lettered.
-    target = join(tmp.path, "out.jsonl");
-    await mkdir(target);
-    config = join(tmp.path, "crwatch.yaml");
+    for (const name of ["a", "b"]) {
+      await writeFile(
+        join(watched, `${name}.yaml`),
+        `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\ndata: {k: v}\n`,
+      );
+    }
+    const config = join(tmp.path, "crwatch.yaml");
     await writeFile(
       config,
       [
-        `store: {path: ${data}}`,
-        `sources: [{name: local, type: files, paths: [${watched}]}]`,
-        "sinks:",
-        `  - {name: audit, type: jsonl, path: ${target}, delivery: {maxAttempts: 2, initialDelayMs: 10}}`,
+        "store: {path: ./data}",
+        "sources: [{name: cfg, type: files, paths: [./cfg]}]",
+        `sinks: [{name: hook, type: webhook, url: "${receiver.url}"}]`,
         "",
       ].join("\n"),
     );
     const served = serve(["--config", config]);
-    await waitUntilWatching(served);
-    await waitFor(() => letters().length === 2, 20_000, "two dead letters");
-    assert.equal((await stop(served)).code, 0);
-  });
-  after(async () => tmp.cleanup());
+    try {
+      await waitUntilWatching(served);
+      const letters = await waitFor(
+        () => {
+          const found = list();
+          return found.length === 2 ? found : null;
+        },
+        20_000,
+        "two dead letters",
+      );
+      assert.deepStrictEqual(
+        letters.map((l) => [l.sink, l.state, l.error]),
+        [
+          ["hook", "dead", "HTTP 400"],
+          ["hook", "dead", "HTTP 400"],
+        ],
+      );
+      const text = cli(["dead-letters", "list", "--data-dir", join(tmp.path, "data")]);
+      assert.match(text.stdout, /^#\d+ hook dead after 1 attempt\(s\) at .*: HTTP 400$/m);
 
-  it("should list each dead letter with its change, error and attempts", () => {
-    const listed = letters();
-    assert.deepEqual(
-      listed.map((l) => [l.consumer, l.seq, l.attempts, l.state]),
-      [
-        ["sink:audit", 1, 2, "dead"],
-        ["sink:audit", 2, 2, "dead"],
-      ],
-    );
-    assert.match(listed[0].error, /EISDIR|illegal operation on a directory/);
-    assert.match(listed[0].changeId, /^[0-9a-f]{32}$/);
-    const text = cli(["dead-letters", "list", "--data-dir", data]);
-    assert.match(
-      text.stdout,
-      /sink:audit seq 1 ADDED local:HTTPRoute\.gateway\.networking\.k8s\.io shop\/a/,
-    );
+      const [dropped, kept] = letters;
+      const drop = cli([
+        "dead-letters",
+        "drop",
+        "--data-dir",
+        join(tmp.path, "data"),
+        "--seq",
+        String(dropped!.seq),
+      ]);
+      assert.equal(drop.status, 0, drop.stderr);
+      assert.match(drop.stdout, /^1 dead letter\(s\) dropped/);
+      assert.deepStrictEqual(
+        list().map((l) => l.seq),
+        [kept!.seq],
+      );
+
+      receiver.answer = () => ({ status: 200 });
+      const retry = cli([
+        "dead-letters",
+        "retry",
+        "--data-dir",
+        join(tmp.path, "data"),
+        "--sink",
+        "hook",
+      ]);
+      assert.equal(retry.status, 0, retry.stderr);
+      assert.match(retry.stdout, /^1 dead letter\(s\) marked for retry/);
+      await waitFor(() => list().length === 0, 20_000, "the retried letter to be delivered");
+      const deliveredSeqs = receiver.requests
+        .filter((r) => r.status === 200)
+        .map((r) => (JSON.parse(r.body) as { data: { seq: number } }).data.seq);
+      assert.deepStrictEqual(deliveredSeqs, [kept!.seq]);
+    } finally {
+      assert.equal((await stop(served)).code, 0, served.stderr());
+    }
   });
 
-  it("should deliver a retried dead letter on the next start and remove it, and drop another", async () => {
-    const [first, second] = letters();
-    const retried = cli(["dead-letters", "retry", "--data-dir", data, "--id", String(first.id)]);
-    assert.equal(retried.status, 0, retried.stderr);
-    assert.match(retried.stdout, /1 dead letter\(s\) queued/);
-    assert.deepEqual(
-      letters().map((l) => l.state),
-      ["retry", "dead"],
-    );
-    await rm(target, { recursive: true }); // the destination works again
-    const served = serve(["--config", config]);
-    await waitUntilWatching(served);
-    await waitFor(() => letters().length === 1, 20_000, "the retried letter delivered");
-    assert.equal((await stop(served)).code, 0);
-    const lines = (await readFile(target, "utf8")).trim().split("\n");
-    assert.deepEqual(
-      lines.map((l) => JSON.parse(l).id),
-      [first.changeId],
-    );
-    const dropped = cli(["dead-letters", "drop", "--data-dir", data, "--sink", "audit"]);
-    assert.match(dropped.stdout, /1 dead letter\(s\) dropped/);
-    assert.deepEqual(letters(), []);
-    assert.equal(second.seq, 2);
+  it("should refuse bad usage with CRW_USAGE and exit code 2", () => {
+    const dataDir = join(tmp.path, "data");
+    const cases = [
+      ["dead-letters", "explode", "--data-dir", dataDir],
+      ["dead-letters", "list", "--data-dir", dataDir, "--seq", "x"],
+      ["dead-letters", "list", "--data-dir", dataDir, "--output", "yaml"],
+      ["dead-letters", "drop", "--data-dir", dataDir],
+    ];
+    for (const args of cases) {
+      const r = cli(args);
+      assert.equal(r.status, 2, args.join(" "));
+      assert.match(r.stderr, /CRW_USAGE/, args.join(" "));
+    }
+  });
+
+  it("should say there is no history in a directory that has none", () => {
+    const r = cli(["dead-letters", "list", "--data-dir", join(tmp.path, "nowhere")]);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /CRW_STORE_OPEN/);
   });
 });
