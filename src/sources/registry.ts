@@ -2,6 +2,8 @@ import { resolve } from "node:path";
 import type { ComponentType } from "../model/component.js";
 import { type FilesSourceConfig, filesSourceSchema } from "./files/config.js";
 import { createFilesSource } from "./files/source.js";
+import { type GitSourceConfig, gitSourceSchema, resolveGitUrl } from "./git/config.js";
+import { createGitSource } from "./git/source.js";
 import type { Source } from "./source.js";
 
 /** What a source may be given when it is built (its state lives in the store, not here). */
@@ -10,7 +12,7 @@ export interface SourceDeps {
   workDir: string;
 }
 
-export type SourceConfig = FilesSourceConfig;
+export type SourceConfig = FilesSourceConfig | GitSourceConfig;
 
 export type SourceType<C extends SourceConfig = SourceConfig> = ComponentType<
   C,
@@ -28,5 +30,12 @@ const files: SourceType<FilesSourceConfig> = {
   create: (config) => createFilesSource(config),
 };
 
+const git: SourceType<GitSourceConfig> = {
+  type: "git",
+  schema: gitSourceSchema,
+  resolvePaths: (config, baseDir) => ({ ...config, url: resolveGitUrl(config.url, baseDir) }),
+  create: (config, deps) => createGitSource(config, deps),
+};
+
 /** Source types as data: the config schema is composed from this list, the root builds from it. */
-export const SOURCE_TYPES = [files] as readonly SourceType[];
+export const SOURCE_TYPES = [files, git] as readonly SourceType[];
