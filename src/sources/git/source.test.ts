@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { afterEach, describe, it } from "node:test";
@@ -352,6 +353,28 @@ describe("git source", () => {
     assert.equal(h.ledger.cursors.main === sha, false);
     await clock.advance(1_000);
     await waitFor(() => h.ledger.cursors.main === sha, 10_000, "the commit after the interval");
+    assert.equal(h.ledger.observations.at(-1)?.cause?.id, sha);
+  });
+
+  it("should fetch at once on a signed push webhook and ignore an unsigned one", async () => {
+    const repo = await newRepo();
+    await repo.write("a.yaml", routeYaml("a"));
+    await repo.commit("One");
+    const secret = "webhook-s3cret";
+    const h = await start({ url: repo.dir, webhook: { listen: "127.0.0.1:0", secret } });
+    const { port } = h.source.webhookAddress()!;
+    await repo.write("a.yaml", routeYaml("a", 3));
+    const sha = await repo.commit("Two", BOB);
+    const body = JSON.stringify({ ref: "refs/heads/main", after: sha });
+    const post = (headers: Record<string, string>) =>
+      fetch(`http://127.0.0.1:${port}/`, { method: "POST", body, headers }).then((r) => r.status);
+
+    assert.equal(await post({ "x-gitea-signature": "0".repeat(64) }), 401);
+    assert.equal(h.ledger.observations.length, 1, "a rejected request fetches nothing");
+    const signature = createHmac("sha256", secret).update(body).digest("hex");
+    assert.equal(await post({ "x-gitea-signature": signature, "x-gitea-delivery": "d-1" }), 202);
+
+    await waitFor(() => h.ledger.cursors.main === sha, 10_000, "the pushed commit");
     assert.equal(h.ledger.observations.at(-1)?.cause?.id, sha);
   });
 
