@@ -1,8 +1,10 @@
+import { gitScenario } from "./git.js";
 import { ingestScenario } from "./ingest.js";
 
 /** Each scenario prints one JSON line; `npm run bench -- NAME` runs one alone. */
 const scenarios: Record<string, () => Promise<Record<string, unknown>>> = {
   ingest: ingestScenario,
+  git: gitScenario,
 };
 
 const wanted = process.argv.slice(2);

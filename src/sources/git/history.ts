@@ -24,6 +24,12 @@ export interface TreeEntry {
   mode: string;
 }
 
+/** A commit and what it changes against its first parent. */
+export interface CommitChanges {
+  info: CommitInfo;
+  entries: TreeEntry[];
+}
+
 const FIELD = "\x1f";
 const RECORD = "\x1e";
 const FORMAT = ["%H", "%P", "%an", "%ae", "%aI", "%cn", "%ce", "%cI", "%B"].join("%x1f");
@@ -157,6 +163,34 @@ export class Repository {
       }
     }
     return infos;
+  }
+
+  /**
+   * Each commit with the files it changes against its first parent, from one `git log` per
+   * chunk of commits (a process per commit would cost more than the rest of the walk).
+   */
+  async commitsWithChanges(shas: string[]): Promise<CommitChanges[]> {
+    const out = await this.git.run([
+      "log",
+      "--no-walk=unsorted",
+      "--raw",
+      "-z",
+      "--no-abbrev",
+      "--no-renames",
+      "--diff-merges=first-parent",
+      `--format=%x1e${FORMAT}%x1f`,
+      ...shas,
+    ]);
+    const commits: CommitChanges[] = [];
+    for (const record of out.split(RECORD)) {
+      const end = record.lastIndexOf(`${FIELD}\0`);
+      if (end === -1) continue;
+      const fields = record.slice(0, end).split(FIELD);
+      if (fields.length < 9) continue;
+      const raw = record.slice(end + 2).replace(/^\n/, "");
+      commits.push({ info: toCommitInfo(fields), entries: parseRawDiff(raw) });
+    }
+    return commits;
   }
 
   /** The files that differ between two commits (or what `to` adds when `from` is absent). */

@@ -249,10 +249,17 @@ export class GitSource implements Source {
     const shas = await this.repo.commitsBetween(from, to, this.config.firstParent);
     const pathspecs = this.selector.pathspecs();
     for (let i = 0; i < shas.length; i += INFO_CHUNK) {
-      for (const info of await this.repo.commitInfo(shas.slice(i, i + INFO_CHUNK))) {
+      for (const { info, entries } of await this.repo.commitsWithChanges(
+        shas.slice(i, i + INFO_CHUNK),
+      )) {
         if (pass.signal.aborted) return;
-        const entries = await this.repo.diff(this.tree.sha, info.sha, pathspecs);
-        const events = await this.tree.apply(info.sha, entries, pass.reader);
+        // The log diffs against the first parent; the picture may be of another commit (every
+        // commit walked in topological order, or a cursor off the first-parent line).
+        const changes =
+          info.parents[0] === this.tree.sha
+            ? entries
+            : await this.repo.diff(this.tree.sha, info.sha, pathspecs);
+        const events = await this.tree.apply(info.sha, changes, pass.reader);
         if (events.length === 0) continue;
         await pass.ctx.emit(this.commitObservation(info, events));
         this.position = info.sha;

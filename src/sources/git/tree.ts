@@ -1,6 +1,7 @@
 import { parseDocuments } from "../../formats/documents.js";
 import { toObservedObjects } from "../../formats/resources.js";
-import type { ObservationEvent } from "../../model/observation.js";
+import type { ObservationEvent, ObservedObject } from "../../model/observation.js";
+import { refKey } from "../../model/ref.js";
 import {
   buildView,
   changeEvents,
@@ -13,6 +14,13 @@ import {
 import type { BlobReader } from "./git-cli.js";
 import type { TreeEntry } from "./history.js";
 import type { RepoPathSelector } from "./paths.js";
+
+/** One file a commit touched: what it held before and after (absent: no such file). */
+interface FileChange {
+  path: string;
+  before: ResourceRecord | undefined;
+  after?: ResourceRecord;
+}
 
 export interface TreeOptions {
   source: string;
@@ -52,30 +60,90 @@ export class TreeState {
     full = false,
   ): Promise<ObservationEvent[]> {
     const selected = entries.filter((e) => this.options.selector.selects(e.path));
-    const records = new Map(this.records);
-    const reread = new Set<string>();
     const blobs = await Promise.all(
       selected.map((e) => (e.blob ? reader.read(e.blob) : Promise.resolve(undefined))),
     );
+    // Changed in place: should the emit fail, `sha` no longer matches the source's position
+    // and the source rebuilds the picture from the recorded commit.
+    this.sha = undefined;
+    const records = this.records;
+    const changed: FileChange[] = [];
+    let added = false;
     for (const [i, entry] of selected.entries()) {
       const blob = blobs[i];
+      const before = records.get(entry.path);
       if (entry.status === "D" || !entry.blob || !blob) {
         records.delete(entry.path);
+        changed.push({ path: entry.path, before });
         continue;
       }
-      const record = this.read(entry.path, sha, entry.blob, blob, records.get(entry.path));
-      records.set(entry.path, record);
-      if (record.readable) reread.add(entry.path);
+      added ||= before === undefined;
+      const after = this.read(entry.path, sha, entry.blob, blob, before);
+      records.set(entry.path, after);
+      changed.push({ path: entry.path, before, after });
     }
-    const sorted = new Map([...records.entries()].sort(([a], [b]) => (a < b ? -1 : 1)));
-    const view = buildView(sorted.values(), { problems: [], unlisted: [] });
+    // The view wants path order (the first definition wins); only a new path can break it.
+    if (added) this.records = new Map([...records].sort(([a], [b]) => (a < b ? -1 : 1)));
+    const events = (!full && this.incremental(changed)) || this.rebuild(changed, full);
+    this.sha = sha;
+    return events;
+  }
+
+  /** The files source's way: the whole view again, compared with the last one. */
+  private rebuild(changed: FileChange[], full: boolean): ObservationEvent[] {
+    const reread = new Set(changed.filter((c) => c.after?.readable).map((c) => c.path));
+    const view = buildView(this.records.values(), { problems: [], unlisted: [] });
     const before = full ? emptyView() : this.view;
     const snapshot = full || unknownResolved(this.view, view);
     const events = snapshot ? snapshotEvents(before, view) : changeEvents(before, view, reread);
-    this.records = sorted;
     this.view = view;
-    this.sha = sha;
     return snapshot ? withoutPathKeeps(events) : events;
+  }
+
+  /**
+   * The same events as `rebuild` when nothing is wrong before or after (no problem, no
+   * duplicate, every changed file readable), in time proportional to the change rather than
+   * to the tree: a history of thousands of commits would otherwise rebuild the view each time.
+   * Anything else returns undefined and takes the full way.
+   */
+  private incremental(changed: FileChange[]): ObservationEvent[] | undefined {
+    const winners = this.view.winners;
+    if (this.view.problems.size > 0) return undefined;
+    const released = new Map<string, ObservedObject>();
+    for (const { path, before } of changed) {
+      for (const item of before?.items ?? []) {
+        const key = refKey(item.ref);
+        if (winners.get(key)?.absPath === path) released.set(key, item);
+      }
+    }
+    const claims = new Map<string, { item: ObservedObject; absPath: string }>();
+    for (const { path, after } of changed) {
+      if (!after) continue;
+      if (!after.readable || after.problems.length > 0) return undefined;
+      for (const item of after.items) {
+        const key = refKey(item.ref);
+        const holder = winners.get(key);
+        if (claims.has(key) || (holder && holder.absPath !== path && !released.has(key))) {
+          return undefined; // a duplicate: the full view decides who wins and reports it
+        }
+        claims.set(key, { item, absPath: path });
+      }
+    }
+    const events: ObservationEvent[] = [];
+    for (const [key, claim] of claims) {
+      winners.set(key, claim);
+      events.push({ type: "upsert", item: claim.item });
+    }
+    for (const [key, item] of released) {
+      if (claims.has(key)) continue;
+      winners.delete(key);
+      events.push({
+        type: "delete",
+        ref: item.ref,
+        ...(item.location && { location: item.location }),
+      });
+    }
+    return events;
   }
 
   /** The items of one file at one commit, parsed by the same code as the files source. */
