@@ -248,22 +248,34 @@ export class GitSource implements Source {
   private async walk(pass: Pass, from: string | undefined, to: string): Promise<void> {
     const shas = await this.repo.commitsBetween(from, to, this.config.firstParent);
     const pathspecs = this.selector.pathspecs();
-    for (let i = 0; i < shas.length; i += INFO_CHUNK) {
-      for (const { info, entries } of await this.repo.commitsWithChanges(
-        shas.slice(i, i + INFO_CHUNK),
-      )) {
-        if (pass.signal.aborted) return;
-        // The log diffs against the first parent; the picture may be of another commit (every
-        // commit walked in topological order, or a cursor off the first-parent line).
-        const changes =
-          info.parents[0] === this.tree.sha
-            ? entries
-            : await this.repo.diff(this.tree.sha, info.sha, pathspecs);
-        const events = await this.tree.apply(info.sha, changes, pass.reader);
-        if (events.length === 0) continue;
-        await pass.ctx.emit(this.commitObservation(info, events));
-        this.position = info.sha;
+    // One commit is being committed while the next is read and parsed; emits stay in order
+    // (the next starts only once the one before is committed).
+    let committing: Promise<void> = Promise.resolve();
+    try {
+      for (let i = 0; i < shas.length; i += INFO_CHUNK) {
+        for (const { info, entries } of await this.repo.commitsWithChanges(
+          shas.slice(i, i + INFO_CHUNK),
+        )) {
+          if (pass.signal.aborted) return;
+          // The log diffs against the first parent; the picture may be of another commit
+          // (every commit walked in topological order, or a cursor off the first-parent line).
+          const changes =
+            info.parents[0] === this.tree.sha
+              ? entries
+              : await this.repo.diff(this.tree.sha, info.sha, pathspecs);
+          const events = await this.tree.apply(info.sha, changes, pass.reader);
+          if (events.length === 0) continue;
+          await committing;
+          committing = pass.ctx.emit(this.commitObservation(info, events)).then(() => {
+            this.position = info.sha;
+          });
+          // Awaited before the next emit or at the end; this only keeps a rejection meanwhile
+          // from counting as unhandled.
+          committing.catch(() => undefined);
+        }
       }
+    } finally {
+      await committing;
     }
     const last = shas[shas.length - 1];
     if (last !== undefined && this.position !== last && this.tree.sha === last) {
