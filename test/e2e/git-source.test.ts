@@ -83,3 +83,35 @@ describe("a git source through startCrwatch", () => {
     assert.equal(JSON.parse(delivered[4]!).cause.id, third);
   });
 });
+
+describe("git source config", () => {
+  it("should refuse a bad entry with the field named", async () => {
+    const dir = await tempDir();
+    try {
+      const cases: Array<[string, RegExp]> = [
+        ["interval: 30 seconds", /interval/],
+        ["history: some", /history/],
+        ["branch: --upload-pack=evil", /branch/],
+        ["webhook: { listen: 7072, secret: long-enough-secret }", /listen/],
+      ];
+      for (const [line, field] of cases) {
+        const configPath = join(dir.path, "c.yaml");
+        await writeFile(
+          configPath,
+          `sources:\n  - name: repo\n    type: git\n    url: ./repo\n    ${line}\n`,
+        );
+        await assert.rejects(loadConfig({ configPath, env: {} }), (err: unknown) => {
+          assert.equal((err as { code?: string }).code, "CRW_CONFIG_INVALID");
+          assert.match(String(err), field);
+          return true;
+        });
+      }
+      const configPath = join(dir.path, "ok.yaml");
+      await writeFile(configPath, "sources:\n  - { name: repo, type: git, url: ./repo }\n");
+      const config = await loadConfig({ configPath, env: {} });
+      assert.equal((config.sources[0] as { url: string }).url, `file://${dir.path}/repo`);
+    } finally {
+      await dir.cleanup();
+    }
+  });
+});

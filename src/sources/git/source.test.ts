@@ -378,6 +378,16 @@ describe("git source", () => {
     assert.equal(h.ledger.observations.at(-1)?.cause?.id, sha);
   });
 
+  it("should fail with CRW_GIT_UNKNOWN_COMMIT in health when `since` names no commit", async () => {
+    const repo = await newRepo();
+    await repo.write("a.yaml", routeYaml("a"));
+    await repo.commit("One");
+    const h = await start({ url: repo.dir, since: "deadbeef" }, { ready: false });
+    const failed = await waitFor(() => h.ledger.health.find((x) => x.status === "failed"));
+    assert.match(failed.message, /commit deadbeef is not in the fetched history of main/);
+    assert.deepStrictEqual(h.ledger.observations, []);
+  });
+
   it("should show an unreachable remote in health without its credentials, and retry", async () => {
     const h = await start(
       {

@@ -121,6 +121,24 @@ describe("push webhook receiver", () => {
     assert.equal(r.pushes(), 1);
   });
 
+  it("should fail with CRW_WEBHOOK_LISTEN when the address is taken", async () => {
+    const first = new WebhookReceiver({
+      listen: "127.0.0.1:0",
+      secret: "a-secret",
+      onPush: () => undefined,
+      log: quiet,
+    });
+    receivers.push(first);
+    const { port } = await first.start();
+    const second = new WebhookReceiver({
+      listen: `127.0.0.1:${port}`,
+      secret: "a-secret",
+      onPush: () => undefined,
+      log: quiet,
+    });
+    await assert.rejects(second.start(), { code: "CRW_WEBHOOK_LISTEN" });
+  });
+
   it("should refuse a body over the limit with 413", async () => {
     const r = await receiver(16);
     assert.equal(await r.post("x".repeat(17), { "x-gitlab-token": "whatever" }), 413);
