@@ -1,8 +1,11 @@
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { createHmac } from "node:crypto";
+import { rename } from "node:fs/promises";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { afterEach, describe, it } from "node:test";
+import { promisify } from "node:util";
 import { pino } from "pino";
 import { ALICE, BOB, routeYaml, TestRepo } from "../../../test/git-repo.js";
 import { tempDir, waitFor } from "../../../test/helpers.js";
@@ -76,6 +79,15 @@ const upserts = (o: Observation) =>
 const names = (o: Observation) => upserts(o).map((e) => e.item.ref.name);
 const ofType = <T extends ObservationEvent["type"]>(o: Observation, type: T) =>
   o.events.filter((e): e is Extract<ObservationEvent, { type: T }> => e.type === type);
+
+async function gitIn(gitDir: string, ...args: string[]): Promise<string> {
+  const { stdout } = await promisify(execFile)("git", [
+    "--git-dir",
+    join(gitDir, "repo.git"),
+    ...args,
+  ]);
+  return stdout.trim();
+}
 
 async function newRepo(): Promise<TestRepo> {
   return TestRepo.init(join(await scratch(), "work"));
@@ -338,6 +350,54 @@ describe("git source", () => {
     const [snapshot] = ofType(o, "snapshot");
     assert.deepStrictEqual(snapshot!.items.map((i) => i.ref.name).sort(), ["a", "c"]);
     assert.equal(h.ledger.cursors.main, rewritten);
+  });
+
+  it("should deepen a shallow clone when the stored cursor is older than what it holds", async () => {
+    const repo = await newRepo();
+    const shas: string[] = [];
+    for (let i = 1; i <= 3; i++) {
+      await repo.write("a.yaml", routeYaml("a", i));
+      shas.push(await repo.commit(`Weight ${i}`));
+    }
+    const workDir = await scratch();
+    const first = await start({ url: repo.dir }, { workDir });
+    await stop(first);
+    assert.equal(await gitIn(workDir, "rev-parse", "--is-shallow-repository"), "true");
+
+    // A store restored from an older backup: its cursor predates the shallow clone.
+    const ledger = new Ledger();
+    ledger.cursors.main = shas[0]!;
+    await start({ url: repo.dir }, { workDir, ledger });
+
+    assert.deepStrictEqual(
+      ledger.observations.map((o) => o.cause?.id),
+      [shas[1], shas[2]],
+    );
+    assert.equal(await gitIn(workDir, "rev-parse", "--is-shallow-repository"), "false");
+  });
+
+  it("should mark the source degraded while the remote is gone, and catch up when it is back", async () => {
+    const root = await scratch();
+    const remote = await TestRepo.bare(join(root, "remote.git"));
+    const repo = await TestRepo.init(join(root, "work"));
+    await repo.git("remote", "add", "origin", remote);
+    await repo.write("a.yaml", routeYaml("a"));
+    await repo.commit("One");
+    await repo.git("push", "--quiet", "origin", "main");
+    const h = await start({ url: `file://${remote}` });
+
+    await rename(remote, `${remote}.away`);
+    h.source.poll();
+    const degraded = await waitFor(() => h.ledger.health.find((x) => x.status === "degraded"));
+    assert.match(degraded.message, /git fetch failed/);
+
+    await rename(`${remote}.away`, remote);
+    await repo.write("a.yaml", routeYaml("a", 9));
+    const sha = await repo.commit("Two", BOB);
+    await repo.git("push", "--quiet", "origin", "main");
+    h.source.poll();
+    await waitFor(() => h.ledger.cursors.main === sha, 20_000, "the commit after the outage");
+    assert.equal(h.ledger.health.at(-1)?.status, "ok");
   });
 
   it("should fetch again when the poll interval passes on the clock", async () => {
