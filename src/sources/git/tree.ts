@@ -11,7 +11,6 @@ import {
   unknownResolved,
   type View,
 } from "../files/state.js";
-import type { BlobReader } from "./git-cli.js";
 import type { TreeEntry } from "./history.js";
 import type { RepoPathSelector } from "./paths.js";
 
@@ -26,6 +25,13 @@ export interface TreeOptions {
   source: string;
   selector: RepoPathSelector;
   maxFileBytes: number;
+  /** Always rebuild the whole view (tests compare the two ways). */
+  alwaysRebuild?: boolean;
+}
+
+/** Where blobs come from (a `git cat-file --batch`). */
+export interface BlobSource {
+  read(sha: string): Promise<Buffer | undefined>;
 }
 
 /**
@@ -56,7 +62,7 @@ export class TreeState {
   async apply(
     sha: string,
     entries: TreeEntry[],
-    reader: BlobReader,
+    reader: BlobSource,
     full = false,
   ): Promise<ObservationEvent[]> {
     const selected = entries.filter((e) => this.options.selector.selects(e.path));
@@ -84,7 +90,8 @@ export class TreeState {
     }
     // The view wants path order (the first definition wins); only a new path can break it.
     if (added) this.records = new Map([...records].sort(([a], [b]) => (a < b ? -1 : 1)));
-    const events = (!full && this.incremental(changed)) || this.rebuild(changed, full);
+    const quick = full || this.options.alwaysRebuild ? undefined : this.incremental(changed);
+    const events = quick ?? this.rebuild(changed, full);
     this.sha = sha;
     return events;
   }
