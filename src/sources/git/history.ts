@@ -57,8 +57,6 @@ export class Repository {
     const exists = await this.git.test(["rev-parse", "--git-dir"]);
     if (!exists) await this.git.run(["init", "--bare", "--quiet", this.git.gitDir]);
     await this.git.run(["config", `remote.${REMOTE}.url`, url]);
-    // Our own ref is forced by the refspec; gc must not drop what a cursor may still name soon.
-    await this.git.run(["config", "gc.auto", "0"]);
   }
 
   /** Fetches the branch; `depth` makes (or keeps) a shallow clone. Returns the new head. */
