@@ -1,4 +1,5 @@
 import { createRuleEngine } from "../src/rules/index.js";
+import { gitScenario } from "./git.js";
 import { ingestScenario } from "./ingest.js";
 import { kubernetesScenario } from "./kubernetes.js";
 import { rulesScenario } from "./rules.js";
@@ -13,6 +14,7 @@ const scenarios: Record<string, () => Promise<Record<string, unknown>>> = {
   watch: watchScenario,
   kubernetes: kubernetesScenario,
   sinks: sinksScenario,
+  git: gitScenario,
 };
 
 const wanted = process.argv.slice(2);

@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -6,8 +7,17 @@ import { fileURLToPath } from "node:url";
 /** The repository root (tests run from dist/test/, compiled). */
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
-/** ../shared beside the checkout: fixtures and vectors are read from there, never copied. */
-export const sharedDir = process.env.CRWATCH_SHARED_DIR ?? resolve(repoRoot, "..", "shared");
+/**
+ * ../shared beside the checkout (or beside the folder holding it, for a worktree one level
+ * down): fixtures and vectors are read from there, never copied.
+ */
+export const sharedDir = process.env.CRWATCH_SHARED_DIR ?? findShared();
+
+function findShared(): string {
+  const near = resolve(repoRoot, "..", "shared");
+  const far = resolve(repoRoot, "..", "..", "shared");
+  return existsSync(near) || !existsSync(far) ? near : far;
+}
 
 /** The built CLI entry point. */
 export const cliPath = join(repoRoot, "dist", "src", "cli", "main.js");

@@ -43,6 +43,12 @@ export const ERROR_CODES = {
   CRW_WATCH_EXPIRED:
     "a watch's resourceVersion expired (410 Gone); what follows is inferred from a fresh list",
   CRW_HISTORY_REWRITTEN: "a Git branch was rewritten (force-push); what follows is inferred",
+  CRW_GIT_VERSION: "git is missing or older than the git source needs",
+  CRW_GIT_FAILED: "a git command failed",
+  CRW_GIT_REMOTE:
+    "a Git remote could not be reached or refused the credentials; retried with backoff",
+  CRW_GIT_UNKNOWN_COMMIT: "a configured commit (since) is not in the branch's history",
+  CRW_WEBHOOK_LISTEN: "a source's webhook listener could not start",
   CRW_SOURCE_DOWN: "a source could not be reached for longer than its interval",
   CRW_SNAPSHOT_INCOMPLETE:
     "a paged snapshot ended without its beginning; deletions within it were not inferred",

@@ -2,6 +2,8 @@ import { resolve } from "node:path";
 import type { ComponentType } from "../model/component.js";
 import { type FilesSourceConfig, filesSourceSchema } from "./files/config.js";
 import { createFilesSource } from "./files/source.js";
+import { type GitSourceConfig, gitSourceSchema, resolveGitUrl } from "./git/config.js";
+import { createGitSource } from "./git/source.js";
 import { type KubernetesSourceConfig, kubernetesSourceSchema } from "./kubernetes/config.js";
 import { createKubernetesSource } from "./kubernetes/source.js";
 import type { Source } from "./source.js";
@@ -12,7 +14,7 @@ export interface SourceDeps {
   workDir: string;
 }
 
-export type SourceConfig = FilesSourceConfig | KubernetesSourceConfig;
+export type SourceConfig = FilesSourceConfig | KubernetesSourceConfig | GitSourceConfig;
 
 export type SourceType<C extends SourceConfig = SourceConfig> = ComponentType<
   C,
@@ -38,5 +40,12 @@ const kubernetes: SourceType<KubernetesSourceConfig> = {
   create: (config) => createKubernetesSource(config),
 };
 
+const git: SourceType<GitSourceConfig> = {
+  type: "git",
+  schema: gitSourceSchema,
+  resolvePaths: (config, baseDir) => ({ ...config, url: resolveGitUrl(config.url, baseDir) }),
+  create: (config, deps) => createGitSource(config, deps),
+};
+
 /** Source types as data: the config schema is composed from this list, the root builds from it. */
-export const SOURCE_TYPES = [files, kubernetes] as readonly SourceType[];
+export const SOURCE_TYPES = [files, kubernetes, git] as readonly SourceType[];

@@ -3,11 +3,13 @@ import type { ObservationEvent, ObservedObject, SourceProblem } from "../../mode
 import { formatRef, refKey } from "../../model/ref.js";
 import type { FileSignature } from "./scan.js";
 
-/** What the source remembers of one file between reads. */
-export interface FileRecord {
+/**
+ * What a source remembers of one file between reads. `absPath` is the file's identity (the
+ * git source, which reuses this view logic, uses the path within the repository).
+ */
+export interface ResourceRecord {
   absPath: string;
   relPath: string;
-  signature: FileSignature;
   /** Items of the last good read; kept while the file is unreadable. */
   items: ObservedObject[];
   /** Problems of the last read (duplicates are worked out across files, not stored here). */
@@ -18,6 +20,11 @@ export interface FileRecord {
   known: boolean;
   /** sha256 of the bytes of the last good read. */
   contentHash?: string;
+}
+
+/** A file source's record: the file's signature tells a change without reading it. */
+export interface FileRecord extends ResourceRecord {
+  signature: FileSignature;
 }
 
 /** What could not be listed this time, from the walk. */
@@ -43,7 +50,7 @@ export function emptyView(): View {
 }
 
 /** `records` must iterate in sorted path order: it decides which of two definitions wins. */
-export function buildView(records: Iterable<FileRecord>, scan: ScanOutcome): View {
+export function buildView(records: Iterable<ResourceRecord>, scan: ScanOutcome): View {
   const view = emptyView();
   const keep = new Set(scan.unlisted);
   for (const path of scan.unlisted) view.unknown.add(path);

@@ -1,0 +1,112 @@
+import { spawn } from "node:child_process";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import pino from "pino";
+import { stringify } from "yaml";
+import { loadConfig } from "../src/config/load.js";
+import { startCrwatch } from "../src/main.js";
+import { tempDir } from "../test/helpers.js";
+import { makeRoute } from "./objects.js";
+
+/** The issue's figures; the environment can shrink them for a quick look. */
+const COMMITS = Number(process.env.BENCH_GIT_COMMITS ?? 5_000);
+const MANIFESTS = Number(process.env.BENCH_GIT_MANIFESTS ?? 500);
+
+function manifest(i: number, version: number): string {
+  return stringify(makeRoute(i, version));
+}
+
+/** A fast-import stream: one commit adding every manifest, then commits editing 1–3 of them. */
+function history(): string {
+  const parts: string[] = [];
+  const data = (text: string) => `data ${Buffer.byteLength(text)}\n${text}\n`;
+  const versions = new Array<number>(MANIFESTS).fill(0);
+  let time = Date.parse("2026-01-01T00:00:00Z") / 1000;
+  for (let c = 0; c <= COMMITS; c++) {
+    const who = c % 3 === 0 ? "Alice <alice@example.org>" : "Bob <bob@example.org>";
+    parts.push(`commit refs/heads/main\nmark :${c + 1}\n`);
+    parts.push(`author ${who} ${time} +0000\ncommitter ${who} ${time} +0000\n`);
+    parts.push(data(c === 0 ? "Add all routes" : `Edit routes (${c})`));
+    if (c > 0) parts.push(`from :${c}\n`);
+    const touched =
+      c === 0
+        ? [...versions.keys()]
+        : [(c * 7) % MANIFESTS, (c * 13) % MANIFESTS].slice(0, 1 + (c % 2));
+    for (const i of touched) {
+      if (c > 0) versions[i]! += 1;
+      parts.push(`M 100644 inline routes/team-${i % 50}/route-${i}.yaml\n`);
+      parts.push(data(manifest(i, versions[i]!)));
+    }
+    time += 60;
+  }
+  return parts.join("");
+}
+
+function git(cwd: string, args: string[], input?: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("git", args, { cwd, stdio: ["pipe", "pipe", "inherit"] });
+    let bytes = 0;
+    child.stdout.on("data", (chunk: Buffer) => {
+      bytes += chunk.length;
+    });
+    child.on("error", reject);
+    child.on("close", (code) => (code === 0 ? resolve(bytes) : reject(new Error(`git ${code}`))));
+    child.stdin.end(input ?? "");
+  });
+}
+
+/**
+ * Imports a repository of COMMITS commits over MANIFESTS manifests through the whole
+ * pipeline (clone, walk, parse, ingest, SQLite), beside `git log -p` over the same history.
+ */
+export async function gitScenario(): Promise<Record<string, unknown>> {
+  const dir = await tempDir("crwatch-bench-git-");
+  try {
+    const repo = join(dir.path, "repo");
+    await git(dir.path, ["init", "--quiet", "--initial-branch", "main", repo]);
+    await git(repo, ["fast-import", "--quiet"], history());
+
+    const t0 = performance.now();
+    const logBytes = await git(repo, ["log", "-p", "--reverse", "main"]);
+    const gitLogSeconds = (performance.now() - t0) / 1000;
+
+    const configPath = join(dir.path, "crwatch.yaml");
+    await writeFile(
+      configPath,
+      stringify({
+        store: { path: "./data" },
+        sources: [{ name: "repo", type: "git", url: "./repo", history: "full", interval: "1h" }],
+        sinks: [],
+      }),
+    );
+    const t1 = performance.now();
+    const crwatch = await startCrwatch(await loadConfig({ configPath, env: {} }), {
+      log: pino({ level: "silent" }),
+    });
+    await crwatch.ready();
+    const seconds = (performance.now() - t1) / 1000;
+    const changes = await crwatch.store.lastSeq();
+    const stats = crwatch.ingest.stats();
+    await crwatch.stop();
+    return {
+      scenario: "git",
+      commits: COMMITS + 1,
+      manifests: MANIFESTS,
+      changes,
+      seconds: round(seconds),
+      commitsPerSecond: Math.round((COMMITS + 1) / seconds),
+      changesPerSecond: Math.round(changes / seconds),
+      ingestMs: Math.round(stats.buildMs + stats.commitMs),
+      gitLogPatchSeconds: round(gitLogSeconds),
+      gitLogPatchBytes: logBytes,
+      ratioToGitLog: round(seconds / gitLogSeconds),
+    };
+  } finally {
+    await dir.cleanup();
+  }
+}
+
+function round(n: number): number {
+  return Math.round(n * 100) / 100;
+}
