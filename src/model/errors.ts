@@ -41,6 +41,12 @@ export const ERROR_CODES = {
   CRW_SNAPSHOT_INCOMPLETE:
     "a paged snapshot ended without its beginning; deletions within it were not inferred",
   CRW_UNKNOWN_KIND: "a resource kind is not served by the API",
+  CRW_HTTP_REQUEST: "a request to a polled admin API failed (network, timeout, TLS)",
+  CRW_HTTP_STATUS: "a polled admin API answered with an error status",
+  CRW_HTTP_BODY: "a polled admin API answered with a body that is not the expected list",
+  CRW_WEBHOOK_SIGNATURE: "a pushed change has a missing, bad or stale Standard Webhooks signature",
+  CRW_WEBHOOK_BODY: "a pushed change's body could not be parsed or is not a change",
+  CRW_WEBHOOK_TOO_LARGE: "a pushed change's body is larger than the configured limit",
   CRW_DIFF_INPUT: "diff input could not be read",
   CRW_USAGE: "invalid command-line usage",
   CRW_GAP: "a source could not see some interval (entries written before gap codes were typed)",

@@ -2,7 +2,11 @@ import { resolve } from "node:path";
 import type { ComponentType } from "../model/component.js";
 import { type FilesSourceConfig, filesSourceSchema } from "./files/config.js";
 import { createFilesSource } from "./files/source.js";
+import { type HttpSourceConfig, httpSourceSchema } from "./http/config.js";
+import { createHttpSource } from "./http/source.js";
 import type { Source } from "./source.js";
+import { type WebhookSourceConfig, webhookSourceSchema } from "./webhook/config.js";
+import { createWebhookSource } from "./webhook/source.js";
 
 /** What a source may be given when it is built (its state lives in the store, not here). */
 export interface SourceDeps {
@@ -10,7 +14,7 @@ export interface SourceDeps {
   workDir: string;
 }
 
-export type SourceConfig = FilesSourceConfig;
+export type SourceConfig = FilesSourceConfig | HttpSourceConfig | WebhookSourceConfig;
 
 export type SourceType<C extends SourceConfig = SourceConfig> = ComponentType<
   C,
@@ -28,5 +32,29 @@ const files: SourceType<FilesSourceConfig> = {
   create: (config) => createFilesSource(config),
 };
 
+const http: SourceType<HttpSourceConfig> = {
+  type: "http",
+  schema: httpSourceSchema,
+  resolvePaths: (config, baseDir) =>
+    config.tls
+      ? {
+          ...config,
+          tls: {
+            ...config.tls,
+            ...(config.tls.ca ? { ca: resolve(baseDir, config.tls.ca) } : {}),
+            ...(config.tls.cert ? { cert: resolve(baseDir, config.tls.cert) } : {}),
+            ...(config.tls.key ? { key: resolve(baseDir, config.tls.key) } : {}),
+          },
+        }
+      : config,
+  create: (config) => createHttpSource(config),
+};
+
+const webhook: SourceType<WebhookSourceConfig> = {
+  type: "webhook",
+  schema: webhookSourceSchema,
+  create: (config) => createWebhookSource(config),
+};
+
 /** Source types as data: the config schema is composed from this list, the root builds from it. */
-export const SOURCE_TYPES = [files] as readonly SourceType[];
+export const SOURCE_TYPES = [files, http, webhook] as readonly SourceType[];

@@ -1,0 +1,290 @@
+import { backoffDelay } from "../../core/clock.js";
+import { sha256Hex, stableStringify } from "../../core/stable-json.js";
+import { errorMessage } from "../../model/errors.js";
+import type { ObservedObject, Scope } from "../../model/observation.js";
+import type { Emitted, Source, SourceContext } from "../source.js";
+import { HttpClient } from "./client.js";
+import {
+  type HttpSourceConfig,
+  type ResolvedHttpSourceConfig,
+  withHttpDefaults,
+} from "./config.js";
+import { type CachedPage, listPages } from "./paginate.js";
+import { apisixPreset } from "./presets/apisix.js";
+import { genericPreset } from "./presets/generic.js";
+import { kongPreset } from "./presets/kong.js";
+import { litellmPreset } from "./presets/litellm.js";
+import type { Endpoint, EntityContext, Preset } from "./presets/preset.js";
+import { FieldRedactor, SecretText, urlPassword } from "./redact.js";
+
+/** Knobs tests turn; production uses the defaults. */
+export interface HttpSourceTuning {
+  /** Jitter source (tests pass a seeded one). */
+  random?: () => number;
+  /** Backoff between polls after a failed one. */
+  backoff?: { initialDelayMs: number; maxDelayMs: number };
+}
+
+const DEFAULT_BACKOFF = { initialDelayMs: 1000, maxDelayMs: 300_000 };
+
+export function createHttpSource(config: HttpSourceConfig, tuning: HttpSourceTuning = {}): Source {
+  return new HttpSource(withHttpDefaults(config), tuning);
+}
+
+export function presetOf(config: HttpSourceConfig): Preset {
+  switch (config.preset) {
+    case "kong":
+      return kongPreset;
+    case "apisix":
+      return apisixPreset;
+    case "litellm":
+      return litellmPreset;
+    case "generic":
+      return genericPreset(config.generic!);
+  }
+}
+
+/** What one endpoint's last complete read left behind. */
+interface EndpointState {
+  /** Pages with validators, by URL: asked again with If-None-Match / If-Modified-Since. */
+  cache: Map<string, CachedPage>;
+  /** Digest of each page's entities as last committed: an equal list is not emitted again. */
+  digests: string[];
+  /** id → name, for endpoints that others look up. */
+  names: Map<string, string>;
+}
+
+interface PollOutcome {
+  failures: { endpoint: Endpoint; reason: string }[];
+  emitted: number;
+}
+
+/**
+ * Polls an admin API. Each poll reads every endpoint of the preset in order; each endpoint
+ * is a scope `{group, kind}` read as a paged snapshot (begin, a page per page as it
+ * arrives, end), so entities that are new, changed or gone become ADDED, MODIFIED and
+ * DELETED. A list that reads exactly as last time (all 304s, or the same entities) emits
+ * nothing. An endpoint that fails part way ends no snapshot, so nothing is deleted; the
+ * source says so in its health and, once an outage lasts longer than the interval, in
+ * one GAP per outage.
+ */
+class HttpSource implements Source {
+  readonly name: string;
+  readonly type = "http";
+  private readonly preset: Preset;
+  private readonly secrets: SecretText;
+  private readonly redactor: FieldRedactor;
+  private readonly headers: Record<string, string>;
+  private readonly random: () => number;
+  private readonly backoff: { initialDelayMs: number; maxDelayMs: number };
+  private readonly states = new Map<string, EndpointState>();
+  private downSince: number | undefined;
+  private gapWritten = false;
+  private failedPolls = 0;
+
+  constructor(
+    private readonly config: ResolvedHttpSourceConfig,
+    tuning: HttpSourceTuning,
+  ) {
+    this.name = config.name;
+    this.preset = presetOf(config);
+    this.headers = {
+      ...(config.token ? this.preset.tokenHeaders(config.token) : {}),
+      ...config.headers,
+    };
+    const credentials = [...Object.values(this.headers), config.token, urlPassword(config.url)];
+    this.secrets = new SecretText(credentials);
+    this.redactor = new FieldRedactor(config.name, credentials);
+    this.random = tuning.random ?? Math.random;
+    this.backoff = tuning.backoff ?? DEFAULT_BACKOFF;
+  }
+
+  async run(ctx: SourceContext, signal: AbortSignal): Promise<void> {
+    const client = new HttpClient({
+      headers: this.headers,
+      timeoutMs: this.config.timeoutMs,
+      maxResponseBytes: this.config.maxResponseBytes,
+      ...(this.config.tls ? { tls: this.config.tls } : {}),
+      clock: ctx.clock,
+      secrets: this.secrets,
+    });
+    // A restart re-reads everything: what was committed before is not known here.
+    this.states.clear();
+    try {
+      let first = true;
+      while (!signal.aborted) {
+        const outcome = await this.poll(ctx, client, signal);
+        if (signal.aborted) return;
+        if (first) ctx.ready();
+        first = false;
+        await this.report(ctx, outcome);
+        await ctx.clock.sleep(this.nextDelay(outcome), signal);
+      }
+    } finally {
+      client.close();
+    }
+  }
+
+  private nextDelay(outcome: PollOutcome): number {
+    if (outcome.failures.length > 0) {
+      this.failedPolls += 1;
+      return backoffDelay(this.failedPolls, this.backoff, this.random);
+    }
+    this.failedPolls = 0;
+    const { intervalMs, jitter } = this.config;
+    return Math.round(intervalMs + this.random() * jitter * intervalMs);
+  }
+
+  private async poll(
+    ctx: SourceContext,
+    client: HttpClient,
+    signal: AbortSignal,
+  ): Promise<PollOutcome> {
+    const outcome: PollOutcome = { failures: [], emitted: 0 };
+    const failed = new Set<string>();
+    for (const endpoint of this.preset.endpoints) {
+      if (signal.aborted) break;
+      const missing = (endpoint.needs ?? []).filter((n) => failed.has(n) && !this.states.has(n));
+      if (missing.length > 0) {
+        failed.add(endpoint.name);
+        outcome.failures.push({ endpoint, reason: `not read: needs ${missing.join(", ")} first` });
+        continue;
+      }
+      try {
+        if (await this.pollEndpoint(ctx, client, endpoint, signal)) outcome.emitted += 1;
+      } catch (err) {
+        if (signal.aborted) break;
+        failed.add(endpoint.name);
+        outcome.failures.push({ endpoint, reason: this.secrets.mask(errorMessage(err)) });
+      }
+    }
+    return outcome;
+  }
+
+  /**
+   * Reads one endpoint. Pages are held back while they equal the last committed read
+   * page by page; at the first difference the snapshot begins and the rest streams out.
+   * Returns whether a snapshot was emitted.
+   */
+  private async pollEndpoint(
+    ctx: SourceContext,
+    client: HttpClient,
+    endpoint: Endpoint,
+    signal: AbortSignal,
+  ): Promise<boolean> {
+    const previous = this.states.get(endpoint.name);
+    const visited = new Map<string, CachedPage>();
+    const digests: string[] = [];
+    const names = new Map<string, string>();
+    const held: ObservedObject[][] = [];
+    const id = `http:${endpoint.name}`;
+    const scope: Scope = { group: endpoint.group, kind: endpoint.kind };
+    const entityCtx = this.entityContext();
+    let streaming = false;
+    const url = endpoint.url(this.config.url, this.config.pageSize);
+    const pages = listPages(
+      client,
+      url,
+      endpoint.paging,
+      previous?.cache ?? new Map(),
+      visited,
+      signal,
+    );
+    for await (const page of pages) {
+      const items: ObservedObject[] = [];
+      for (const item of page.items) {
+        const entity = endpoint.toEntity(item, entityCtx);
+        items.push(this.observed(endpoint, entity.name, entity.namespace ?? "", entity.object));
+        const named = endpoint.index?.(item);
+        if (named) names.set(named[0], named[1]);
+      }
+      const digest = sha256Hex(stableStringify(items));
+      digests.push(digest);
+      if (!streaming && previous?.digests[digests.length - 1] === digest) {
+        held.push(items);
+        continue;
+      }
+      if (!streaming) {
+        streaming = true;
+        await this.emit(ctx, [
+          { type: "snapshot-begin", id, scope },
+          ...held.map((h) => ({ type: "snapshot-page" as const, id, items: h })),
+        ]);
+      }
+      await this.emit(ctx, [{ type: "snapshot-page", id, items }]);
+    }
+    const unchanged =
+      !streaming && previous !== undefined && previous.digests.length === digests.length;
+    if (!unchanged) {
+      if (!streaming) {
+        await this.emit(ctx, [
+          { type: "snapshot-begin", id, scope },
+          ...held.map((h) => ({ type: "snapshot-page" as const, id, items: h })),
+        ]);
+      }
+      await this.emit(ctx, [{ type: "snapshot-end", id }]);
+    }
+    this.states.set(endpoint.name, { cache: visited, digests, names });
+    return !unchanged;
+  }
+
+  private entityContext(): EntityContext {
+    return {
+      nameOf: (endpoint, id) => this.states.get(endpoint)?.names.get(id),
+      seen: new Map(),
+      redactor: this.redactor,
+    };
+  }
+
+  private observed(
+    endpoint: Endpoint,
+    name: string,
+    namespace: string,
+    object: ObservedObject["object"],
+  ): ObservedObject {
+    return {
+      ref: { source: this.name, group: endpoint.group, kind: endpoint.kind, namespace, name },
+      object,
+      location: { path: `${this.secrets.mask(this.config.url)}/${endpoint.name}` },
+    };
+  }
+
+  private emit(ctx: SourceContext, events: Emitted["events"]): Promise<void> {
+    return ctx.emit({ events, cause: { kind: "poll" } });
+  }
+
+  /** Health after each poll; one GAP per outage once it outlasts the interval. */
+  private async report(ctx: SourceContext, outcome: PollOutcome): Promise<void> {
+    const now = ctx.clock.now();
+    if (outcome.failures.length === 0) {
+      if (this.downSince !== undefined) ctx.log.info("admin API reads cleanly again");
+      this.downSince = undefined;
+      this.gapWritten = false;
+      ctx.health(
+        "ok",
+        `polled ${this.preset.endpoints.length} endpoint(s); ${outcome.emitted} changed`,
+      );
+      return;
+    }
+    this.downSince ??= now;
+    const reasons = outcome.failures.map((f) => `${f.endpoint.name}: ${f.reason}`).join("; ");
+    ctx.log.warn({ failures: reasons }, "poll failed; nothing deleted for the failed endpoints");
+    ctx.health(
+      "degraded",
+      `poll incomplete since ${new Date(this.downSince).toISOString()}: ${reasons}`,
+    );
+    if (!this.gapWritten && now - this.downSince > this.config.intervalMs) {
+      this.gapWritten = true;
+      await ctx.emit({
+        events: [
+          {
+            type: "gap",
+            code: "CRW_SOURCE_DOWN",
+            reason: `admin API not fully readable since ${new Date(this.downSince).toISOString()}`,
+            detail: reasons,
+          },
+        ],
+      });
+    }
+  }
+}
