@@ -32,7 +32,9 @@ describe("loadConfig", () => {
   it("should load the repository's demo config with defaults, paths resolved against the file", async () => {
     const config = await loadConfig({ configPath: join(repoRoot, "crwatch.yaml"), env: {} });
     assert.equal(config.store.path, join(repoRoot, ".crwatch"));
-    assert.deepStrictEqual((config.sources[0] as { paths?: string[] } | undefined)?.paths, [join(repoRoot, "examples")]);
+    assert.deepStrictEqual((config.sources[0] as { paths?: string[] } | undefined)?.paths, [
+      join(repoRoot, "examples"),
+    ]);
     assert.deepStrictEqual(config.sinks, [{ name: "console", type: "console" }]);
     assert.equal(config.delivery.maxAttempts, 10);
   });
@@ -44,7 +46,9 @@ describe("loadConfig", () => {
     const config = await loadConfig({ configPath: path, env: { KEY: "0123456789abcdef-key" } });
     assert.equal(config.maskKey, "0123456789abcdef-key");
     assert.equal(config.store.path, join(dir.path, "d"));
-    assert.deepStrictEqual((config.sources[0] as { paths?: string[] } | undefined)?.paths, [join(dir.path, "a$b")]);
+    assert.deepStrictEqual((config.sources[0] as { paths?: string[] } | undefined)?.paths, [
+      join(dir.path, "a$b"),
+    ]);
   });
 
   it("should name the line and field of an unset variable", async () => {

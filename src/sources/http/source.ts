@@ -23,6 +23,8 @@ export interface HttpSourceTuning {
   random?: () => number;
   /** Backoff between polls after a failed one. */
   backoff?: { initialDelayMs: number; maxDelayMs: number };
+  /** Called after each poll, before the wait for the next (tests step fake time from here). */
+  onPoll?: (failures: number) => void;
 }
 
 const DEFAULT_BACKOFF = { initialDelayMs: 1000, maxDelayMs: 300_000 };
@@ -77,6 +79,7 @@ class HttpSource implements Source {
   private readonly headers: Record<string, string>;
   private readonly random: () => number;
   private readonly backoff: { initialDelayMs: number; maxDelayMs: number };
+  private readonly onPoll: (failures: number) => void;
   private readonly states = new Map<string, EndpointState>();
   private downSince: number | undefined;
   private gapWritten = false;
@@ -97,6 +100,7 @@ class HttpSource implements Source {
     this.redactor = new FieldRedactor(config.name, credentials);
     this.random = tuning.random ?? Math.random;
     this.backoff = tuning.backoff ?? DEFAULT_BACKOFF;
+    this.onPoll = tuning.onPoll ?? (() => undefined);
   }
 
   async run(ctx: SourceContext, signal: AbortSignal): Promise<void> {
@@ -118,6 +122,7 @@ class HttpSource implements Source {
         if (first) ctx.ready();
         first = false;
         await this.report(ctx, outcome);
+        this.onPoll(outcome.failures.length);
         await ctx.clock.sleep(this.nextDelay(outcome), signal);
       }
     } finally {
