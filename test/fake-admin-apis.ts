@@ -90,14 +90,16 @@ export abstract class FakeAdminApi {
         this.hanging.push(res);
         return;
       }
-      return this.reply(res, record, { status: entry.fault.status, body: entry.fault.body ?? "" });
+      this.reply(res, record, { status: entry.fault.status, body: entry.fault.body ?? "" });
+      return;
     }
     if (this.auth && req.headers[this.auth[0].toLowerCase()] !== this.auth[1]) {
       const echoed = JSON.stringify(req.headers);
-      return this.reply(res, record, {
+      this.reply(res, record, {
         status: 401,
         body: `{"message":"Unauthorized","request":${echoed}}`,
       });
+      return;
     }
     const parsed = new URL(url, "http://fake");
     const answer = this.answer(parsed.pathname, parsed.searchParams);
