@@ -105,8 +105,10 @@ export abstract class FakeAdminApi {
     const answer = this.answer(parsed.pathname, parsed.searchParams);
     if (this.etags && answer.status === 200) {
       const etag = `"${createHash("sha256").update(answer.body).digest("hex").slice(0, 16)}"`;
-      if (req.headers["if-none-match"] === etag)
-        return this.reply(res, record, { status: 304, body: "" });
+      if (req.headers["if-none-match"] === etag) {
+        this.reply(res, record, { status: 304, body: "" });
+        return;
+      }
       answer.headers = { ...answer.headers, etag };
     }
     this.reply(res, record, answer);
