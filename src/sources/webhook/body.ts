@@ -43,7 +43,7 @@ function parseBody(body: Buffer, contentType: string | undefined): JsonValue {
     try {
       return JSON.parse(text) as JsonValue;
     } catch (err) {
-      throw bad(`invalid JSON: ${(err as Error).message}`, err);
+      throw bad(`invalid JSON: ${(err as Error).message}${jsonWhere(text, err)}`, err);
     }
   }
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
@@ -58,6 +58,14 @@ function parseBody(body: Buffer, contentType: string | undefined): JsonValue {
   } catch (err) {
     throw bad(`invalid YAML: ${(err as Error).message}`, err);
   }
+}
+
+/** V8 names an offset (`at position 20`); people read lines and columns. */
+function jsonWhere(text: string, err: unknown): string {
+  const offset = Number(/at position (\d+)/.exec((err as Error).message)?.[1] ?? Number.NaN);
+  if (Number.isNaN(offset)) return "";
+  const before = text.slice(0, offset).split("\n");
+  return ` (line ${before.length}, column ${before.at(-1)!.length + 1})`;
 }
 
 function envelope(source: string, value: JsonObject): Push {
