@@ -85,7 +85,11 @@ describe("crwatch with a polled Kong admin API", () => {
   });
 
   it("should delete nothing while a list fails, show it in health, and write a GAP", async () => {
-    kong.fail("/plugins", { status: 500, body: '{"message":"An unexpected error occurred"}' }, 1_000_000);
+    kong.fail(
+      "/plugins",
+      { status: 500, body: '{"message":"An unexpected error occurred"}' },
+      1_000_000,
+    );
     kong.remove("plugins", "rate-limiting");
     const gap = await waitForChange("the GAP", (c) => c.type === "GAP");
     assert.equal(gap.notice?.code, "CRW_SOURCE_DOWN");
@@ -94,7 +98,10 @@ describe("crwatch with a polled Kong admin API", () => {
     assert.match(health?.message ?? "", /plugins: GET .* answered 500/);
     assert.ok(!(await changes()).some((c) => c.type === "DELETED" && c.ref.kind === "Plugin"));
     kong.clearFaults();
-    await waitForChange("the plugin's deletion after recovery", (c) => c.type === "DELETED" && c.ref.kind === "Plugin");
+    await waitForChange(
+      "the plugin's deletion after recovery",
+      (c) => c.type === "DELETED" && c.ref.kind === "Plugin",
+    );
     const all = JSON.stringify(await crwatch.store.readChanges({}));
     assert.ok(!all.includes(TOKEN), "the token is nowhere in the log");
     assert.equal((await crwatch.store.verify()).ok, true);

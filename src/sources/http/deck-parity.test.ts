@@ -119,9 +119,12 @@ describe("a polled Kong and the equivalent decK file", () => {
     const key = (e: { group: string; kind: string; namespace: string; name: string }) =>
       `${e.group} ${e.kind} ${e.namespace}/${e.name}`;
     const polled = new Map([...commit.heads.values()].map((h) => [key(h.ref), h.object]));
-    const before = splitDeck(parse(DECK("[/shop-route]")) as JsonObject).filter((e) => e.kind !== "Config");
+    const before = splitDeck(parse(DECK("[/shop-route]")) as JsonObject).filter(
+      (e) => e.kind !== "Config",
+    );
     assert.deepStrictEqual([...polled.keys()].sort(), before.map(key).sort());
-    for (const entity of before) assert.deepStrictEqual(polled.get(key(entity)), entity.object, key(entity));
+    for (const entity of before)
+      assert.deepStrictEqual(polled.get(key(entity)), entity.object, key(entity));
 
     kong.find("routes", "shop-route").paths = ["/shop-route", "/store"];
     await clock.advance(clock.pending()[0]!);

@@ -1,6 +1,7 @@
 import { backoffDelay } from "../../core/clock.js";
 import { sha256Hex, stableStringify } from "../../core/stable-json.js";
 import { errorMessage } from "../../model/errors.js";
+import type { JsonValue } from "../../model/json.js";
 import type { ObservedObject, Scope } from "../../model/observation.js";
 import type { Emitted, Source, SourceContext } from "../source.js";
 import { HttpClient } from "./client.js";
@@ -54,6 +55,8 @@ interface EndpointState {
   digests: string[];
   /** id → name, for endpoints that others look up. */
   names: Map<string, string>;
+  /** Entities of the cached pages: a 304 reuses them unless a looked-up endpoint changed. */
+  derived: Map<string, { digest: string; items: ObservedObject[] }>;
 }
 
 interface PollOutcome {
@@ -147,6 +150,7 @@ class HttpSource implements Source {
   ): Promise<PollOutcome> {
     const outcome: PollOutcome = { failures: [], emitted: 0 };
     const failed = new Set<string>();
+    const changed = new Set<string>();
     for (const endpoint of this.preset.endpoints) {
       if (signal.aborted) break;
       const missing = (endpoint.needs ?? []).filter((n) => failed.has(n) && !this.states.has(n));
@@ -156,7 +160,11 @@ class HttpSource implements Source {
         continue;
       }
       try {
-        if (await this.pollEndpoint(ctx, client, endpoint, signal)) outcome.emitted += 1;
+        const stale = (endpoint.needs ?? []).some((n) => changed.has(n));
+        if (await this.pollEndpoint(ctx, client, endpoint, stale, signal)) {
+          outcome.emitted += 1;
+          changed.add(endpoint.name);
+        }
       } catch (err) {
         if (signal.aborted) break;
         failed.add(endpoint.name);
@@ -175,12 +183,14 @@ class HttpSource implements Source {
     ctx: SourceContext,
     client: HttpClient,
     endpoint: Endpoint,
+    namesChanged: boolean,
     signal: AbortSignal,
   ): Promise<boolean> {
     const previous = this.states.get(endpoint.name);
     const visited = new Map<string, CachedPage>();
     const digests: string[] = [];
     const names = new Map<string, string>();
+    const derived: EndpointState["derived"] = new Map();
     const held: ObservedObject[][] = [];
     const id = `http:${endpoint.name}`;
     const scope: Scope = { group: endpoint.group, kind: endpoint.kind };
@@ -196,14 +206,15 @@ class HttpSource implements Source {
       signal,
     );
     for await (const page of pages) {
-      const items: ObservedObject[] = [];
+      const reused =
+        page.notModified && !namesChanged ? previous?.derived.get(page.url) : undefined;
+      const items = reused?.items ?? this.entities(endpoint, page.items, entityCtx);
       for (const item of page.items) {
-        const entity = endpoint.toEntity(item, entityCtx);
-        items.push(this.observed(endpoint, entity.name, entity.namespace ?? "", entity.object));
         const named = endpoint.index?.(item);
         if (named) names.set(named[0], named[1]);
       }
-      const digest = sha256Hex(stableStringify(items));
+      const digest = reused?.digest ?? sha256Hex(stableStringify(items));
+      if (visited.has(page.url)) derived.set(page.url, { digest, items });
       digests.push(digest);
       if (!streaming && previous?.digests[digests.length - 1] === digest) {
         held.push(items);
@@ -229,8 +240,15 @@ class HttpSource implements Source {
       }
       await this.emit(ctx, [{ type: "snapshot-end", id }]);
     }
-    this.states.set(endpoint.name, { cache: visited, digests, names });
+    this.states.set(endpoint.name, { cache: visited, digests, names, derived });
     return !unchanged;
+  }
+
+  private entities(endpoint: Endpoint, raw: JsonValue[], ctx: EntityContext): ObservedObject[] {
+    return raw.map((item) => {
+      const entity = endpoint.toEntity(item, ctx);
+      return this.observed(endpoint, entity.name, entity.namespace ?? "", entity.object);
+    });
   }
 
   private entityContext(): EntityContext {
