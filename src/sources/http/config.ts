@@ -106,18 +106,17 @@ export function withHttpDefaults(config: HttpSourceConfig): ResolvedHttpSourceCo
   };
 }
 
-const duration = {
-  oneOf: [
-    { type: "string", pattern: DURATION.source },
-    { type: "integer", minimum: 1 },
-  ],
-};
+/** A string such as `30s` or whole milliseconds (`pattern` applies to strings only). */
+export const durationSchema = { type: ["string", "integer"], pattern: DURATION.source, minimum: 1 };
 
 /** JSON Schema of one `http` entry in crwatch.yaml. */
 export const httpSourceSchema = {
   type: "object",
   additionalProperties: false,
   required: ["name", "type", "preset", "url"],
+  if: { properties: { preset: { const: "generic" } } },
+  // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then, read by ajv only
+  then: { required: ["generic"] },
   properties: {
     name: { type: "string", pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$", maxLength: 63 },
     type: { const: "http" },
@@ -125,9 +124,9 @@ export const httpSourceSchema = {
     url: { type: "string", pattern: "^https?://" },
     headers: { type: "object", additionalProperties: { type: "string" } },
     token: { type: "string", minLength: 1 },
-    interval: duration,
+    interval: durationSchema,
     jitter: { type: "number", minimum: 0, maximum: 1 },
-    timeout: duration,
+    timeout: durationSchema,
     maxResponseBytes: { type: "integer", minimum: 1 },
     pageSize: { type: "integer", minimum: 1, maximum: 10_000 },
     tls: {

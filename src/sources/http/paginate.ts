@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from "node:http";
 import { CrwatchError } from "../../model/errors.js";
 import { isJsonObject, type JsonValue } from "../../model/json.js";
 import type { HttpClient, HttpResponse } from "./client.js";
-import { atPath } from "./presets/preset.js";
+import { atPath } from "./json-path.js";
 
 /** How an endpoint's list is cut into pages, and where a page keeps its items. */
 export type Paging =

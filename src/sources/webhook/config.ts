@@ -1,5 +1,5 @@
 import { CrwatchError } from "../../model/errors.js";
-import { parseDuration } from "../http/config.js";
+import { durationSchema, parseDuration } from "../http/config.js";
 
 /**
  * Settings of a `webhook` source: a listener that other systems POST signed changes to
@@ -67,11 +67,6 @@ export const webhookSourceSchema = {
     secret: { type: "string", pattern: "^(whsec_)?[A-Za-z0-9+/]{16,}={0,2}$" },
     path: { type: "string", pattern: "^/" },
     maxBodyBytes: { type: "integer", minimum: 1 },
-    tolerance: {
-      oneOf: [
-        { type: "string", pattern: "^(\\d+)(ms|s|m|h)$" },
-        { type: "integer", minimum: 1 },
-      ],
-    },
+    tolerance: durationSchema,
   },
 } as const;

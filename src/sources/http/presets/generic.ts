@@ -1,6 +1,7 @@
 import type { GenericEndpointConfig } from "../config.js";
+import { atPath } from "../json-path.js";
 import type { Paging } from "../paginate.js";
-import { asObject, atPath, type Preset, str } from "./preset.js";
+import { asObject, type Preset, str } from "./preset.js";
 
 /**
  * Any JSON endpoint that lists things: the items at a dotted path, each named by the value
