@@ -1,6 +1,8 @@
 import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
+import type { TLSSocket } from "node:tls";
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type Obj = { [key: string]: Json };
@@ -39,11 +41,15 @@ export abstract class FakeAdminApi {
   /** Header and value every request must carry (else 401). */
   constructor(protected readonly auth: [string, string] | undefined) {}
 
-  async start(): Promise<string> {
-    this.server = createServer((req, res) => this.handle(req, res));
+  /** Listens on 127.0.0.1:0; with `tls`, over HTTPS, refusing (401) a client without a valid certificate. */
+  async start(tls?: { key: Buffer; cert: Buffer; ca: Buffer }): Promise<string> {
+    const handler = (req: IncomingMessage, res: ServerResponse) => this.handle(req, res);
+    this.server = tls
+      ? createHttpsServer({ ...tls, requestCert: true, rejectUnauthorized: false }, handler)
+      : createServer(handler);
     await new Promise<void>((resolve) => this.server!.listen(0, "127.0.0.1", resolve));
     const { port } = this.server.address() as AddressInfo;
-    return `http://127.0.0.1:${port}`;
+    return `${tls ? "https" : "http"}://127.0.0.1:${port}`;
   }
 
   async stop(): Promise<void> {
@@ -91,6 +97,11 @@ export abstract class FakeAdminApi {
         return;
       }
       this.reply(res, record, { status: entry.fault.status, body: entry.fault.body ?? "" });
+      return;
+    }
+    const socket = req.socket as Partial<TLSSocket>;
+    if (socket.encrypted && !socket.authorized) {
+      this.reply(res, record, { status: 401, body: '{"message":"client certificate required"}' });
       return;
     }
     if (this.auth && req.headers[this.auth[0].toLowerCase()] !== this.auth[1]) {
