@@ -147,11 +147,18 @@ export class FakeKong extends FakeAdminApi {
     "upstreams",
     "certificates",
   ];
+  /** Kong OSS before 3.4 has no `/consumer_groups` (a 404). */
+  consumerGroups = true;
   private clockSeconds = 1_700_000_000;
 
   protected answer(path: string, query: URLSearchParams): Answer {
-    const name = path.replace(/^\//, "");
-    if (!FakeKong.COLLECTIONS.includes(name)) return notFound;
+    const targets = /^\/upstreams\/([^/]+)\/targets$/.exec(path);
+    const name = targets ? `targets:${decodeURIComponent(targets[1]!)}` : path.replace(/^\//, "");
+    const served =
+      FakeKong.COLLECTIONS.includes(name) ||
+      (name === "consumer_groups" && this.consumerGroups) ||
+      (targets !== null && this.list("upstreams").some((u) => u.id === targets[1]));
+    if (!served) return notFound;
     const size = Number(query.get("size") ?? "100");
     const start = query.has("offset")
       ? Number(Buffer.from(query.get("offset")!, "base64url").toString())
@@ -162,7 +169,7 @@ export class FakeKong extends FakeAdminApi {
     const offset = Buffer.from(String(start + size)).toString("base64url");
     const body = {
       data,
-      next: more ? `/${name}?offset=${offset}&size=${size}` : null,
+      next: more ? `${path}?offset=${offset}&size=${size}` : null,
       ...(more ? { offset } : {}),
     };
     return { status: 200, body: JSON.stringify(body) };
@@ -225,7 +232,7 @@ export class FakeKong extends FakeAdminApi {
 
   addPlugin(
     name: string,
-    attach: { service?: Obj; route?: Obj; consumer?: Obj },
+    attach: { service?: Obj; route?: Obj; consumer?: Obj; consumer_group?: Obj },
     config: Obj,
   ): Obj {
     const plugin: Obj = {
@@ -236,6 +243,7 @@ export class FakeKong extends FakeAdminApi {
       route: attach.route ? { id: attach.route.id as string } : null,
       service: attach.service ? { id: attach.service.id as string } : null,
       consumer: attach.consumer ? { id: attach.consumer.id as string } : null,
+      consumer_group: attach.consumer_group ? { id: attach.consumer_group.id as string } : null,
       config,
       protocols: ["grpc", "grpcs", "http", "https"],
       enabled: true,
@@ -276,6 +284,25 @@ export class FakeKong extends FakeAdminApi {
     };
     this.list("upstreams").push(upstream);
     return upstream;
+  }
+
+  addTarget(upstream: Obj, target: string, weight = 100): Obj {
+    const entry: Obj = {
+      id: this.nextId(),
+      ...this.stamp(),
+      upstream: { id: upstream.id as string },
+      target,
+      weight,
+      tags: null,
+    };
+    this.list(`targets:${upstream.id}`).push(entry);
+    return entry;
+  }
+
+  addConsumerGroup(name: string): Obj {
+    const group: Obj = { id: this.nextId(), ...this.stamp(), name, tags: null };
+    this.list("consumer_groups").push(group);
+    return group;
   }
 
   addCertificate(sni: string, key: string): Obj {

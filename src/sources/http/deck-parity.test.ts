@@ -66,6 +66,25 @@ services:
         enabled: true
 consumers:
   - username: alice
+consumer_groups:
+  - name: gold
+    plugins:
+      - name: rate-limiting
+        config: { minute: 100 }
+        protocols: [grpc, grpcs, http, https]
+        enabled: true
+upstreams:
+  - name: shop-upstream
+    algorithm: round-robin
+    hash_on: none
+    hash_fallback: none
+    hash_on_cookie_path: /
+    slots: 10000
+    healthchecks: { active: { type: http, http_path: /, timeout: 1, concurrency: 10 } }
+    use_srv_name: false
+    targets:
+      - target: 10.0.0.1:8080
+        weight: 100
 plugins:
   - name: cors
     config: { origins: ["*"] }
@@ -80,6 +99,9 @@ function seed(kong: FakeKong): void {
   kong.addPlugin("key-auth", { service: shop }, { key_names: ["apikey"], hide_credentials: false });
   kong.addPlugin("cors", {}, { origins: ["*"] });
   kong.addConsumer("alice");
+  const gold = kong.addConsumerGroup("gold");
+  kong.addPlugin("rate-limiting", { consumer_group: gold }, { minute: 100 });
+  kong.addTarget(kong.addUpstream("shop-upstream"), "10.0.0.1:8080", 100);
 }
 
 const cleanups: Array<() => Promise<void>> = [];

@@ -190,10 +190,20 @@ function setParam(url: string, name: string, value: string): string {
   return parsed.toString();
 }
 
-function statusError(url: string, response: HttpResponse): CrwatchError {
+/** An error status, with the status for callers that treat one specially (404 of an optional list). */
+export class HttpStatusError extends CrwatchError {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super("CRW_HTTP_STATUS", message);
+  }
+}
+
+function statusError(url: string, response: HttpResponse): HttpStatusError {
   const excerpt = response.body.toString("utf8").slice(0, BODY_EXCERPT).replace(/\s+/g, " ");
-  return new CrwatchError(
-    "CRW_HTTP_STATUS",
+  return new HttpStatusError(
+    response.status,
     `GET ${url} answered ${response.status}${excerpt ? `: ${excerpt}` : ""}`,
   );
 }

@@ -105,7 +105,11 @@ function seedKong(kong: FakeKong): void {
   kong.addPlugin("key-auth", { service: shop }, { key_names: ["apikey"], hide_credentials: false });
   kong.addPlugin("cors", {}, { origins: ["*"], credentials: false });
   kong.addPlugin("acl", { service: billing, consumer: alice }, { allow: ["gold"] });
-  kong.addUpstream("shop-upstream");
+  const upstream = kong.addUpstream("shop-upstream");
+  kong.addTarget(upstream, "10.0.0.1:8080", 100);
+  kong.addTarget(upstream, "10.0.0.2:8080", 0);
+  const gold = kong.addConsumerGroup("gold");
+  kong.addPlugin("rate-limiting", { consumer_group: gold }, { minute: 100 });
   kong.addCertificate("shop.example.com", PRIVATE_KEY);
 }
 
@@ -122,9 +126,11 @@ describe("http source: Kong preset", () => {
     assert.deepStrictEqual(h.commit.lines().sort(), [
       `ADDED ${ref("Certificate", certId)}`,
       `ADDED ${ref("Consumer", "alice")}`,
+      `ADDED ${ref("ConsumerGroup", "gold")}`,
       `ADDED ${ref("Plugin", "acl@service:billing,consumer:alice")}`,
       `ADDED ${ref("Plugin", "cors")}`,
       `ADDED ${ref("Plugin", "key-auth@service:shop")}`,
+      `ADDED ${ref("Plugin", "rate-limiting@consumer_group:gold")}`,
       `ADDED ${ref("Plugin", "rate-limiting@route:shop-route")}`,
       `ADDED ${ref("Route", "billing-route")}`,
       `ADDED ${ref("Route", "shop-route")}`,
@@ -146,6 +152,10 @@ describe("http source: Kong preset", () => {
     assert.deepStrictEqual(plugin.config, { minute: 20, policy: "local", hour: null });
     assert.equal(plugin.route, "shop-route");
     assert.ok(!("service" in plugin) && !("id" in plugin));
+    assert.deepStrictEqual(h.commit.object(ref("Upstream", "shop-upstream"))!.targets, [
+      { target: "10.0.0.1:8080", weight: 100 },
+      { target: "10.0.0.2:8080", weight: 0 },
+    ]);
     const cert = h.commit.object(ref("Certificate", certId))!;
     assert.equal(cert.id, certId, "a certificate is keyed by id, so its id stays");
     assert.deepStrictEqual(cert.snis, [{ name: "shop.example.com" }]);
@@ -183,7 +193,7 @@ describe("http source: Kong preset", () => {
     await h.next();
     await h.next();
     assert.equal(h.commit.observations.length, observations);
-    assert.equal(h.lastHealth().status, "ok");
+    assert.equal(h.lastHealth().status, "ok", h.lastHealth().message);
     assert.match(h.lastHealth().message, /0 changed/);
   });
 
@@ -198,10 +208,13 @@ describe("http source: Kong preset", () => {
     await h.next();
     const second = kong.requests.slice(sent);
     assert.ok(second.length > 0);
+    const lists = second.filter((r) => !r.url.includes("/targets"));
     assert.ok(
-      second.every((r) => r.status === 304 && r.headers["if-none-match"]),
+      lists.every((r) => r.status === 304 && r.headers["if-none-match"]),
       "every page 304",
     );
+    // An upstream's targets are read again: their changes do not move the list's ETag.
+    assert.ok(second.some((r) => r.url.includes("/targets") && r.status === 200));
     assert.equal(h.commit.observations.length, observations);
     // A change on the second page of services: the first page still answers 304.
     kong.find("services", "search").port = 8080;
@@ -272,6 +285,29 @@ describe("http source: Kong preset", () => {
     assert.deepStrictEqual(h.commit.lines(from), []);
   });
 
+  it("should skip consumer groups on a Kong that does not serve them, without failing", async () => {
+    const kong = new FakeKong(undefined);
+    kong.consumerGroups = false;
+    seedKong(kong);
+    const url = await serve(kong);
+    const h = await start({ preset: "kong", url });
+    assert.equal(h.lastHealth().status, "ok", h.lastHealth().message);
+    assert.ok(kong.requests.some((r) => r.url.startsWith("/consumer_groups") && r.status === 404));
+    assert.ok(!h.commit.changes.some((c) => c.ref.includes("ConsumerGroup")));
+    assert.ok(h.logs.some((l) => l.includes("does not serve this list")));
+  });
+
+  it("should see a target added to an upstream as a change of the upstream", async () => {
+    const kong = new FakeKong(undefined);
+    seedKong(kong);
+    const url = await serve(kong);
+    const h = await start({ preset: "kong", url });
+    const from = h.commit.changes.length;
+    kong.addTarget(kong.find("upstreams", "shop-upstream"), "10.0.0.3:8080", 50);
+    await h.next();
+    assert.deepStrictEqual(h.commit.lines(from), [`MODIFIED ${ref("Upstream", "shop-upstream")}`]);
+  });
+
   it("should hold back plugins while the services they name were never read", async () => {
     const kong = new FakeKong(undefined);
     seedKong(kong);
@@ -284,7 +320,7 @@ describe("http source: Kong preset", () => {
     );
     assert.match(h.lastHealth().message, /routes: not read: needs services first/);
     await h.next();
-    assert.equal(h.commit.changes.filter((c) => c.ref.includes("Plugin.")).length, 4);
+    assert.equal(h.commit.changes.filter((c) => c.ref.includes("Plugin.")).length, 5);
     assert.equal(h.lastHealth().status, "ok");
   });
 

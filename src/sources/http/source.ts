@@ -10,12 +10,18 @@ import {
   type ResolvedHttpSourceConfig,
   withHttpDefaults,
 } from "./config.js";
-import { type CachedPage, listPages } from "./paginate.js";
+import { type CachedPage, HttpStatusError, listPages } from "./paginate.js";
 import { apisixPreset } from "./presets/apisix.js";
 import { genericPreset } from "./presets/generic.js";
 import { kongPreset } from "./presets/kong.js";
 import { litellmPreset } from "./presets/litellm.js";
-import type { Endpoint, EntityContext, Preset } from "./presets/preset.js";
+import {
+  type Endpoint,
+  type EntityContext,
+  joinUrl,
+  type Preset,
+  withQuery,
+} from "./presets/preset.js";
 import { FieldRedactor, SecretText, urlPassword } from "./redact.js";
 
 /** Knobs tests turn; production uses the defaults. */
@@ -84,6 +90,7 @@ class HttpSource implements Source {
   private readonly backoff: { initialDelayMs: number; maxDelayMs: number };
   private readonly onPoll: (failures: number) => void;
   private readonly states = new Map<string, EndpointState>();
+  private readonly unserved = new Set<string>();
   private downSince: number | undefined;
   private gapWritten = false;
   private failedPolls = 0;
@@ -167,6 +174,10 @@ class HttpSource implements Source {
         }
       } catch (err) {
         if (signal.aborted) break;
+        if (endpoint.optional && err instanceof HttpStatusError && err.status === 404) {
+          this.notServed(ctx, endpoint);
+          continue;
+        }
         failed.add(endpoint.name);
         outcome.failures.push({ endpoint, reason: this.secrets.mask(errorMessage(err)) });
       }
@@ -206,9 +217,13 @@ class HttpSource implements Source {
       signal,
     );
     for await (const page of pages) {
-      const reused =
-        page.notModified && !namesChanged ? previous?.derived.get(page.url) : undefined;
-      const items = reused?.items ?? this.entities(endpoint, page.items, entityCtx);
+      const reusable = page.notModified && !namesChanged && !endpoint.expand;
+      const reused = reusable ? previous?.derived.get(page.url) : undefined;
+      const raw =
+        reused || !endpoint.expand
+          ? page.items
+          : await this.expand(client, endpoint, page.items, signal);
+      const items = reused?.items ?? this.entities(endpoint, raw, entityCtx);
       for (const item of page.items) {
         const named = endpoint.index?.(item);
         if (named) names.set(named[0], named[1]);
@@ -242,6 +257,43 @@ class HttpSource implements Source {
     }
     this.states.set(endpoint.name, { cache: visited, digests, names, derived });
     return !unchanged;
+  }
+
+  /** Completes a page's items one after another (an admin API is not to be flooded). */
+  private async expand(
+    client: HttpClient,
+    endpoint: Endpoint,
+    items: JsonValue[],
+    signal: AbortSignal,
+  ): Promise<JsonValue[]> {
+    const list = async (path: string) => {
+      const all: JsonValue[] = [];
+      const url = withQuery(joinUrl(this.config.url, path), { size: this.config.pageSize ?? 1000 });
+      for await (const page of listPages(
+        client,
+        url,
+        endpoint.paging,
+        new Map(),
+        new Map(),
+        signal,
+      )) {
+        all.push(...page.items);
+      }
+      return all;
+    };
+    const out: JsonValue[] = [];
+    for (const item of items) out.push(await endpoint.expand!(item, list));
+    return out;
+  }
+
+  /** Logged once per run: the server does not serve an optional list. */
+  private notServed(ctx: SourceContext, endpoint: Endpoint): void {
+    if (this.unserved.has(endpoint.name)) return;
+    this.unserved.add(endpoint.name);
+    ctx.log.info(
+      { endpoint: endpoint.name },
+      "the admin API does not serve this list (404); skipped",
+    );
   }
 
   private entities(endpoint: Endpoint, raw: JsonValue[], ctx: EntityContext): ObservedObject[] {

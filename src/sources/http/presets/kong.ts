@@ -28,7 +28,8 @@ const SCOPE_ENDPOINT: Record<(typeof PLUGIN_SCOPES)[number], string> = {
 const CERT_SECRETS = new Set(["key", "key_alt"]);
 
 /**
- * Kong's admin API (DB mode): each list is `{ data, next }`. Entities are keyed as decK
+ * Kong's admin API (DB mode): each list is `{ data, next }`. Consumer groups are read
+ * where the server has them (a 404 skips them); an upstream's targets are read into it. Entities are keyed as decK
  * keys them (name, else id; consumers by username, else custom_id; certificates by id; a
  * plugin by its name and the names of what it is attached to), references by id become
  * the referenced entity's name, and server-set fields and top-level nulls (which decK
@@ -42,7 +43,8 @@ export const kongPreset: Preset = {
       "services",
     ]),
     simple("consumers", "Consumer", ["username", "custom_id", "id"], (o) => o),
-    simple("upstreams", "Upstream", ["name", "id"], (o) => o),
+    { ...simple("consumer_groups", "ConsumerGroup", ["name", "id"], (o) => o), optional: true },
+    { ...simple("upstreams", "Upstream", ["name", "id"], (o) => o), expand: withTargets },
     simple("certificates", "Certificate", ["id"], (o, ctx) => certificate(o, ctx)),
     plugins(),
   ],
@@ -106,6 +108,22 @@ function plugins(): Endpoint {
       return { name: parts.length ? `${base}@${parts.join(",")}` : base, object: cleaned };
     },
   };
+}
+
+/** decK keeps an upstream's targets inside it; the admin API lists them apart. */
+async function withTargets(
+  item: JsonValue,
+  list: (path: string) => Promise<JsonValue[]>,
+): Promise<JsonValue> {
+  const upstream = asObject(item, "an Upstream");
+  const id = str(upstream.id);
+  if (!id) return item;
+  const targets = await list(`/upstreams/${encodeURIComponent(id)}/targets`);
+  if (targets.length === 0) return upstream;
+  const cleaned = targets.map((t) =>
+    isJsonObject(t) ? omit(t, (k, v) => dropped(k, v) || k === "id" || k === "upstream") : t,
+  );
+  return { ...upstream, targets: cleaned };
 }
 
 /** `service: { id }` → `service: "<its name>"`, as decK writes references. */

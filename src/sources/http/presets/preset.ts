@@ -31,6 +31,17 @@ export interface Endpoint {
   needs?: string[];
   /** An item's entity; throwing marks the page (and the poll of this scope) as failed. */
   toEntity(item: JsonValue, ctx: EntityContext): Entity;
+  /**
+   * Not every server serves this list (Kong OSS before consumer groups): a 404 skips it,
+   * with no snapshot (nothing deleted) and no failure.
+   */
+  optional?: boolean;
+  /**
+   * Completes an item with what the list leaves out (Kong: an upstream's targets), read
+   * with `list(path)` (all pages of a path under the base URL). Pages of an endpoint with
+   * `expand` are never reused from a 304, since what they add may have changed.
+   */
+  expand?(item: JsonValue, list: (path: string) => Promise<JsonValue[]>): Promise<JsonValue>;
   /** An item's `[id, name]`, for endpoints that others look up. */
   index?(item: JsonValue): [string, string] | undefined;
 }
