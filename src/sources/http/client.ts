@@ -35,9 +35,9 @@ export class HttpClient {
     this.agentHttps = new https.Agent({
       keepAlive: true,
       maxSockets: 4,
-      ...(tls.ca ? { ca: readFileSync(tls.ca) } : {}),
-      ...(tls.cert ? { cert: readFileSync(tls.cert) } : {}),
-      ...(tls.key ? { key: readFileSync(tls.key) } : {}),
+      ...(tls.ca ? { ca: readPem(tls.ca, "tls.ca") } : {}),
+      ...(tls.cert ? { cert: readPem(tls.cert, "tls.cert") } : {}),
+      ...(tls.key ? { key: readPem(tls.key, "tls.key") } : {}),
       rejectUnauthorized: tls.insecureSkipVerify !== true,
     });
   }
@@ -100,6 +100,20 @@ export class HttpClient {
   close(): void {
     this.agentHttp.destroy();
     this.agentHttps.destroy();
+  }
+}
+
+function readPem(path: string, field: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new CrwatchError(
+      "CRW_CONFIG_INVALID",
+      `${field}: cannot read ${path}: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
   }
 }
 

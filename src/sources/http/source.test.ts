@@ -266,6 +266,27 @@ describe("http source: Kong preset", () => {
     assert.equal(h.commit.lines(from).filter((l) => l.startsWith("GAP")).length, 2);
   });
 
+  it("should keep what a failed list said before it failed, and emit in full once it reads again", async () => {
+    const kong = new FakeKong(undefined);
+    seedKong(kong);
+    kong.addService("catalog");
+    const url = await serve(kong);
+    const h = await start({ preset: "kong", url, pageSize: 2 });
+    const from = h.commit.changes.length;
+    kong.find("services", "shop").port = 8443; // first page: read, then the second fails
+    kong.fail("/services?offset=", { status: 502 }, 1);
+    await h.next();
+    assert.deepStrictEqual(h.commit.lines(from), [`MODIFIED ${ref("Service", "shop")}`]);
+    assert.equal(h.lastHealth().status, "degraded");
+    kong.find("services", "shop").port = 80; // back as it was at the last complete read
+    await h.next();
+    assert.deepStrictEqual(h.commit.lines(from), [
+      `MODIFIED ${ref("Service", "shop")}`,
+      `MODIFIED ${ref("Service", "shop")}`,
+    ]);
+    assert.equal(h.commit.object(ref("Service", "shop"))!.port, 80);
+  });
+
   it("should count a request that gets no answer as failed after the timeout", async () => {
     const kong = new FakeKong(undefined);
     seedKong(kong);

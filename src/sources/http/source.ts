@@ -237,6 +237,9 @@ class HttpSource implements Source {
       }
       if (!streaming) {
         streaming = true;
+        // Should this read fail part way, what was upserted differs from the last complete
+        // read: the next poll must emit in full, even if the API is back as it was.
+        if (previous) previous.digests = [];
         await this.emit(ctx, [
           { type: "snapshot-begin", id, scope },
           ...held.map((h) => ({ type: "snapshot-page" as const, id, items: h })),

@@ -129,6 +129,31 @@ describe("http source over TLS", () => {
     assert.match(health.message, /answered 401: \{"message":"client certificate required"\}/);
   });
 
+  it("should say which TLS file it cannot read", async () => {
+    const health: RuntimeHealth[] = [];
+    const source = createHttpSource({
+      name: "k",
+      type: "http",
+      preset: "kong",
+      url,
+      tls: { ca: at("missing.pem") },
+    });
+    const runtime = new SourceRuntime([source], {
+      commit: async () => undefined,
+      loadCursors: async () => ({}),
+      onHealth: (h) => health.push(h),
+      log: pino({ level: "silent" }),
+      clock: new FakeClock(),
+    });
+    runtimes.push(runtime);
+    runtime.start();
+    await waitFor(() => health.find((h) => h.status === "failed"));
+    assert.match(
+      health.find((h) => h.status === "failed")!.message,
+      /tls\.ca: cannot read .*missing\.pem: ENOENT/,
+    );
+  });
+
   it("should skip server checks only when insecureSkipVerify is written out", async () => {
     const { health } = await poll({
       insecureSkipVerify: true,

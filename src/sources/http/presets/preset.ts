@@ -76,7 +76,9 @@ export function omit(
 }
 
 export function asObject(item: JsonValue, what: string): JsonObject {
-  if (!isJsonObject(item)) throw new TypeError(`${what} is not an object: ${JSON.stringify(item)}`);
+  if (!isJsonObject(item)) {
+    throw new TypeError(`${what} is not an object: ${JSON.stringify(item).slice(0, 80)}`);
+  }
   return item;
 }
 
