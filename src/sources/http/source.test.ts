@@ -42,6 +42,7 @@ async function serve<T extends { start(): Promise<string>; stop(): Promise<void>
 
 async function start(
   config: Omit<HttpSourceConfig, "type" | "name"> & { name?: string },
+  random: () => number = () => 0,
 ): Promise<Harness> {
   const clock = new FakeClock();
   const commit = new FakeCommit();
@@ -50,7 +51,7 @@ async function start(
   let polls = 0;
   const source = createHttpSource(
     { name: "kong", type: "http", interval: "30s", jitter: 0, ...config },
-    { random: () => 0, onPoll: () => void polls++ },
+    { random, onPoll: () => void polls++ },
   );
   const runtime = new SourceRuntime([source], {
     commit: commit.commit,
@@ -329,6 +330,31 @@ describe("http source: Kong preset", () => {
     assert.deepStrictEqual(h.commit.lines(from), [`MODIFIED ${ref("Upstream", "shop-upstream")}`]);
   });
 
+  it("should wait the interval plus jitter, and back off from 1 s after failed polls", async () => {
+    const kong = new FakeKong(undefined);
+    seedKong(kong);
+    const url = await serve(kong);
+    const h = await start({ preset: "kong", url, interval: "30s", jitter: 0.5 }, () => 1);
+    assert.deepStrictEqual(h.clock.pending(), [45_000], "30 s + 50% jitter at random = 1");
+    kong.fail("/services", { status: 500 }, 3);
+    const waits: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      await h.next();
+      waits.push(h.clock.pending()[0]!);
+    }
+    assert.deepStrictEqual(
+      waits,
+      [1000, 2000, 4000],
+      "exponential backoff (random = 1: full delay)",
+    );
+    await h.next();
+    assert.deepStrictEqual(
+      h.clock.pending(),
+      [45_000],
+      "back to the interval once a poll is complete",
+    );
+  });
+
   it("should hold back plugins while the services they name were never read", async () => {
     const kong = new FakeKong(undefined);
     seedKong(kong);
@@ -369,7 +395,8 @@ describe("http source: Kong preset", () => {
 describe("http source: APISIX preset", () => {
   it("should read the APISIX 3 list format page by page with X-API-KEY, and see edits", async () => {
     const apisix = new FakeApisix("edd1c9f034335f136f87ad84b625c8f1");
-    for (const id of ["1", "2", "3"]) {
+    const ids = Array.from({ length: 12 }, (_, i) => String(i + 1));
+    for (const id of ids) {
       apisix.put("routes", id, {
         id,
         uri: `/r${id}/*`,
@@ -388,17 +415,18 @@ describe("http source: APISIX preset", () => {
       preset: "apisix",
       url,
       token: "edd1c9f034335f136f87ad84b625c8f1",
-      pageSize: 2,
+      pageSize: 10,
     });
     const a = (kind: string, name: string) => `apisix:${kind}.apisix.apache.org ${name}`;
-    assert.deepStrictEqual(h.commit.lines().sort(), [
-      `ADDED ${a("Consumer", "jack")}`,
-      `ADDED ${a("Route", "1")}`,
-      `ADDED ${a("Route", "2")}`,
-      `ADDED ${a("Route", "3")}`,
-      `ADDED ${a("Upstream", "u1")}`,
-    ]);
-    assert.ok(apisix.requests.some((r) => r.url.includes("/routes?page=2&page_size=2")));
+    assert.deepStrictEqual(
+      h.commit.lines().sort(),
+      [
+        `ADDED ${a("Consumer", "jack")}`,
+        ...ids.map((id) => `ADDED ${a("Route", id)}`),
+        `ADDED ${a("Upstream", "u1")}`,
+      ].sort(),
+    );
+    assert.ok(apisix.requests.some((r) => r.url.includes("/routes?page=2&page_size=10")));
     const route = h.commit.object(a("Route", "1"))!;
     assert.deepStrictEqual(route, {
       id: "1",

@@ -40,7 +40,10 @@ function endpoint(path: string, kind: string, idField: string): Endpoint {
     kind,
     paging: { style: "apisix" },
     url: (base, size) =>
-      withQuery(joinUrl(base, `/apisix/admin/${path}`), { page: 1, page_size: size ?? 500 }),
+      withQuery(joinUrl(base, `/apisix/admin/${path}`), {
+        page: 1,
+        page_size: Math.min(500, Math.max(10, size ?? 500)), // APISIX accepts 10–500
+      }),
     toEntity: (item, ctx) => {
       const entry = asObject(item, `an APISIX ${path} entry`);
       const value = asObject(entry.value ?? null, `the value of ${str(entry.key) ?? "an entry"}`);

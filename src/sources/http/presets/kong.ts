@@ -66,7 +66,7 @@ function simple(
     kind,
     paging: { style: "kong" },
     needs,
-    url: (base, size) => withQuery(joinUrl(base, `/${name}`), { size: size ?? 1000 }),
+    url: (base, size) => withQuery(joinUrl(base, `/${name}`), { size: kongSize(size) }),
     index: (item) => {
       if (!isJsonObject(item)) return undefined;
       const id = str(item.id);
@@ -92,7 +92,7 @@ function plugins(): Endpoint {
     kind: "Plugin",
     paging: { style: "kong" },
     needs,
-    url: (base, size) => withQuery(joinUrl(base, "/plugins"), { size: size ?? 1000 }),
+    url: (base, size) => withQuery(joinUrl(base, "/plugins"), { size: kongSize(size) }),
     toEntity: (item, ctx) => {
       const object = asObject(item, "a Plugin");
       const base = str(object.instance_name) ?? str(object.name) ?? str(object.id);
@@ -152,6 +152,11 @@ function certificate(object: JsonObject, ctx: EntityContext): JsonObject {
     : object.snis;
   const withSnis = snis === undefined ? object : { ...object, snis };
   return ctx.redactor.fields(withSnis, CERT_SECRETS);
+}
+
+/** Kong answers 400 to a size outside 1–1000. */
+function kongSize(size: number | undefined): number {
+  return Math.min(1000, Math.max(1, size ?? 1000));
 }
 
 function dropped(key: string, value: JsonValue): boolean {
