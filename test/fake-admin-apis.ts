@@ -392,9 +392,24 @@ export class FakeLiteLLM extends FakeAdminApi {
     super(["authorization", `Bearer ${masterKey}`]);
   }
 
+  /** What `/get/config/callbacks` answers as `router_settings`; undefined: a 404. */
+  routerSettings: Obj | undefined = undefined;
+
   protected answer(path: string): Answer {
-    if (path !== "/model/info") return notFound;
-    return { status: 200, body: JSON.stringify({ data: this.list("models") }) };
+    if (path === "/model/info") {
+      return { status: 200, body: JSON.stringify({ data: this.list("models") }) };
+    }
+    if (path === "/get/config/callbacks" && this.routerSettings) {
+      const callbacks = [{ name: "langfuse", variables: { LANGFUSE_SECRET_KEY: "sk-lf-secret" } }];
+      const body = {
+        status: "success",
+        callbacks,
+        alerts: [],
+        router_settings: this.routerSettings,
+      };
+      return { status: 200, body: JSON.stringify(body) };
+    }
+    return notFound;
   }
 }
 

@@ -15,7 +15,9 @@ export type Paging =
   /** Items at a path; a cursor field names the next page, passed back as a query parameter. */
   | { style: "cursor"; items: string; field: string; param: string }
   /** One response holds the whole list. */
-  | { style: "none"; items: string };
+  | { style: "none"; items: string }
+  /** One response holds one object (a settings block) at a path; absent or null: none. */
+  | { style: "object"; path: string };
 
 /** What a page answered last time, kept when the server gave validators (ETag, Last-Modified). */
 export interface CachedPage {
@@ -127,6 +129,12 @@ function parsePage(
     }
     case "none":
       return { items: listAt(url, body, paging.items), next: undefined };
+    case "object": {
+      const value = atPath(body, paging.path);
+      if (value === undefined || value === null) return { items: [], next: undefined };
+      if (!isJsonObject(value)) throw bodyError(url, `expected an object at \`${paging.path}\``);
+      return { items: [value], next: undefined };
+    }
   }
 }
 

@@ -494,6 +494,22 @@ describe("http source: LiteLLM preset", () => {
     const first = h.commit.object("llm:Model.litellm.ai gpt-3.5-turbo-end-user-test")!;
     assert.deepStrictEqual(first.model_info, { id: "1" }, "only what config.yaml sets stays");
     assert.equal(litellm.requests[0]!.headers.authorization, `Bearer ${masterKey}`);
+    assert.equal(h.lastHealth().status, "ok", "a proxy without /get/config/callbacks is fine");
+    // The router settings, where the proxy serves them, as config.yaml's block.
+    litellm.routerSettings = config.router_settings ?? { routing_strategy: "simple-shuffle" };
+    const from = h.commit.changes.length;
+    await h.next();
+    assert.deepStrictEqual(h.commit.lines(from), [
+      "ADDED llm:RouterSettings.litellm.ai router_settings",
+    ]);
+    assert.deepStrictEqual(
+      h.commit.object("llm:RouterSettings.litellm.ai router_settings"),
+      litellm.routerSettings,
+    );
+    assert.ok(
+      !JSON.stringify(h.commit.observations).includes("sk-lf-secret"),
+      "callbacks are left alone",
+    );
   });
 });
 

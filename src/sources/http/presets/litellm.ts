@@ -45,13 +45,30 @@ const DERIVED_INFO = new Set([
 
 /**
  * The LiteLLM proxy's `/model/info` (`{ data: [{ model_name, litellm_params, model_info }] }`,
- * master key as Bearer): one `Model` per deployment, named as a parsed config.yaml names
+ * master key as Bearer) and its router settings: one `Model` per deployment, named as a parsed config.yaml names
  * it, `model_name` and for the n-th further deployment of the same name `model_name#n`.
  */
 export const litellmPreset: Preset = {
   tokenHeaders: (token) => ({ Authorization: `Bearer ${token}` }),
-  endpoints: [models()],
+  endpoints: [models(), routerSettings()],
 };
+
+/**
+ * `router_settings` from `/get/config/callbacks` (the proxy's read of its config; the
+ * callbacks it also lists are left alone: they carry credentials). Named as the parsed
+ * config.yaml names the block. A proxy without the endpoint (404) skips it.
+ */
+function routerSettings(): Endpoint {
+  return {
+    name: "router_settings",
+    group: LITELLM_GROUP,
+    kind: "RouterSettings",
+    paging: { style: "object", path: "router_settings" },
+    optional: true,
+    url: (base) => joinUrl(base, "/get/config/callbacks"),
+    toEntity: (item) => ({ name: "router_settings", object: asObject(item, "router_settings") }),
+  };
+}
 
 function models(): Endpoint {
   return {
