@@ -2,7 +2,7 @@ import { backoffDelay } from "../../core/clock.js";
 import { sha256Hex, stableStringify } from "../../core/stable-json.js";
 import { errorMessage } from "../../model/errors.js";
 import type { JsonValue } from "../../model/json.js";
-import type { ObservedObject, Scope } from "../../model/observation.js";
+import type { ObservedObject } from "../../model/observation.js";
 import type { Emitted, Source, SourceContext } from "../source.js";
 import { HttpClient } from "./client.js";
 import {
@@ -23,6 +23,7 @@ import {
   withQuery,
 } from "./presets/preset.js";
 import { FieldRedactor, SecretText, urlPassword } from "./redact.js";
+import { SnapshotWriter } from "./snapshot-writer.js";
 
 /** Knobs tests turn; production uses the defaults. */
 export interface HttpSourceTuning {
@@ -185,11 +186,7 @@ class HttpSource implements Source {
     return outcome;
   }
 
-  /**
-   * Reads one endpoint. Pages are held back while they equal the last committed read
-   * page by page; at the first difference the snapshot begins and the rest streams out.
-   * Returns whether a snapshot was emitted.
-   */
+  /** Reads one endpoint as a paged snapshot; returns whether anything was emitted. */
   private async pollEndpoint(
     ctx: SourceContext,
     client: HttpClient,
@@ -198,68 +195,55 @@ class HttpSource implements Source {
     signal: AbortSignal,
   ): Promise<boolean> {
     const previous = this.states.get(endpoint.name);
-    const visited = new Map<string, CachedPage>();
-    const digests: string[] = [];
-    const names = new Map<string, string>();
-    const derived: EndpointState["derived"] = new Map();
-    const held: ObservedObject[][] = [];
-    const id = `http:${endpoint.name}`;
-    const scope: Scope = { group: endpoint.group, kind: endpoint.kind };
-    const entityCtx = this.entityContext();
-    let streaming = false;
-    const url = endpoint.url(this.config.url, this.config.pageSize);
-    const pages = listPages(
-      client,
-      url,
-      endpoint.paging,
-      previous?.cache ?? new Map(),
-      visited,
-      signal,
+    const next: EndpointState = {
+      cache: new Map(),
+      digests: [],
+      names: new Map(),
+      derived: new Map(),
+    };
+    const writer = new SnapshotWriter(
+      `http:${endpoint.name}`,
+      { group: endpoint.group, kind: endpoint.kind },
+      previous?.digests,
+      (events) => this.emit(ctx, events),
+      // Should this read fail part way, what was upserted differs from the last complete
+      // read: the next poll must emit in full, even if the API is back as it was.
+      () => {
+        if (previous) previous.digests = [];
+      },
     );
-    for await (const page of pages) {
+    const entityCtx = this.entityContext();
+    const url = endpoint.url(this.config.url, this.config.pageSize);
+    const cache = previous?.cache ?? new Map();
+    for await (const page of listPages(client, url, endpoint.paging, cache, next.cache, signal)) {
       const reusable = page.notModified && !namesChanged && !endpoint.expand;
       const reused = reusable ? previous?.derived.get(page.url) : undefined;
-      const raw =
-        reused || !endpoint.expand
-          ? page.items
-          : await this.expand(client, endpoint, page.items, signal);
-      const items = reused?.items ?? this.entities(endpoint, raw, entityCtx);
+      const items =
+        reused?.items ?? (await this.derive(client, endpoint, page.items, entityCtx, signal));
+      const digest = reused?.digest ?? sha256Hex(stableStringify(items));
       for (const item of page.items) {
         const named = endpoint.index?.(item);
-        if (named) names.set(named[0], named[1]);
+        if (named) next.names.set(named[0], named[1]);
       }
-      const digest = reused?.digest ?? sha256Hex(stableStringify(items));
-      if (visited.has(page.url)) derived.set(page.url, { digest, items });
-      digests.push(digest);
-      if (!streaming && previous?.digests[digests.length - 1] === digest) {
-        held.push(items);
-        continue;
-      }
-      if (!streaming) {
-        streaming = true;
-        // Should this read fail part way, what was upserted differs from the last complete
-        // read: the next poll must emit in full, even if the API is back as it was.
-        if (previous) previous.digests = [];
-        await this.emit(ctx, [
-          { type: "snapshot-begin", id, scope },
-          ...held.map((h) => ({ type: "snapshot-page" as const, id, items: h })),
-        ]);
-      }
-      await this.emit(ctx, [{ type: "snapshot-page", id, items }]);
+      if (next.cache.has(page.url)) next.derived.set(page.url, { digest, items });
+      await writer.page(items, digest);
     }
-    const unchanged =
-      !streaming && previous !== undefined && previous.digests.length === digests.length;
-    if (!unchanged) {
-      if (!streaming) {
-        await this.emit(ctx, [
-          { type: "snapshot-begin", id, scope },
-          ...held.map((h) => ({ type: "snapshot-page" as const, id, items: h })),
-        ]);
-      }
-      await this.emit(ctx, [{ type: "snapshot-end", id }]);
-    }
-    this.states.set(endpoint.name, { cache: visited, digests, names, derived });
-    return !unchanged;
+    const emitted = await writer.end();
+    next.digests = writer.pageDigests();
+    this.states.set(endpoint.name, next);
+    return emitted;
+  }
+
+  /** A page's entities: completed first where the preset expands items (Kong targets). */
+  private async derive(
+    client: HttpClient,
+    endpoint: Endpoint,
+    raw: JsonValue[],
+    ctx: EntityContext,
+    signal: AbortSignal,
+  ): Promise<ObservedObject[]> {
+    const items = endpoint.expand ? await this.expand(client, endpoint, raw, signal) : raw;
+    return this.entities(endpoint, items, ctx);
   }
 
   /** Completes a page's items one after another (an admin API is not to be flooded). */
