@@ -170,7 +170,14 @@ function header(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(value) ? value.join(" ") : value;
 }
 
-/** The body, or undefined when it is over the limit (the rest is read and discarded). */
+/** Past this multiple of the limit, a body is not even drained: the connection is cut. */
+const DRAIN_FACTOR = 16;
+
+/**
+ * The body, or undefined when it is over the limit. The rest of an oversized body is read
+ * and discarded so the sender can read the 413, up to a point; beyond it the connection
+ * is cut.
+ */
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
   const declared = Number(req.headers["content-length"]);
   return new Promise((resolve, reject) => {
@@ -181,9 +188,11 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefin
       size += chunk.length;
       if (size > limit) over = true;
       if (!over) chunks.push(chunk);
+      if (size > limit * DRAIN_FACTOR) req.destroy();
     });
     req.on("end", () => resolve(over ? undefined : Buffer.concat(chunks)));
-    req.on("error", reject);
+    req.on("close", () => resolve(undefined));
+    req.on("error", (err) => (over ? resolve(undefined) : reject(err)));
   });
 }
 
