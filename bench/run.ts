@@ -2,6 +2,7 @@ import { createRuleEngine } from "../src/rules/index.js";
 import { gitScenario } from "./git.js";
 import { ingestScenario } from "./ingest.js";
 import { kubernetesScenario } from "./kubernetes.js";
+import { pollScenario } from "./poll.js";
 import { rulesScenario } from "./rules.js";
 import { sinksScenario } from "./sinks.js";
 import { watchScenario } from "./watch.js";
@@ -15,6 +16,7 @@ const scenarios: Record<string, () => Promise<Record<string, unknown>>> = {
   kubernetes: kubernetesScenario,
   sinks: sinksScenario,
   git: gitScenario,
+  poll: pollScenario,
 };
 
 const wanted = process.argv.slice(2);

@@ -4,9 +4,13 @@ import { type FilesSourceConfig, filesSourceSchema } from "./files/config.js";
 import { createFilesSource } from "./files/source.js";
 import { type GitSourceConfig, gitSourceSchema, resolveGitUrl } from "./git/config.js";
 import { createGitSource } from "./git/source.js";
+import { type HttpSourceConfig, httpSourceSchema } from "./http/config.js";
+import { createHttpSource } from "./http/source.js";
 import { type KubernetesSourceConfig, kubernetesSourceSchema } from "./kubernetes/config.js";
 import { createKubernetesSource } from "./kubernetes/source.js";
 import type { Source } from "./source.js";
+import { type WebhookSourceConfig, webhookSourceSchema } from "./webhook/config.js";
+import { createWebhookSource } from "./webhook/source.js";
 
 /** What a source may be given when it is built (its state lives in the store, not here). */
 export interface SourceDeps {
@@ -14,7 +18,12 @@ export interface SourceDeps {
   workDir: string;
 }
 
-export type SourceConfig = FilesSourceConfig | KubernetesSourceConfig | GitSourceConfig;
+export type SourceConfig =
+  | FilesSourceConfig
+  | KubernetesSourceConfig
+  | GitSourceConfig
+  | HttpSourceConfig
+  | WebhookSourceConfig;
 
 export type SourceType<C extends SourceConfig = SourceConfig> = ComponentType<
   C,
@@ -47,5 +56,29 @@ const git: SourceType<GitSourceConfig> = {
   create: (config, deps) => createGitSource(config, deps),
 };
 
+const http: SourceType<HttpSourceConfig> = {
+  type: "http",
+  schema: httpSourceSchema,
+  resolvePaths: (config, baseDir) =>
+    config.tls
+      ? {
+          ...config,
+          tls: {
+            ...config.tls,
+            ...(config.tls.ca ? { ca: resolve(baseDir, config.tls.ca) } : {}),
+            ...(config.tls.cert ? { cert: resolve(baseDir, config.tls.cert) } : {}),
+            ...(config.tls.key ? { key: resolve(baseDir, config.tls.key) } : {}),
+          },
+        }
+      : config,
+  create: (config) => createHttpSource(config),
+};
+
+const webhook: SourceType<WebhookSourceConfig> = {
+  type: "webhook",
+  schema: webhookSourceSchema,
+  create: (config) => createWebhookSource(config),
+};
+
 /** Source types as data: the config schema is composed from this list, the root builds from it. */
-export const SOURCE_TYPES = [files, kubernetes, git] as readonly SourceType[];
+export const SOURCE_TYPES = [files, kubernetes, git, http, webhook] as readonly SourceType[];
