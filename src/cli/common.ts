@@ -1,4 +1,3 @@
-import { resolve } from "node:path";
 import { openForReading } from "../compose/store.js";
 import { CrwatchError, errorMessage } from "../model/errors.js";
 import type { Store } from "../store/store.js";
@@ -7,7 +6,8 @@ export const DEFAULT_DATA_DIR = ".crwatch";
 
 /** Opens an existing history; read commands must not create an empty one by accident. */
 export async function openExistingStore(dataDir: string | undefined): Promise<Store> {
-  const { store } = await openForReading(resolve(dataDir ?? DEFAULT_DATA_DIR));
+  // Not resolved here: the value may be a PostgreSQL URL (see compose/store.ts).
+  const { store } = await openForReading(dataDir ?? DEFAULT_DATA_DIR);
   return store;
 }
 

@@ -3,6 +3,7 @@ import { Command } from "commander";
 import { reportFailure } from "./common.js";
 import { registerDiff } from "./diff.js";
 import { registerHistory } from "./history.js";
+import { registerMigrate } from "./migrate.js";
 import { registerServe } from "./serve.js";
 import { registerShow } from "./show.js";
 import { registerStatus } from "./status.js";
@@ -20,5 +21,6 @@ registerShow(program);
 registerDiff(program);
 registerVerify(program);
 registerStatus(program);
+registerMigrate(program);
 
 program.parseAsync(process.argv).catch(reportFailure);

@@ -3,6 +3,7 @@ import type { Change, Revision } from "../../model/change.js";
 import { CrwatchError, errorMessage } from "../../model/errors.js";
 import { type Ref, refKey } from "../../model/ref.js";
 import { type ChainHead, conflictError, expectedHeads, planCommit } from "../commit-plan.js";
+import type { CopiedTable, HistoryExporter, HistoryImporter, RawRow } from "../copy.js";
 import {
   CHAIN_COLUMNS,
   type ChangeRow,
@@ -97,6 +98,7 @@ type Queryable = Pick<pg.PoolClient, "query">;
 
 const DEFAULT_LIMIT = 1000;
 const VERIFY_PAGE = 2000;
+const COPY_PAGE = 500;
 const CHANGE_COLUMNS = [...CHAIN_COLUMNS, "prev_hash", "hash"] as const;
 const REF_COLUMNS = ["source", "grp", "kind", "namespace", "name"] as const;
 const REF_WHERE = "source = $1 AND grp = $2 AND kind = $3 AND namespace = $4 AND name = $5";
@@ -163,7 +165,7 @@ export function readChangesQuery(
 }
 
 /** The PostgreSQL dialect: runs the dialect-neutral commit plan, serialized per store. */
-export class PostgresStore implements Store {
+export class PostgresStore implements Store, HistoryExporter, HistoryImporter {
   readonly capabilities: StoreCapabilities = {
     multiWriter: true,
     crossProcessNotify: true,
@@ -374,6 +376,62 @@ export class PostgresStore implements Store {
     return result.rowCount ?? 0;
   }
 
+  /** Pages in key order (OFFSET paging: simple, and export from PostgreSQL is rare). */
+  async *exportRows(table: CopiedTable): AsyncIterable<RawRow[]> {
+    for (let offset = 0; ; offset += COPY_PAGE) {
+      const { rows } = await this.pool.query<RawRow>(
+        `SELECT ${table.columns.join(", ")} FROM ${this.t(table.name)}
+         ORDER BY ${table.order.join(", ")} LIMIT ${COPY_PAGE} OFFSET ${offset}`,
+      );
+      if (rows.length > 0) yield rows.map((r) => ({ ...r }));
+      if (rows.length < COPY_PAGE) return;
+    }
+  }
+
+  /**
+   * Takes a whole history into this empty store in one transaction: a copy that fails half
+   * way leaves the store empty. Rows go in as JSON (json_populate_recordset), so each column
+   * keeps its exact text or number whatever table it is.
+   */
+  async importHistory(
+    tables: readonly CopiedTable[],
+    from: HistoryExporter,
+  ): Promise<Record<string, number>> {
+    return this.transaction(async (client) => {
+      await this.chainHead(client, "FOR UPDATE");
+      await this.assertEmpty(client, tables);
+      return this.importTables(client, tables, from);
+    }).catch((err: unknown) => {
+      if (err instanceof CrwatchError) throw err;
+      throw new CrwatchError(
+        "CRW_STORE_MIGRATION",
+        `the copy failed and was rolled back: ${errorMessage(err)}`,
+        { cause: err },
+      );
+    });
+  }
+
+  private async importTables(
+    client: Queryable,
+    tables: readonly CopiedTable[],
+    from: HistoryExporter,
+  ): Promise<Record<string, number>> {
+    const counts: Record<string, number> = {};
+    for (const table of tables) {
+      let count = 0;
+      for await (const rows of from.exportRows(table)) {
+        await this.importPage(client, table, rows);
+        count += rows.length;
+      }
+      counts[table.name] = count;
+    }
+    await client.query(
+      `SELECT setval(pg_get_serial_sequence($1, 'id'), max(id)) FROM ${this.t("dead_letters")} HAVING max(id) IS NOT NULL`,
+      [this.t("dead_letters")],
+    );
+    return counts;
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -427,6 +485,36 @@ export class PostgresStore implements Store {
       ]);
     }
     return plan.committed;
+  }
+
+  private async importPage(client: Queryable, table: CopiedTable, rows: RawRow[]): Promise<void> {
+    const columns = table.columns.join(", ");
+    if (table.name === "chain_head") {
+      const head = rows[0] as { last_seq: number; last_hash: string };
+      await client.query(
+        `UPDATE ${this.t("chain_head")} SET last_seq = $1, last_hash = $2 WHERE id = 1`,
+        [head.last_seq, head.last_hash],
+      );
+      return;
+    }
+    await client.query(
+      `INSERT INTO ${this.t(table.name)} (${columns})
+       SELECT ${columns} FROM json_populate_recordset(NULL::${this.t(table.name)}, $1::json)`,
+      [JSON.stringify(rows)],
+    );
+  }
+
+  private async assertEmpty(client: Queryable, tables: readonly CopiedTable[]): Promise<void> {
+    for (const table of tables) {
+      if (table.name === "chain_head") continue;
+      const { rows } = await client.query(`SELECT 1 FROM ${this.t(table.name)} LIMIT 1`);
+      if (rows.length > 0) {
+        throw new CrwatchError(
+          "CRW_STORE_MIGRATION",
+          `the target schema ${this.schema} already holds a history (table ${table.name} is not empty); copy into an empty schema`,
+        );
+      }
+    }
   }
 
   private async chainHead(client: Queryable, lock: string): Promise<ChainHead | undefined> {
