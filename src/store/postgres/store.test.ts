@@ -1,13 +1,11 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
-import Database from "better-sqlite3";
 import pg from "pg";
-import { postgresUrl, tempDir } from "../../../test/helpers.js";
+import { postgresUrl } from "../../../test/helpers.js";
 import { dropSchema, pgQuery, uniqueSchema } from "../../../test/postgres.js";
 import type { CrwatchError } from "../../model/errors.js";
-import { batchOf, noticeChange, resourceChange, routeRef, storeContract } from "../contract.js";
+import { batchOf, resourceChange, routeRef, storeContract } from "../contract.js";
 import { LATEST_VERSION, MIGRATIONS } from "../sqlite/migrations.js";
-import { openSqliteStore } from "../sqlite/store.js";
 import type { Store } from "../store.js";
 import { redactUrl } from "./config.js";
 import { PG_LATEST_VERSION, PG_MIGRATIONS } from "./migrations.js";
