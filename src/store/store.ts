@@ -41,6 +41,45 @@ export interface CommitBatch {
   cursors: CursorUpdate[];
   /** Locations whose open problem is resolved (they read cleanly again). */
   resolvedProblems: { source: string; location: string }[];
+  /**
+   * The lease this writer holds (several replicas): the commit fails with CRW_STORE_CONFLICT
+   * unless the lease still has this token and has not expired. Dialects with one writer
+   * per store (SQLite, by its directory lock) have no leases and ignore it.
+   */
+  fence?: Fence;
+}
+
+/** A lease's name and the token its holder got: checked inside the commit. */
+export interface Fence {
+  lease: string;
+  token: number;
+}
+
+/** Who drives a source or a sink while several replicas share one store. */
+export interface Lease {
+  /** e.g. `source:cluster-a`, `sink:webhook`. */
+  name: string;
+  /** The replica holding it. */
+  holder: string;
+  /** Grows by one at each change of holder (or lapse): older tokens are fenced off. */
+  token: number;
+  expiresAt: string;
+}
+
+/**
+ * Leases with expiry and a fencing token, kept in the store itself so a replica's lease and
+ * its commits are checked against one another in one transaction.
+ */
+export interface LeaseManager {
+  /**
+   * Takes the lease when it is free or expired (a new token), renews it (same token) when
+   * this holder has it; undefined when another holder's lease is still live.
+   */
+  acquire(name: string, holder: string, ttlMs: number): Promise<Lease | undefined>;
+  /** Lets the lease lapse now; the token is kept, so the next holder's is higher. */
+  release(lease: Lease): Promise<void>;
+  /** Every lease, for `status`: which replica owns what, until when. */
+  list(): Promise<Lease[]>;
 }
 
 export interface ChangeQuery {

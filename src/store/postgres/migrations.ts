@@ -151,6 +151,19 @@ ALTER TABLE ${s}.dead_letters ADD COLUMN state TEXT NOT NULL DEFAULT 'dead';
 ALTER TABLE ${s}.source_health ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
 `,
   },
+  {
+    version: 3,
+    name: "replica leases",
+    // Expiry is the server's clock (now()), so replicas with skewed clocks agree on it.
+    sql: ({ schema: s }) => `
+CREATE TABLE ${s}.leases (
+  name TEXT PRIMARY KEY,
+  holder TEXT NOT NULL,
+  token BIGINT NOT NULL,
+  expires_at TIMESTAMPTZ NOT NULL
+);
+`,
+  },
 ];
 
 export const PG_LATEST_VERSION = PG_MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);

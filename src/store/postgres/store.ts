@@ -29,6 +29,7 @@ import type {
   VerifyResult,
 } from "../store.js";
 import { ChainVerifier } from "../verify.js";
+import { checkFence, PostgresLeases } from "./leases.js";
 import { migratePostgres, quoteIdent, schemaVersion } from "./migrations.js";
 
 export interface PostgresStoreOptions {
@@ -172,6 +173,8 @@ export class PostgresStore implements Store, HistoryExporter, HistoryImporter {
     local: false,
   };
   readonly schema: string;
+  /** Replica leases; a commit carrying a `fence` is checked against them. */
+  readonly leases: PostgresLeases;
   private readonly pool: pg.Pool;
   private readonly t: (table: string) => string;
   private closed = false;
@@ -181,6 +184,7 @@ export class PostgresStore implements Store, HistoryExporter, HistoryImporter {
     this.schema = schema;
     const s = quoteIdent(schema);
     this.t = (table) => `${s}.${table}`;
+    this.leases = new PostgresLeases(pool, this.t("leases"));
   }
 
   async commit(batch: CommitBatch): Promise<Change[]> {
@@ -466,6 +470,7 @@ export class PostgresStore implements Store, HistoryExporter, HistoryImporter {
   private async commitIn(client: pg.PoolClient, batch: CommitBatch): Promise<Change[]> {
     const head = await this.chainHead(client, "FOR UPDATE");
     if (!head) throw new CrwatchError("CRW_STORE_CHAIN_BROKEN", "the chain_head row is missing");
+    if (batch.fence) await checkFence(client, this.t("leases"), batch.fence);
     await this.checkExpectedHeads(client, batch);
     const now = new Date().toISOString();
     const plan = planCommit(batch, head, now);

@@ -134,6 +134,20 @@ ALTER TABLE dead_letters ADD COLUMN state TEXT NOT NULL DEFAULT 'dead';
 ALTER TABLE source_health ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
 `,
   },
+  {
+    version: 3,
+    name: "replica leases",
+    // Unused by SQLite (one writer per directory): kept so both dialects share versions
+    // and a history copied between them has every table.
+    sql: `
+CREATE TABLE leases (
+  name TEXT PRIMARY KEY,
+  holder TEXT NOT NULL,
+  token INTEGER NOT NULL,
+  expires_at TEXT NOT NULL
+);
+`,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);
