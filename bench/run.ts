@@ -1,8 +1,10 @@
 import { ingestScenario } from "./ingest.js";
+import { postgresIngestScenario } from "./postgres.js";
 
 /** Each scenario prints one JSON line; `npm run bench -- NAME` runs one alone. */
 const scenarios: Record<string, () => Promise<Record<string, unknown>>> = {
   ingest: ingestScenario,
+  "ingest-postgres": postgresIngestScenario,
 };
 
 const wanted = process.argv.slice(2);
