@@ -51,6 +51,15 @@ export async function startCrwatch(config: CrwatchConfig, deps: RuntimeDeps): Pr
   }
   const dispatcher = buildDispatcher(config, store, deps, clock);
   ingest.onCommit(() => dispatcher.wake());
+  // Commits of other replicas on a shared store wake the sinks too, instead of their poll.
+  let unwatch: (() => Promise<void>) | undefined;
+  try {
+    unwatch = await store.watchCommits?.(() => dispatcher.wake());
+  } catch (err) {
+    await store.close();
+    await release();
+    throw err;
+  }
   dispatcher.start();
   const runtime = new SourceRuntime(buildSources(config), {
     commit: (observation) => ingest.accept(observation),
@@ -68,6 +77,7 @@ export async function startCrwatch(config: CrwatchConfig, deps: RuntimeDeps): Pr
       await runtime.stop();
       await ingest.idle();
       await dispatcher.stop({ drain: true });
+      await unwatch?.();
       await store.close();
       await release();
     },

@@ -24,9 +24,12 @@ export function registerStatus(program: Command): void {
         const openProblems = (
           await Promise.all(sources.map(async (s) => (await store.openProblems(s.source)).length))
         ).reduce((a, b) => a + b, 0);
+        // Shared stores only: which replica drives which source and sink, until when.
+        const leases = store.leases ? await store.leases.list() : [];
         const status = {
           lastSeq,
           sources,
+          leases,
           consumers,
           deadLetters: deadLetters.length,
           openProblems,
@@ -42,6 +45,7 @@ export function registerStatus(program: Command): void {
 
 interface Status {
   lastSeq: number;
+  leases: { name: string; holder: string; token: number; expiresAt: string }[];
   sources: { source: string; status: string; message: string; updatedAt: string }[];
   consumers: { consumer: string; seq: number; lag: number }[];
   deadLetters: number;
@@ -52,6 +56,9 @@ function renderStatus(status: Status): string {
   const lines = [`last seq: ${status.lastSeq}`, "sources:"];
   for (const s of status.sources)
     lines.push(`  ${s.source}: ${s.status} (${s.message}, ${s.updatedAt})`);
+  if (status.leases.length > 0) lines.push("leases:");
+  for (const l of status.leases)
+    lines.push(`  ${l.name}: ${l.holder} (token ${l.token}, until ${l.expiresAt})`);
   lines.push("consumers:");
   for (const c of status.consumers) lines.push(`  ${c.consumer}: at seq ${c.seq}, ${c.lag} behind`);
   lines.push(`open problems: ${status.openProblems}`, `dead letters: ${status.deadLetters}`);

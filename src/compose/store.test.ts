@@ -3,11 +3,15 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import pino from "pino";
+import { cli } from "../../test/e2e/process.js";
 import { postgresUrl, tempDir } from "../../test/helpers.js";
 import { dropSchema, uniqueSchema } from "../../test/postgres.js";
 import { loadConfig } from "../config/load.js";
+import { FakeClock } from "../core/clock.js";
 import { startCrwatch } from "../main.js";
 import type { CrwatchError } from "../model/errors.js";
+import { batchOf, resourceChange, routeRef } from "../store/contract.js";
+import { openPostgresStore } from "../store/postgres/store.js";
 import { parseStoreSpec } from "./store.js";
 
 const isCode = (code: string) => (err: unknown) => (err as CrwatchError).code === code;
@@ -76,5 +80,56 @@ describe("postgres store in the config and on the command line", () => {
     });
     assert.equal(parseStoreSpec("postgresql://u@h/db", "/w").type, "postgres");
     assert.throws(() => parseStoreSpec("mysql://h/db"), isCode("CRW_USAGE"));
+  });
+});
+
+describe("replicas on one PostgreSQL store", () => {
+  const schema = uniqueSchema("notify");
+  const dirs: { cleanup: () => Promise<void> }[] = [];
+  after(async () => {
+    await dropSchema(schema);
+    for (const dir of dirs) await dir.cleanup();
+  });
+
+  it("should wake a replica's sinks by LISTEN/NOTIFY when another process commits", async () => {
+    const dir = await tempDir();
+    dirs.push(dir);
+    const path = join(dir.path, "crwatch.yaml");
+    await writeFile(
+      path,
+      `store:\n  type: postgres\n  url: "${postgresUrl}"\n  schema: ${schema}\n` +
+        `sinks:\n  - name: audit\n    type: jsonl\n    path: ${join(dir.path, "out.jsonl")}\n`,
+    );
+    const config = await loadConfig({
+      configPath: path,
+      env: { CRWATCH_MASK_KEY: "a-mask-key-of-some-length" },
+    });
+    let delivered: (seqs: number[]) => void = () => undefined;
+    const heard = new Promise<number[]>((resolve) => {
+      delivered = resolve;
+    });
+    // Fake time: the dispatcher's fallback poll never fires, so only a NOTIFY can wake it.
+    const crwatch = await startCrwatch(config, {
+      log: pino({ level: "silent" }),
+      clock: new FakeClock(),
+      onDelivered: (_sink, changes) => delivered(changes.map((c) => c.seq)),
+    });
+    const other = await openPostgresStore({ url: postgresUrl, schema, mode: "write" });
+    try {
+      await other.commit(batchOf([resourceChange("ADDED", routeRef("elsewhere"), 1)]));
+      assert.deepEqual(await heard, [1]);
+    } finally {
+      await other.close();
+      await crwatch.stop();
+    }
+  });
+
+  it("should show the leases in `status` of a shared store", async () => {
+    const store = await openPostgresStore({ url: postgresUrl, schema, mode: "write" });
+    await store.leases.acquire("source:cluster-a", "replica-1", 60_000);
+    await store.close();
+    const run = cli(["status", "--data-dir", `${postgresUrl}?schema=${schema}`]);
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /^leases:\n {2}source:cluster-a: replica-1 \(token 1, until /m);
   });
 });

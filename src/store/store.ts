@@ -197,6 +197,14 @@ export interface ConsumerLedger {
  */
 export interface Store extends ChangeLog, SourceLedger, ConsumerLedger {
   readonly capabilities: StoreCapabilities;
+  /**
+   * Present when `capabilities.crossProcessNotify`: calls `listener` with the new last seq
+   * after any process commits to this store. Resolves once listening; the returned function
+   * stops it.
+   */
+  watchCommits?(listener: (lastSeq: number) => void): Promise<() => Promise<void>>;
+  /** Present on stores that several replicas share: who drives which source and sink. */
+  readonly leases?: LeaseManager;
   close(): Promise<void>;
 }
 

@@ -81,7 +81,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     } finally {
       client.release();
     }
-    return new PostgresStore(pool, options.schema);
+    return new PostgresStore(pool, options.schema, options.url);
   } catch (err) {
     await pool.end().catch(() => undefined);
     if (err instanceof CrwatchError) throw err;
@@ -188,10 +188,13 @@ export class PostgresStore implements Store, HistoryExporter, HistoryImporter {
   readonly leases: PostgresLeases;
   private readonly pool: pg.Pool;
   private readonly t: (table: string) => string;
+  private readonly watchers = new Set<pg.Client>();
+  private readonly url: string;
   private closed = false;
 
-  constructor(pool: pg.Pool, schema: string) {
+  constructor(pool: pg.Pool, schema: string, url: string) {
     this.pool = pool;
+    this.url = url;
     this.schema = schema;
     const s = quoteIdent(schema);
     this.t = (table) => `${s}.${table}`;
@@ -447,9 +450,38 @@ export class PostgresStore implements Store, HistoryExporter, HistoryImporter {
     return counts;
   }
 
+  /**
+   * LISTEN on a connection of its own (a pooled one would be handed to other queries): every
+   * commit of this schema, from any process, reaches `listener` when it commits. A dropped
+   * connection is reported as one last call, so the reader catches up by reading the log.
+   */
+  async watchCommits(listener: (lastSeq: number) => void): Promise<() => Promise<void>> {
+    const client = new pg.Client({ connectionString: this.url });
+    client.on("error", () => listener(Number.NaN));
+    client.on("notification", (message) => {
+      const [schema, seq] = (message.payload ?? "").split(" ");
+      if (schema === this.schema) listener(Number(seq));
+    });
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${COMMIT_CHANNEL}`);
+    } catch (err) {
+      await client.end().catch(() => undefined);
+      throw new CrwatchError("CRW_STORE_OPEN", `cannot listen for commits: ${errorMessage(err)}`, {
+        cause: err,
+      });
+    }
+    this.watchers.add(client);
+    return async () => {
+      if (this.watchers.delete(client)) await client.end().catch(() => undefined);
+    };
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    for (const client of this.watchers) await client.end().catch(() => undefined);
+    this.watchers.clear();
     await this.pool.end();
   }
 
