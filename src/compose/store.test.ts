@@ -114,6 +114,8 @@ describe("replicas on one PostgreSQL store", () => {
       clock: new FakeClock(),
       onDelivered: (_sink, changes) => delivered(changes.map((c) => c.seq)),
     });
+    // Once ready, this replica holds the sink's lease and its dispatcher idles.
+    await crwatch.ready();
     const other = await openPostgresStore({ url: postgresUrl, schema, mode: "write" });
     try {
       await other.commit(batchOf([resourceChange("ADDED", routeRef("elsewhere"), 1)]));
@@ -130,6 +132,9 @@ describe("replicas on one PostgreSQL store", () => {
     await store.close();
     const run = cli(["status", "--data-dir", `${postgresUrl}?schema=${schema}`]);
     assert.equal(run.status, 0, run.stderr);
-    assert.match(run.stdout, /^leases:\n {2}source:cluster-a: replica-1 \(token 1, until /m);
+    assert.match(run.stdout, /^leases:$/m);
+    assert.match(run.stdout, /^ {2}source:cluster-a: replica-1 \(token 1, until /m);
+    // The replica of the test before held the sink's lease until it stopped.
+    assert.match(run.stdout, /^ {2}sink:audit: \S+ \(token 1, until /m);
   });
 });

@@ -42,11 +42,12 @@ export interface CommitBatch {
   /** Locations whose open problem is resolved (they read cleanly again). */
   resolvedProblems: { source: string; location: string }[];
   /**
-   * The lease this writer holds (several replicas): the commit fails with CRW_STORE_CONFLICT
-   * unless the lease still has this token and has not expired. Dialects with one writer
-   * per store (SQLite, by its directory lock) have no leases and ignore it.
+   * The leases this writer holds for what the batch touches (several replicas): the commit
+   * fails with CRW_STORE_CONFLICT unless each still has its token and has not expired.
+   * Dialects with one writer per store (SQLite, by its directory lock) have no leases and
+   * ignore them.
    */
-  fence?: Fence;
+  fences?: Fence[];
 }
 
 /** A lease's name and the token its holder got: checked inside the commit. */
@@ -71,6 +72,8 @@ export interface Lease {
  * its commits are checked against one another in one transaction.
  */
 export interface LeaseManager {
+  /** This process's name as a holder, and how long its leases last unrenewed. */
+  readonly settings: { holder: string; ttlMs: number };
   /**
    * Takes the lease when it is free or expired (a new token), renews it (same token) when
    * this holder has it; undefined when another holder's lease is still live.

@@ -34,7 +34,7 @@ async function main(schema: string, holder: string, ttlMs: number, count: number
       await store.commit(
         batchOf([resourceChange("ADDED", routeRef(`item-${i}`, { source: "burst" }), 1)], {
           cursors: [{ source: "burst", stream: "default", cursor: String(i + 1) }],
-          fence: { lease: LEASE, token: lease.token },
+          fences: [{ lease: LEASE, token: lease.token }],
         }),
       );
     } catch (err) {

@@ -10,6 +10,10 @@ export interface PostgresStoreConfig {
   schema?: string;
   /** Connections in the pool (10 by default). */
   poolSize?: number;
+  /** This replica's name in the lease table (`status` shows it); `HOST:PID` by default. */
+  replica?: string;
+  /** A replica's lease on a source or sink lapses this long after its last renewal. */
+  leaseTtlMs?: number;
   /**
    * A local work directory for what sources cache (clones, …); the history itself is in
    * PostgreSQL. Filled with `.crwatch` by the config loader when omitted.
@@ -29,6 +33,8 @@ export const postgresStoreSchema = {
     url: { type: "string", minLength: 1 },
     schema: { type: "string", pattern: SCHEMA_NAME.source },
     poolSize: { type: "integer", minimum: 1, maximum: 100 },
+    replica: { type: "string", minLength: 1 },
+    leaseTtlMs: { type: "integer", minimum: 300 },
     path: { type: "string", minLength: 1 },
   },
 } as const;

@@ -34,7 +34,7 @@ describe("postgres leases: two replicas contend for one source", () => {
   const fenced = (lease: Lease, name: string, revision = 1) =>
     batchOf([resourceChange(revision === 1 ? "ADDED" : "MODIFIED", routeRef(name), revision)], {
       cursors: [{ source: "cluster-a", stream: "default", cursor: name }],
-      fence: { lease: lease.name, token: lease.token },
+      fences: [{ lease: lease.name, token: lease.token }],
     });
 
   const isConflict = (err: unknown) =>

@@ -25,12 +25,14 @@ type Queryable = Pick<pg.PoolClient, "query">;
  * replicas asking at once cannot both win; expiry is measured by the server's clock.
  */
 export class PostgresLeases implements LeaseManager {
+  readonly settings: { holder: string; ttlMs: number };
   private readonly pool: pg.Pool;
   private readonly table: string;
 
-  constructor(pool: pg.Pool, table: string) {
+  constructor(pool: pg.Pool, table: string, settings: { holder: string; ttlMs: number }) {
     this.pool = pool;
     this.table = table;
+    this.settings = settings;
   }
 
   async acquire(name: string, holder: string, ttlMs: number): Promise<Lease | undefined> {

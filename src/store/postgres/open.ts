@@ -15,6 +15,8 @@ export async function openPostgres(
     url: config.url,
     schema: config.schema ?? "public",
     ...(config.poolSize ? { poolSize: config.poolSize } : {}),
+    ...(config.replica ? { replica: config.replica } : {}),
+    ...(config.leaseTtlMs ? { leaseTtlMs: config.leaseTtlMs } : {}),
     mode: deps.mode === "read" ? "read" : "write",
   });
   return { store, release: async () => undefined };

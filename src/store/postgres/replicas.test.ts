@@ -87,7 +87,7 @@ describe("postgres replicas as processes: failover and split brain", () => {
       assert.equal(lease?.token, 2);
       await store.commit(
         batchOf([resourceChange("ADDED", routeRef("by-b", { source: "burst" }), 1)], {
-          fence: { lease: "source:burst", token: 2 },
+          fences: [{ lease: "source:burst", token: 2 }],
         }),
       );
       paused.child.kill("SIGCONT");

@@ -1,3 +1,4 @@
+import { hostname } from "node:os";
 import pg from "pg";
 import type { Change, Revision } from "../../model/change.js";
 import { CrwatchError, errorMessage } from "../../model/errors.js";
@@ -38,6 +39,10 @@ export interface PostgresStoreOptions {
   poolSize?: number;
   /** `write` migrates the schema; `read` requires an existing history and changes nothing. */
   mode: "write" | "read";
+  /** This process's name in the lease table; `HOST:PID` by default. */
+  replica?: string;
+  /** How long a replica's lease lasts unrenewed (15 s by default). */
+  leaseTtlMs?: number;
 }
 
 /** The channel every store's commits are announced on; the payload names the schema. */
@@ -81,7 +86,11 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     } finally {
       client.release();
     }
-    return new PostgresStore(pool, options.schema, options.url);
+    const settings = {
+      holder: options.replica ?? `${hostname()}:${process.pid}`,
+      ttlMs: options.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS,
+    };
+    return new PostgresStore(pool, options.schema, options.url, settings);
   } catch (err) {
     await pool.end().catch(() => undefined);
     if (err instanceof CrwatchError) throw err;
@@ -98,6 +107,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
 type Queryable = Pick<pg.PoolClient, "query">;
 
 const DEFAULT_LIMIT = 1000;
+const DEFAULT_LEASE_TTL_MS = 15_000;
 const VERIFY_PAGE = 2000;
 const COPY_PAGE = 500;
 const CHANGE_COLUMNS = [...CHAIN_COLUMNS, "prev_hash", "hash"] as const;
@@ -184,7 +194,7 @@ export class PostgresStore implements Store, HistoryExporter, HistoryImporter {
     local: false,
   };
   readonly schema: string;
-  /** Replica leases; a commit carrying a `fence` is checked against them. */
+  /** Replica leases; a commit carrying `fences` is checked against them. */
   readonly leases: PostgresLeases;
   private readonly pool: pg.Pool;
   private readonly t: (table: string) => string;
@@ -192,13 +202,18 @@ export class PostgresStore implements Store, HistoryExporter, HistoryImporter {
   private readonly url: string;
   private closed = false;
 
-  constructor(pool: pg.Pool, schema: string, url: string) {
+  constructor(
+    pool: pg.Pool,
+    schema: string,
+    url: string,
+    settings: { holder: string; ttlMs: number },
+  ) {
     this.pool = pool;
     this.url = url;
     this.schema = schema;
     const s = quoteIdent(schema);
     this.t = (table) => `${s}.${table}`;
-    this.leases = new PostgresLeases(pool, this.t("leases"));
+    this.leases = new PostgresLeases(pool, this.t("leases"), settings);
   }
 
   async commit(batch: CommitBatch): Promise<Change[]> {
@@ -513,7 +528,7 @@ export class PostgresStore implements Store, HistoryExporter, HistoryImporter {
   private async commitIn(client: pg.PoolClient, batch: CommitBatch): Promise<Change[]> {
     const head = await this.chainHead(client, "FOR UPDATE");
     if (!head) throw new CrwatchError("CRW_STORE_CHAIN_BROKEN", "the chain_head row is missing");
-    if (batch.fence) await checkFence(client, this.t("leases"), batch.fence);
+    for (const fence of batch.fences ?? []) await checkFence(client, this.t("leases"), fence);
     await this.checkExpectedHeads(client, batch);
     const now = new Date().toISOString();
     const plan = planCommit(batch, head, now);
