@@ -115,3 +115,68 @@ describe("two serve replicas on one PostgreSQL store", () => {
     assert.equal(exit.code, 0, standby.stderr());
   });
 });
+
+describe("a paused serve replica whose leases expired", () => {
+  let tmp: { path: string; cleanup: () => Promise<void> };
+  const schema = uniqueSchema("paused");
+  const target = `${postgresUrl}?schema=${schema}`;
+  const running: Served[] = [];
+  before(async () => {
+    tmp = await tempDir("crwatch-paused-");
+  });
+  after(async () => {
+    for (const served of running) {
+      if (served.child.exitCode === null) {
+        served.child.kill("SIGCONT");
+        served.child.kill("SIGKILL");
+      }
+    }
+    await dropSchema(schema);
+    await tmp.cleanup();
+  });
+
+  it("should stop writing when it resumes, while the replica that took over records every change once", async () => {
+    const watched = join(tmp.path, "cfg");
+    await mkdir(watched);
+    const config = join(tmp.path, "crwatch.yaml");
+    await writeFile(
+      config,
+      `store:\n  type: postgres\n  url: "${postgresUrl}"\n  schema: ${schema}\n  leaseTtlMs: 1000\n` +
+        `sources:\n  - name: local\n    type: files\n    paths: [${watched}]\nsinks: []\n`,
+    );
+    const owner = serve(["--config", config], tmp.path);
+    running.push(owner);
+    await waitUntilWatching(owner);
+    const standby = serve(["--config", config], tmp.path);
+    running.push(standby);
+    await waitUntilWatching(standby);
+    const added = async () => (await history(schema)).filter((c) => c.type === "ADDED");
+
+    for (let i = 0; i < 10; i++) await writeFile(join(watched, `r${i}.yaml`), route(i));
+    await waitFor(async () => (await added()).length >= 10, 30_000, "the owner records");
+    owner.child.kill("SIGSTOP");
+    const standbyHolds = new RegExp(`source:local: \\S+:${standby.child.pid} `);
+    await waitFor(
+      () => standbyHolds.test(cli(["status", "--data-dir", target]).stdout),
+      30_000,
+      "the standby to take the source over",
+    );
+    for (let i = 10; i < 20; i++) await writeFile(join(watched, `r${i}.yaml`), route(i));
+    await waitFor(async () => (await added()).length >= 20, 30_000, "the standby records");
+
+    // Resumed, the old owner sees the file events it slept through; its lease is gone.
+    owner.child.kill("SIGCONT");
+    await waitFor(
+      () => owner.stderr().includes("lease lost: stopping"),
+      30_000,
+      "the owner to stop",
+    );
+    const names = (await added()).map((c) => c.ref.name);
+    assert.equal(names.length, 20);
+    assert.equal(new Set(names).size, 20);
+    assert.equal(cli(["verify", "--data-dir", target]).status, 0);
+    assert.match(cli(["status", "--data-dir", target]).stdout, standbyHolds);
+    assert.equal((await stop(owner)).code, 0, owner.stderr());
+    assert.equal((await stop(standby)).code, 0, standby.stderr());
+  });
+});
