@@ -112,7 +112,12 @@ async function startReplica(
   });
   for (const entry of config.sinks) {
     replica.addSink(entry.name, () =>
-      buildDispatcher({ ...config, sinks: [entry] }, store, deps, clock),
+      buildDispatcher(
+        { ...config, sinks: [entry] },
+        replica.fencedForSink(store, entry.name),
+        deps,
+        clock,
+      ),
     );
   }
   ingest.onCommit(() => replica.wake());

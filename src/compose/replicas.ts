@@ -80,6 +80,16 @@ export class Replica {
     for (const holder of this.running.values()) holder.wake?.();
   }
 
+  /** The store a sink's dispatcher writes through: its cursor moves only under its lease. */
+  fencedForSink(store: Store, sink: string): Store {
+    const advanceConsumer: Store["advanceConsumer"] = (consumer, seq, letters, fences = []) =>
+      store.advanceConsumer(consumer, seq, letters, [...fences, this.fenceOf(`sink:${sink}`)]);
+    return new Proxy(store, {
+      get: (target, key) =>
+        key === "advanceConsumer" ? advanceConsumer : Reflect.get(target, key, target),
+    });
+  }
+
   /** The store that ingest commits through: each batch carries its sources' fences. */
   fenced(store: Store): Store {
     const commit = (batch: CommitBatch) =>
@@ -118,16 +128,18 @@ export class Replica {
       ...batch.cursors.map((c) => c.source),
       ...batch.resolvedProblems.map((p) => p.source),
     ]);
-    return [...sources].map((source) => {
-      const lease = this.held.get(`source:${source}`);
-      if (!lease) {
-        throw new CrwatchError(
-          "CRW_STORE_CONFLICT",
-          `replica ${this.settings.holder} does not hold the lease of source ${source}; it must stop writing`,
-        );
-      }
-      return { lease: lease.name, token: lease.token };
-    });
+    return [...sources].map((source) => this.fenceOf(`source:${source}`));
+  }
+
+  private fenceOf(name: string): Fence {
+    const lease = this.held.get(name);
+    if (!lease) {
+      throw new CrwatchError(
+        "CRW_STORE_CONFLICT",
+        `replica ${this.settings.holder} does not hold the lease ${name}; it must stop writing`,
+      );
+    }
+    return { lease: lease.name, token: lease.token };
   }
 
   private async renewLoop(): Promise<void> {

@@ -181,8 +181,16 @@ export interface SourceLedger {
 export interface ConsumerLedger {
   getConsumerCursor(consumer: string): Promise<number>;
   setConsumerCursor(consumer: string, seq: number): Promise<void>;
-  /** Moves the cursor and records the batch's dead letters in one transaction. */
-  advanceConsumer(consumer: string, seq: number, deadLetters: NewDeadLetter[]): Promise<void>;
+  /**
+   * Moves the cursor and records the batch's dead letters in one transaction. With `fences`
+   * (several replicas), only while those leases are still this writer's (see CommitBatch).
+   */
+  advanceConsumer(
+    consumer: string,
+    seq: number,
+    deadLetters: NewDeadLetter[],
+    fences?: Fence[],
+  ): Promise<void>;
   listConsumerCursors(): Promise<ConsumerCursor[]>;
   listDeadLetters(filter?: DeadLetterFilter): Promise<DeadLetter[]>;
   /** Marks matching dead letters for another delivery; returns how many. */

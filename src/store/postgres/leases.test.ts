@@ -82,6 +82,23 @@ describe("postgres leases: two replicas contend for one source", () => {
     assert.equal(await a.lastSeq(), before);
   });
 
+  it("should move a sink's cursor only under its current lease", async () => {
+    const [a, b] = [await replica(), await replica()];
+    const old = await a.leases.acquire("sink:audit", "replica-a", TTL);
+    await a.advanceConsumer("sink:audit", 3, [], [{ lease: "sink:audit", token: old!.token }]);
+    await expire("sink:audit");
+    const current = await b.leases.acquire("sink:audit", "replica-b", TTL);
+    await b.advanceConsumer("sink:audit", 9, [], [{ lease: "sink:audit", token: current!.token }]);
+    // The stalled old holder wakes up and would move the cursor back, with a dead letter.
+    const letter = { consumer: "sink:audit", seq: 4, error: "late", attempts: 1 };
+    await assert.rejects(
+      a.advanceConsumer("sink:audit", 4, [letter], [{ lease: "sink:audit", token: old!.token }]),
+      isConflict,
+    );
+    assert.equal(await a.getConsumerCursor("sink:audit"), 9);
+    assert.deepEqual(await a.listDeadLetters({ consumer: "sink:audit" }), []);
+  });
+
   it("should let exactly one of two replicas asking at once take a free lease", async () => {
     const [a, b] = [await replica(), await replica()];
     const got = await Promise.all([

@@ -21,6 +21,7 @@ import type {
   ConsumerCursor,
   DeadLetter,
   DeadLetterFilter,
+  Fence,
   Head,
   NewDeadLetter,
   OpenProblem,
@@ -350,8 +351,14 @@ export class PostgresStore implements Store, HistoryExporter, HistoryImporter {
     await this.setCursorIn(this.pool, consumer, seq, new Date().toISOString());
   }
 
-  async advanceConsumer(consumer: string, seq: number, letters: NewDeadLetter[]): Promise<void> {
+  async advanceConsumer(
+    consumer: string,
+    seq: number,
+    letters: NewDeadLetter[],
+    fences: Fence[] = [],
+  ): Promise<void> {
     await this.transaction(async (client) => {
+      for (const fence of fences) await checkFence(client, this.t("leases"), fence);
       const now = new Date().toISOString();
       if (letters.length > 0) {
         const columns = ["consumer", "seq", "error", "attempts"] as const;
