@@ -31,6 +31,7 @@ import type {
   VerifyResult,
 } from "../store.js";
 import { ChainVerifier } from "../verify.js";
+import { assertEmpty, importTables } from "./copy.js";
 import { checkFence, PostgresLeases } from "./leases.js";
 import { migratePostgres, quoteIdent, schemaVersion } from "./migrations.js";
 
@@ -439,8 +440,9 @@ export class PostgresStore implements Store, HistoryExporter, HistoryImporter {
   ): Promise<Record<string, number>> {
     return this.transaction(async (client) => {
       await this.chainHead(client, "FOR UPDATE");
-      await this.assertEmpty(client, tables);
-      return this.importTables(client, tables, from);
+      const table = this.t;
+      await assertEmpty(client, table, tables);
+      return importTables(client, table, tables, from);
     }).catch((err: unknown) => {
       if (err instanceof CrwatchError) throw err;
       throw new CrwatchError(
@@ -449,27 +451,6 @@ export class PostgresStore implements Store, HistoryExporter, HistoryImporter {
         { cause: err },
       );
     });
-  }
-
-  private async importTables(
-    client: Queryable,
-    tables: readonly CopiedTable[],
-    from: HistoryExporter,
-  ): Promise<Record<string, number>> {
-    const counts: Record<string, number> = {};
-    for (const table of tables) {
-      let count = 0;
-      for await (const rows of from.exportRows(table)) {
-        await this.importPage(client, table, rows);
-        count += rows.length;
-      }
-      counts[table.name] = count;
-    }
-    await client.query(
-      `SELECT setval(pg_get_serial_sequence($1, 'id'), max(id)) FROM ${this.t("dead_letters")} HAVING max(id) IS NOT NULL`,
-      [this.t("dead_letters")],
-    );
-    return counts;
   }
 
   /**
@@ -555,36 +536,6 @@ export class PostgresStore implements Store, HistoryExporter, HistoryImporter {
       ]);
     }
     return plan.committed;
-  }
-
-  private async importPage(client: Queryable, table: CopiedTable, rows: RawRow[]): Promise<void> {
-    const columns = table.columns.join(", ");
-    if (table.name === "chain_head") {
-      const head = rows[0] as { last_seq: number; last_hash: string };
-      await client.query(
-        `UPDATE ${this.t("chain_head")} SET last_seq = $1, last_hash = $2 WHERE id = 1`,
-        [head.last_seq, head.last_hash],
-      );
-      return;
-    }
-    await client.query(
-      `INSERT INTO ${this.t(table.name)} (${columns})
-       SELECT ${columns} FROM json_populate_recordset(NULL::${this.t(table.name)}, $1::json)`,
-      [JSON.stringify(rows)],
-    );
-  }
-
-  private async assertEmpty(client: Queryable, tables: readonly CopiedTable[]): Promise<void> {
-    for (const table of tables) {
-      if (table.name === "chain_head") continue;
-      const { rows } = await client.query(`SELECT 1 FROM ${this.t(table.name)} LIMIT 1`);
-      if (rows.length > 0) {
-        throw new CrwatchError(
-          "CRW_STORE_MIGRATION",
-          `the target schema ${this.schema} already holds a history (table ${table.name} is not empty); copy into an empty schema`,
-        );
-      }
-    }
   }
 
   private async chainHead(client: Queryable, lock: string): Promise<ChainHead | undefined> {
