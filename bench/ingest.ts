@@ -51,7 +51,7 @@ function observation(items: ObservedObject[]): Observation {
 }
 
 /** Change number n touches resource n % RESOURCES at version floor(n / RESOURCES). */
-function observationAt(n: number, to: number): Observation {
+export function observationAt(n: number, to: number): Observation {
   const items: ObservedObject[] = [];
   for (let k = n; k < Math.min(to, n + PER_OBSERVATION); k++) {
     items.push(observed(k % RESOURCES, Math.floor(k / RESOURCES)));
@@ -63,7 +63,7 @@ function observationAt(n: number, to: number): Observation {
  * Offers changes [from, to) as a source would: observations made on the fly, at most
  * WINDOW waiting for their commit (memory stays bounded, ingest is never idle).
  */
-async function offer(ingest: Ingest, from: number, to: number): Promise<void> {
+export async function offer(ingest: Ingest, from: number, to: number): Promise<void> {
   const inFlight = new Set<Promise<void>>();
   for (let n = from; n < to; n += PER_OBSERVATION) {
     const p: Promise<void> = ingest.accept(observationAt(n, to)).then(() => {

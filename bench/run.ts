@@ -3,6 +3,7 @@ import { gitScenario } from "./git.js";
 import { ingestScenario } from "./ingest.js";
 import { kubernetesScenario } from "./kubernetes.js";
 import { pollScenario } from "./poll.js";
+import { postgresIngestScenario } from "./postgres.js";
 import { rulesScenario } from "./rules.js";
 import { sinksScenario } from "./sinks.js";
 import { watchScenario } from "./watch.js";
@@ -17,6 +18,7 @@ const scenarios: Record<string, () => Promise<Record<string, unknown>>> = {
   sinks: sinksScenario,
   git: gitScenario,
   poll: pollScenario,
+  "ingest-postgres": postgresIngestScenario,
 };
 
 const wanted = process.argv.slice(2);

@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import { startApi } from "./compose/api.js";
 import { buildIngest } from "./compose/ingest.js";
 import { checkMaskKey, loadMaskKey } from "./compose/mask-key.js";
+import { Replica } from "./compose/replicas.js";
 import { openStore } from "./compose/store.js";
 import type { CrwatchConfig } from "./config/schema.js";
 import { type Clock, systemClock } from "./core/clock.js";
@@ -43,18 +44,30 @@ export async function startCrwatch(config: CrwatchConfig, deps: RuntimeDeps): Pr
   const { log } = deps;
   const clock = deps.clock ?? systemClock;
   const { store, release } = await openStore(config.store, "write");
+  // A store several replicas share: each source and sink runs where its lease is held.
+  const replica = store.leases && new Replica(store.leases, clock, log);
   let ingest: Ingest;
   try {
     const maskKey = await loadMaskKey(config, store.capabilities.local);
     await checkMaskKey(store, maskKey);
-    ingest = buildIngest(config, store, maskKey, log);
+    ingest = buildIngest(config, replica ? replica.fenced(store) : store, maskKey, log);
   } catch (err) {
     await store.close();
     await release();
     throw err;
   }
+  if (replica) return startReplica(config, deps, { store, release, ingest, replica, clock });
   const dispatcher = buildDispatcher(config, store, deps, clock);
   ingest.onCommit(() => dispatcher.wake());
+  // Commits of other replicas on a shared store wake the sinks too, instead of their poll.
+  let unwatch: (() => Promise<void>) | undefined;
+  try {
+    unwatch = await store.watchCommits?.(() => dispatcher.wake());
+  } catch (err) {
+    await store.close();
+    await release();
+    throw err;
+  }
   dispatcher.start();
   let api: Awaited<ReturnType<typeof startApi>>;
   let sourcesReady = false;
@@ -97,6 +110,62 @@ export async function startCrwatch(config: CrwatchConfig, deps: RuntimeDeps): Pr
       await ingest.idle();
       await dispatcher.stop({ drain: true });
       await api?.stop();
+      await unwatch?.();
+      await store.close();
+      await release();
+    },
+  };
+}
+
+interface ReplicaParts {
+  store: Store;
+  release: () => Promise<void>;
+  ingest: Ingest;
+  replica: Replica;
+  clock: Clock;
+}
+
+/** `serve` as one of several replicas: the same parts, started and stopped by leases. */
+async function startReplica(
+  config: CrwatchConfig,
+  deps: RuntimeDeps,
+  { store, release, ingest, replica, clock }: ReplicaParts,
+): Promise<Crwatch> {
+  const { log } = deps;
+  replica.addSources(buildSources(config), {
+    commit: (observation) => ingest.accept(observation),
+    loadCursors: (source) => store.getSourceCursors(source),
+    onHealth: (health) => recordHealth(store, health, log),
+    log,
+    clock,
+  });
+  for (const entry of config.sinks) {
+    replica.addSink(entry.name, () =>
+      buildDispatcher(
+        { ...config, sinks: [entry] },
+        replica.fencedForSink(store, entry.name),
+        deps,
+        clock,
+      ),
+    );
+  }
+  ingest.onCommit(() => replica.wake());
+  let unwatch: (() => Promise<void>) | undefined;
+  try {
+    unwatch = await store.watchCommits?.(() => replica.wake());
+  } catch (err) {
+    await store.close();
+    await release();
+    throw err;
+  }
+  replica.start();
+  return {
+    store,
+    ingest,
+    ready: () => replica.ready(),
+    async stop() {
+      await replica.stop(() => ingest.idle());
+      await unwatch?.();
       await store.close();
       await release();
     },

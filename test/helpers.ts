@@ -45,3 +45,7 @@ export async function waitFor<T>(
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/** The PostgreSQL server the tests use (each test works in its own schema). */
+export const postgresUrl =
+  process.env.CRWATCH_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";

@@ -1,4 +1,3 @@
-import { resolve } from "node:path";
 import { openForMaintenance, openForReading } from "../compose/store.js";
 import { CrwatchError, errorMessage } from "../model/errors.js";
 import type { Store } from "../store/store.js";
@@ -8,14 +7,14 @@ export const DEFAULT_DATA_DIR = ".crwatch";
 /**
  * Opens an existing history; read commands must not create an empty one by accident, and
  * open it read-only (an archived backup stays untouched). `write` is for commands that edit
- * a ledger (dead letters).
+ * a ledger (dead letters). Not resolved here: the value may be a PostgreSQL URL.
  */
 export async function openExistingStore(
   dataDir: string | undefined,
   options: { write?: boolean } = {},
 ): Promise<Store> {
-  const dir = resolve(dataDir ?? DEFAULT_DATA_DIR);
-  const { store } = await (options.write ? openForMaintenance(dir) : openForReading(dir));
+  const spec = dataDir ?? DEFAULT_DATA_DIR;
+  const { store } = await (options.write ? openForMaintenance(spec) : openForReading(spec));
   return store;
 }
 

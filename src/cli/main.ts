@@ -4,6 +4,7 @@ import { reportFailure } from "./common.js";
 import { registerDeadLetters } from "./dead-letters.js";
 import { registerDiff } from "./diff.js";
 import { registerHistory } from "./history.js";
+import { registerMigrate } from "./migrate.js";
 import { registerServe } from "./serve.js";
 import { registerShow } from "./show.js";
 import { registerStatus } from "./status.js";
@@ -44,6 +45,7 @@ registerStatus(program);
 registerDeadLetters(program);
 registerTail(program);
 registerTokens(program);
+registerMigrate(program);
 
 // A reader that goes away (`crwatch history | head`) ends a read command quietly. `serve`
 // is left alone: there stdout is a sink, whose write errors the dispatcher retries.

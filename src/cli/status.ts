@@ -24,9 +24,12 @@ export function registerStatus(program: Command): void {
         const openProblems = (
           await Promise.all(sources.map(async (s) => (await store.openProblems(s.source)).length))
         ).reduce((a, b) => a + b, 0);
+        // Shared stores only: which replica drives which source and sink, until when.
+        const leases = store.leases ? await store.leases.list() : [];
         const status = {
           lastSeq,
           sources,
+          leases,
           consumers,
           deadLetters: deadLetters.length,
           openProblems,
@@ -49,6 +52,7 @@ interface Status {
     updatedAt: string;
     attempts?: number;
   }[];
+  leases: { name: string; holder: string; token: number; expiresAt: string }[];
   consumers: { consumer: string; seq: number; lag: number }[];
   deadLetters: number;
   openProblems: number;
@@ -60,6 +64,9 @@ function renderStatus(status: Status): string {
     const restarts = s.attempts ? `, ${s.attempts} failed attempt(s)` : "";
     lines.push(`  ${s.source}: ${s.status} (${s.message}${restarts}, ${s.updatedAt})`);
   }
+  if (status.leases.length > 0) lines.push("leases:");
+  for (const l of status.leases)
+    lines.push(`  ${l.name}: ${l.holder} (token ${l.token}, until ${l.expiresAt})`);
   lines.push("consumers:");
   for (const c of status.consumers) lines.push(`  ${c.consumer}: at seq ${c.seq}, ${c.lag} behind`);
   lines.push(`open problems: ${status.openProblems}`, `dead letters: ${status.deadLetters}`);

@@ -1,12 +1,14 @@
 import { resolve } from "node:path";
 import type { ComponentType } from "../model/component.js";
+import { type PostgresStoreConfig, postgresStoreSchema } from "./postgres/config.js";
+import { openPostgres } from "./postgres/open.js";
 import { type SqliteStoreConfig, sqliteStoreSchema } from "./sqlite/config.js";
 import { openSqlite } from "./sqlite/open.js";
 import type { OpenedStore, StoreDeps } from "./store.js";
 
 export type { OpenedStore, StoreDeps };
 
-export type StoreConfig = SqliteStoreConfig;
+export type StoreConfig = SqliteStoreConfig | PostgresStoreConfig;
 
 export type StoreType<C extends StoreConfig = StoreConfig> = ComponentType<
   C,
@@ -21,8 +23,15 @@ const sqlite: StoreType<SqliteStoreConfig> = {
   create: openSqlite,
 };
 
+const postgres: StoreType<PostgresStoreConfig> = {
+  type: "postgres",
+  schema: postgresStoreSchema,
+  resolvePaths: (config, baseDir) => ({ ...config, path: resolve(baseDir, config.path) }),
+  create: openPostgres,
+};
+
 /** Store dialects as data: the composition root looks the configured `type` up here. */
-export const STORE_TYPES: readonly StoreType[] = [sqlite];
+export const STORE_TYPES: readonly StoreType[] = [sqlite, postgres as StoreType];
 
 export function storeType(type: string): StoreType {
   const found = STORE_TYPES.find((t) => t.type === type);

@@ -42,6 +42,48 @@ export interface CommitBatch {
   cursors: CursorUpdate[];
   /** Locations whose open problem is resolved (they read cleanly again). */
   resolvedProblems: { source: string; location: string }[];
+  /**
+   * The leases this writer holds for what the batch touches (several replicas): the commit
+   * fails with CRW_STORE_CONFLICT unless each still has its token and has not expired.
+   * Dialects with one writer per store (SQLite, by its directory lock) have no leases and
+   * ignore them.
+   */
+  fences?: Fence[];
+}
+
+/** A lease's name and the token its holder got: checked inside the commit. */
+export interface Fence {
+  lease: string;
+  token: number;
+}
+
+/** Who drives a source or a sink while several replicas share one store. */
+export interface Lease {
+  /** e.g. `source:cluster-a`, `sink:webhook`. */
+  name: string;
+  /** The replica holding it. */
+  holder: string;
+  /** Grows by one at each change of holder (or lapse): older tokens are fenced off. */
+  token: number;
+  expiresAt: string;
+}
+
+/**
+ * Leases with expiry and a fencing token, kept in the store itself so a replica's lease and
+ * its commits are checked against one another in one transaction.
+ */
+export interface LeaseManager {
+  /** This process's name as a holder, and how long its leases last unrenewed. */
+  readonly settings: { holder: string; ttlMs: number };
+  /**
+   * Takes the lease when it is free or expired (a new token), renews it (same token) when
+   * this holder has it; undefined when another holder's lease is still live.
+   */
+  acquire(name: string, holder: string, ttlMs: number): Promise<Lease | undefined>;
+  /** Lets the lease lapse now; the token is kept, so the next holder's is higher. */
+  release(lease: Lease): Promise<void>;
+  /** Every lease, for `status`: which replica owns what, until when. */
+  list(): Promise<Lease[]>;
 }
 
 /**
@@ -179,8 +221,16 @@ export interface SourceLedger {
 export interface ConsumerLedger {
   getConsumerCursor(consumer: string): Promise<number>;
   setConsumerCursor(consumer: string, seq: number): Promise<void>;
-  /** Moves the cursor and records the batch's dead letters in one transaction. */
-  advanceConsumer(consumer: string, seq: number, deadLetters: NewDeadLetter[]): Promise<void>;
+  /**
+   * Moves the cursor and records the batch's dead letters in one transaction. With `fences`
+   * (several replicas), only while those leases are still this writer's (see CommitBatch).
+   */
+  advanceConsumer(
+    consumer: string,
+    seq: number,
+    deadLetters: NewDeadLetter[],
+    fences?: Fence[],
+  ): Promise<void>;
   listConsumerCursors(): Promise<ConsumerCursor[]>;
   listDeadLetters(filter?: DeadLetterFilter): Promise<DeadLetter[]>;
   /** Marks matching dead letters for another delivery; returns how many. */
@@ -206,6 +256,14 @@ export interface Store extends ChangeLog, SourceLedger, ConsumerLedger {
    * once had; `serve` calls it before starting.
    */
   checkBeforeWriting(): Promise<void>;
+  /**
+   * Present when `capabilities.crossProcessNotify`: calls `listener` with the new last seq
+   * after any process commits to this store. Resolves once listening; the returned function
+   * stops it.
+   */
+  watchCommits?(listener: (lastSeq: number) => void): Promise<() => Promise<void>>;
+  /** Present on stores that several replicas share: who drives which source and sink. */
+  readonly leases?: LeaseManager;
   close(): Promise<void>;
 }
 

@@ -141,6 +141,20 @@ ALTER TABLE source_health ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
 CREATE TABLE store_meta (
   key TEXT PRIMARY KEY,
   value TEXT NOT NULL
+  );
+`,
+  },
+  {
+    version: 4,
+    name: "replica leases",
+    // Unused by SQLite (one writer per directory): kept so both dialects share versions
+    // and a history copied between them has every table.
+    sql: `
+CREATE TABLE leases (
+  name TEXT PRIMARY KEY,
+  holder TEXT NOT NULL,
+  token INTEGER NOT NULL,
+  expires_at TEXT NOT NULL
 );
 `,
   },

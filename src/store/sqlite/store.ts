@@ -12,6 +12,7 @@ import {
   writeCheckpoint,
 } from "../checkpoint.js";
 import { type ChainHead, conflictError, expectedHeads, planCommit } from "../commit-plan.js";
+import type { CopiedTable, HistoryExporter, RawRow } from "../copy.js";
 import {
   CHAIN_COLUMNS,
   type ChangeRow,
@@ -350,6 +351,7 @@ function prepareStatements(db: Database.Database) {
 type Statements = ReturnType<typeof prepareStatements>;
 
 const DEFAULT_LIMIT = 1000;
+const EXPORT_PAGE = 500;
 
 function deadLetterParams(filter: DeadLetterFilter = {}): DeadLetterParams {
   return {
@@ -365,7 +367,7 @@ function isCorruption(err: unknown): boolean {
 }
 
 /** The SQLite dialect: runs the dialect-neutral commit plan and reads rows back. */
-export class SqliteStore implements Store {
+export class SqliteStore implements Store, HistoryExporter {
   readonly capabilities: StoreCapabilities = {
     multiWriter: false,
     crossProcessNotify: false,
@@ -592,6 +594,22 @@ export class SqliteStore implements Store {
 
   async verify(): Promise<VerifyResult> {
     return this.verifyTx();
+  }
+
+  /** Pages by rowid (insertion order; seq for changes), so no iterator stays open across awaits. */
+  async *exportRows(table: CopiedTable): AsyncIterable<RawRow[]> {
+    const page = this.db.prepare<[number], RawRow & { _rowid: number }>(
+      `SELECT rowid AS _rowid, ${table.columns.join(", ")} FROM ${table.name}
+       WHERE rowid > ? ORDER BY rowid LIMIT ${EXPORT_PAGE}`,
+    );
+    for (let after = 0; ; ) {
+      const rows = page.all(after);
+      if (rows.length > 0) {
+        after = rows[rows.length - 1]?._rowid ?? after;
+        yield rows.map(({ _rowid, ...row }) => row);
+      }
+      if (rows.length < EXPORT_PAGE) return;
+    }
   }
 
   async close(): Promise<void> {

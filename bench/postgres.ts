@@ -1,0 +1,181 @@
+import { performance } from "node:perf_hooks";
+import pino from "pino";
+import { createMasker } from "../src/core/mask.js";
+import { Ingest } from "../src/ingest/pipeline.js";
+import type { NewChange } from "../src/model/change.js";
+import { openPostgresStore, type PostgresStore } from "../src/store/postgres/store.js";
+import { postgresUrl } from "../test/helpers.js";
+import { dropSchema, pgQuery } from "../test/postgres.js";
+import { offer } from "./ingest.js";
+
+/** Smaller than the SQLite scenario by default: a network round trip per commit. */
+const CHANGES = Number(process.env.BENCH_PG_CHANGES ?? 20_000);
+
+/**
+ * Ingest into PostgreSQL beside a raw multi-row INSERT of the same rows (changes,
+ * revisions, heads) into an identical schema, in transactions of the same size, on the
+ * same server with the same durability (the server's synchronous_commit), in the same run.
+ */
+export async function postgresIngestScenario(): Promise<Record<string, unknown>> {
+  const schema = `crw_bench_${process.pid}`;
+  const rawSchema = `${schema}_raw`;
+  try {
+    const store = await openPostgresStore({ url: postgresUrl, schema, mode: "write" });
+    const ingest = new Ingest({
+      store,
+      masker: createMasker({ key: Buffer.from("bench-key") }),
+      log: pino({ level: "silent" }),
+    });
+    let commits = 0;
+    ingest.onCommit(() => {
+      commits++;
+    });
+    const t0 = performance.now();
+    await offer(ingest, 0, CHANGES);
+    await ingest.idle();
+    const seconds = (performance.now() - t0) / 1000;
+    const committed = await store.lastSeq();
+    const phases = ingest.stats();
+    await store.close();
+    const perCommit = Math.max(1, Math.round(committed / Math.max(1, commits)));
+    const storeOnly = await recommit(schema, `${schema}_store`, perCommit);
+    const baseline = await rawInsertBaseline(schema, rawSchema, perCommit);
+    const [sync] = await pgQuery<{ synchronous_commit: string }>("SHOW synchronous_commit");
+    return {
+      scenario: "ingest-postgres",
+      changes: committed,
+      changesPerSecond: Math.round(committed / seconds),
+      meanChangesPerCommit: perCommit,
+      perChangeUs: {
+        build: Math.round((phases.buildMs * 1000) / Math.max(1, phases.changes)),
+        commit: Math.round((phases.commitMs * 1000) / Math.max(1, phases.changes)),
+      },
+      synchronousCommit: sync?.synchronous_commit,
+      baseline,
+      // The whole pipeline (parse, canonicalize, mask, diff, hash, commit) against raw.
+      ratioToBaseline: ratio(committed / seconds, baseline.changesPerSecond),
+      // The store alone: the same changes committed again through store.commit.
+      storeOnly,
+      storeOnlyRatioToBaseline: ratio(storeOnly.changesPerSecond, baseline.changesPerSecond),
+    };
+  } finally {
+    await dropSchema(schema);
+    await dropSchema(`${schema}_store`);
+    await dropSchema(rawSchema);
+  }
+}
+
+function ratio(a: number, b: number): number {
+  return Math.round((a / b) * 100) / 100;
+}
+
+/**
+ * The changes ingest made, committed again into a fresh schema in batches of the same size:
+ * what the store's commit costs (head check, seq and hash, rows, heads, chain head,
+ * notify) without the pipeline in front of it.
+ */
+async function recommit(from: string, to: string, perCommit: number) {
+  const source = await openPostgresStore({ url: postgresUrl, schema: from, mode: "read" });
+  const changes = await source.readChanges({ limit: Number.MAX_SAFE_INTEGER });
+  await source.close();
+  const objects = new Map<string, string | null>();
+  const rows = await pgQuery<{ key: string; object: string | null }>(
+    `SELECT concat_ws(chr(31), source, grp, kind, namespace, name, revision) AS key, object
+     FROM "${from}".revisions`,
+  );
+  for (const row of rows) objects.set(row.key, row.object);
+  const batches: NewChange[][] = [];
+  for (let i = 0; i < changes.length; i += perCommit) {
+    batches.push(
+      changes.slice(i, i + perCommit).map(({ id, seq, hash, prevHash, committedAt, ...c }) => {
+        const r = c.ref;
+        const key = [r.source, r.group, r.kind, r.namespace, r.name, c.revision].join("\x1f");
+        return { ...c, object: null, objectJson: objects.get(key) ?? "null" };
+      }),
+    );
+  }
+  const target = await openPostgresStore({ url: postgresUrl, schema: to, mode: "write" });
+  const t0 = performance.now();
+  for (const changes of batches)
+    await target.commit({ changes, cursors: [], resolvedProblems: [] });
+  const seconds = (performance.now() - t0) / 1000;
+  const verified = (await target.verify()).ok;
+  await target.close();
+  return { changesPerSecond: Math.round(changes.length / seconds), verified };
+}
+
+const TABLES = ["changes", "revisions", "heads"] as const;
+
+/** The rows crwatch wrote, inserted again with plain multi-row INSERTs and nothing else. */
+async function rawInsertBaseline(from: string, to: string, perTransaction: number) {
+  const target: PostgresStore = await openPostgresStore({
+    url: postgresUrl,
+    schema: to,
+    mode: "write",
+  });
+  await target.close();
+  const rows: Record<string, Record<string, unknown>[]> = {};
+  for (const table of TABLES) {
+    rows[table] = await pgQuery(`SELECT * FROM "${from}".${table} ORDER BY 1, 2, 3, 4, 5, 6`);
+    for (const row of rows[table]!) delete row.ref_search;
+  }
+  rows.changes!.sort((a, b) => Number(a.seq) - Number(b.seq));
+  rows.revisions!.sort((a, b) => Number(a.seq) - Number(b.seq));
+  const pg = (await import("pg")).default;
+  const client = new pg.Client({ connectionString: postgresUrl });
+  await client.connect();
+  const t0 = performance.now();
+  try {
+    const total = rows.changes!.length;
+    for (let i = 0; i < total; i += perTransaction) {
+      await client.query("BEGIN");
+      for (const table of TABLES) {
+        const slice = sliceFor(table, rows[table]!, i, perTransaction, total);
+        if (slice.length > 0) await insertMany(client, `"${to}".${table}`, slice);
+      }
+      await client.query("COMMIT");
+    }
+  } finally {
+    await client.end();
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  return {
+    name: "postgres-raw-multirow-insert",
+    changesPerSecond: Math.round(rows.changes!.length / seconds),
+    rowsPerTransaction: perTransaction,
+  };
+}
+
+/** Changes and revisions by position; heads (one per ref) spread over the same batches. */
+function sliceFor(
+  table: string,
+  all: Record<string, unknown>[],
+  at: number,
+  size: number,
+  total: number,
+): Record<string, unknown>[] {
+  if (table !== "heads") return all.slice(at, at + size);
+  const per = Math.ceil((all.length * size) / Math.max(1, total));
+  const index = Math.floor(at / size);
+  return all.slice(index * per, (index + 1) * per);
+}
+
+async function insertMany(
+  client: { query: (text: string, params: unknown[]) => Promise<unknown> },
+  table: string,
+  rows: Record<string, unknown>[],
+): Promise<void> {
+  const columns = Object.keys(rows[0]!);
+  // At most 65535 parameters per statement.
+  const chunk = Math.floor(60_000 / columns.length);
+  for (let i = 0; i < rows.length; i += chunk) {
+    const params: unknown[] = [];
+    const values = rows
+      .slice(i, i + chunk)
+      .map((row) => `(${columns.map((c) => `$${params.push(row[c])}`).join(", ")})`);
+    await client.query(
+      `INSERT INTO ${table} (${columns.join(", ")}) VALUES ${values.join(", ")}`,
+      params,
+    );
+  }
+}

@@ -1,0 +1,751 @@
+import { hostname } from "node:os";
+import pg from "pg";
+import type { Change, Revision } from "../../model/change.js";
+import { CrwatchError, errorMessage } from "../../model/errors.js";
+import { type Ref, refKey } from "../../model/ref.js";
+import { type ChainHead, conflictError, expectedHeads, planCommit } from "../commit-plan.js";
+import type { CopiedTable, HistoryExporter, HistoryImporter, RawRow } from "../copy.js";
+import {
+  CHAIN_COLUMNS,
+  type ChangeRow,
+  changeOf,
+  type HeadRow,
+  headOf,
+  type RevisionRow,
+  refParams,
+  revisionOf,
+} from "../log-format.js";
+import type {
+  ChangeQuery,
+  CommitBatch,
+  ConsumerCursor,
+  DeadLetter,
+  DeadLetterFilter,
+  Fence,
+  Head,
+  NewDeadLetter,
+  OpenProblem,
+  ResourceQuery,
+  SourceHealth,
+  Store,
+  StoreCapabilities,
+  VerifyResult,
+} from "../store.js";
+import { ChainVerifier, type RevisionCheckRow, verifyRevisions } from "../verify.js";
+import { assertEmpty, importTables } from "./copy.js";
+import { checkFence, PostgresLeases } from "./leases.js";
+import { migratePostgres, quoteIdent, schemaVersion } from "./migrations.js";
+
+export interface PostgresStoreOptions {
+  url: string;
+  schema: string;
+  poolSize?: number;
+  /** `write` migrates the schema; `read` requires an existing history and changes nothing. */
+  mode: "write" | "read";
+  /** This process's name in the lease table; `HOST:PID` by default. */
+  replica?: string;
+  /** How long a replica's lease lasts unrenewed (15 s by default). */
+  leaseTtlMs?: number;
+}
+
+/** The channel every store's commits are announced on; the payload names the schema. */
+export const COMMIT_CHANNEL = "crwatch_commits";
+
+const INT8_OID = 20;
+
+/**
+ * BIGINT comes back from pg as a string (it can exceed 2^53). crwatch's seqs and ids stay far
+ * below that, and the hash chain frames numbers and strings differently: they must come
+ * back as the JS numbers SQLite returns, or the chain would not verify across dialects.
+ * Set on this pool only, not on pg's global parsers.
+ */
+const types = {
+  getTypeParser(oid: number, format?: "text" | "binary") {
+    if (oid === INT8_OID) return (value: string) => Number(value);
+    return pg.types.getTypeParser(oid, format);
+  },
+};
+
+export function createPool(url: string, poolSize = 10): pg.Pool {
+  const pool = new pg.Pool({ connectionString: url, max: poolSize, types });
+  // An idle connection that the server drops must not crash the process; the next checkout
+  // gets a fresh one.
+  pool.on("error", () => undefined);
+  return pool;
+}
+
+export async function openPostgresStore(options: PostgresStoreOptions): Promise<PostgresStore> {
+  const pool = createPool(options.url, options.poolSize);
+  try {
+    const client = await pool.connect();
+    try {
+      if (options.mode === "write") await migratePostgres(client, options.schema);
+      else if ((await schemaVersion(client, options.schema)) === 0) {
+        throw new CrwatchError(
+          "CRW_STORE_OPEN",
+          `no crwatch history in schema ${options.schema} (run \`crwatch serve\` against it first)`,
+        );
+      }
+    } finally {
+      client.release();
+    }
+    const settings = {
+      holder: options.replica ?? `${hostname()}:${process.pid}`,
+      ttlMs: options.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS,
+    };
+    return new PostgresStore(pool, options.schema, options.url, settings);
+  } catch (err) {
+    await pool.end().catch(() => undefined);
+    if (err instanceof CrwatchError) throw err;
+    throw new CrwatchError(
+      "CRW_STORE_OPEN",
+      `cannot open the PostgreSQL store: ${errorMessage(err)}`,
+      {
+        cause: err,
+      },
+    );
+  }
+}
+
+type Queryable = Pick<pg.PoolClient, "query">;
+
+const DEFAULT_LIMIT = 1000;
+const DEFAULT_LEASE_TTL_MS = 15_000;
+const VERIFY_PAGE = 2000;
+const COPY_PAGE = 500;
+const CHANGE_COLUMNS = [...CHAIN_COLUMNS, "prev_hash", "hash"] as const;
+const REF_COLUMNS = ["source", "grp", "kind", "namespace", "name"] as const;
+const REF_WHERE = "source = $1 AND grp = $2 AND kind = $3 AND namespace = $4 AND name = $5";
+
+/** PostgreSQL takes at most 65535 parameters per statement. */
+const MAX_PARAMS = 65_000;
+
+/**
+ * Multi-row `INSERT … VALUES (…), (…)` in as few statements as the parameter limit allows.
+ * (An `unnest` of one array per column was three times slower: pg escapes every element
+ * of a large text array on the client, and the server parses it back.)
+ */
+async function insertValues<R>(
+  client: Queryable,
+  table: string,
+  columns: readonly (keyof R & string)[],
+  rows: readonly R[],
+  tail = "",
+): Promise<void> {
+  const perStatement = Math.max(1, Math.floor(MAX_PARAMS / columns.length));
+  for (let at = 0; at < rows.length; at += perStatement) {
+    const params: unknown[] = [];
+    const values = rows
+      .slice(at, at + perStatement)
+      .map((row) => `(${columns.map((c) => `$${params.push(row[c])}`).join(", ")})`);
+    await client.query(
+      `INSERT INTO ${table} (${columns.join(", ")}) VALUES ${values.join(", ")} ${tail}`,
+      params,
+    );
+  }
+}
+
+function columnArrays<R>(rows: readonly R[], columns: readonly (keyof R & string)[]): unknown[][] {
+  return columns.map((c) => rows.map((r) => r[c]));
+}
+
+/** The last of each key: one upsert statement must not touch the same row twice. */
+function lastByKey<R>(rows: readonly R[], key: (row: R) => string): R[] {
+  return [...new Map(rows.map((r) => [key(r), r])).values()];
+}
+
+/** `%` and `_` in the needle are plain characters, as in SQLite's dialect. */
+function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+function deadLetterWhere(filter: DeadLetterFilter = {}): { where: string; params: unknown[] } {
+  const params: unknown[] = [];
+  const terms: string[] = [];
+  if (filter.consumer !== undefined) terms.push(`consumer = $${params.push(filter.consumer)}`);
+  if (filter.state !== undefined) terms.push(`state = $${params.push(filter.state)}`);
+  if (filter.ids !== undefined) terms.push(`id = ANY($${params.push(filter.ids)}::bigint[])`);
+  return { where: terms.length ? terms.join(" AND ") : "TRUE", params };
+}
+
+/**
+ * Only the filters a query has become SQL terms, so the planner sees a plain
+ * `ref_search LIKE '%…%'` it can answer from the trigram index.
+ */
+export function readChangesQuery(
+  table: string,
+  query: ChangeQuery,
+): { text: string; params: unknown[] } {
+  const params: unknown[] = [query.afterSeq ?? 0];
+  const terms = ["seq > $1"];
+  const add = (clause: (n: number) => string, value: unknown) => {
+    if (value === undefined) return;
+    terms.push(clause(params.push(value)));
+  };
+  add((n) => `seq < $${n}`, query.beforeSeq);
+  if (query.types?.length) add((n) => `type = ANY($${n}::text[])`, query.types);
+  add((n) => `source = $${n}`, query.source);
+  add((n) => `grp = $${n}`, query.group);
+  add((n) => `kind = $${n}`, query.kind);
+  add((n) => `namespace = $${n}`, query.namespace);
+  add((n) => `name = $${n}`, query.name);
+  add((n) => `(actor::jsonb ->> 'name') = $${n}`, query.actor);
+  add((n) => `committed_at >= $${n}`, query.committedFrom);
+  add((n) => `committed_at < $${n}`, query.committedTo);
+  if (query.severities?.length) {
+    add(
+      (n) => `EXISTS (SELECT 1 FROM jsonb_array_elements(findings::jsonb) AS f
+         WHERE f ->> 'severity' = ANY($${n}::text[]))`,
+      query.severities,
+    );
+  }
+  if (query.refContains) {
+    add((n) => `ref_search LIKE '%' || lower($${n}::text) || '%'`, escapeLike(query.refContains));
+  }
+  const limit = params.push(Math.max(0, query.limit ?? DEFAULT_LIMIT));
+  const order = query.order === "desc" ? "DESC" : "ASC";
+  const text = `SELECT ${CHANGE_COLUMNS.join(", ")} FROM ${table}
+    WHERE ${terms.join(" AND ")} ORDER BY seq ${order} LIMIT $${limit}`;
+  return { text, params };
+}
+
+/** Current resources: each head's revision; the row-value comparison pages in ref order. */
+function listResourcesQuery(
+  t: (table: string) => string,
+  query: ResourceQuery,
+): { text: string; params: unknown[] } {
+  const params: unknown[] = [];
+  const terms: string[] = [];
+  const values = [query.source, query.group, query.kind, query.namespace, query.name];
+  REF_COLUMNS.forEach((column, i) => {
+    if (values[i] !== undefined) terms.push(`h.${column} = $${params.push(values[i])}`);
+  });
+  if (!query.includeDeleted) terms.push("h.deleted = 0");
+  if (query.afterRef) {
+    const ns = refParams(query.afterRef).map((v) => `$${params.push(v)}`);
+    const cols = REF_COLUMNS.map((c) => `h.${c} COLLATE "C"`);
+    terms.push(`(${cols.join(", ")}) > (${ns.map((n) => `${n} COLLATE "C"`).join(", ")})`);
+  }
+  const join = REF_COLUMNS.map((c) => `r.${c} = h.${c}`).join(" AND ");
+  const limit = params.push(Math.max(0, query.limit ?? DEFAULT_LIMIT));
+  const order = REF_COLUMNS.map((c) => `h.${c} COLLATE "C"`).join(", ");
+  const text = `SELECT r.* FROM ${t("heads")} h JOIN ${t("revisions")} r ON ${join} AND r.revision = h.revision
+    ${terms.length ? `WHERE ${terms.join(" AND ")}` : ""} ORDER BY ${order} LIMIT $${limit}`;
+  return { text, params };
+}
+
+/** The PostgreSQL dialect: runs the dialect-neutral commit plan, serialized per store. */
+export class PostgresStore implements Store, HistoryExporter, HistoryImporter {
+  readonly capabilities: StoreCapabilities = {
+    multiWriter: true,
+    crossProcessNotify: true,
+    local: false,
+  };
+  readonly schema: string;
+  /** Replica leases; a commit carrying `fences` is checked against them. */
+  readonly leases: PostgresLeases;
+  private readonly pool: pg.Pool;
+  private readonly t: (table: string) => string;
+  private readonly watchers = new Set<pg.Client>();
+  private readonly url: string;
+  private closed = false;
+
+  constructor(
+    pool: pg.Pool,
+    schema: string,
+    url: string,
+    settings: { holder: string; ttlMs: number },
+  ) {
+    this.pool = pool;
+    this.url = url;
+    this.schema = schema;
+    const s = quoteIdent(schema);
+    this.t = (table) => `${s}.${table}`;
+    this.leases = new PostgresLeases(pool, this.t("leases"), settings);
+  }
+
+  async commit(batch: CommitBatch): Promise<Change[]> {
+    try {
+      return await this.transaction((client) => this.commitIn(client, batch));
+    } catch (err) {
+      if (err instanceof CrwatchError) throw err;
+      throw new CrwatchError(
+        "CRW_STORE_WRITE",
+        `commit of ${batch.changes.length} change(s) failed: ${errorMessage(err)}`,
+        { cause: err },
+      );
+    }
+  }
+
+  async readChanges(query: ChangeQuery): Promise<Change[]> {
+    const { text, params } = readChangesQuery(this.t("changes"), query);
+    const { rows } = await this.pool.query<ChangeRow>(text, params);
+    return rows.map(changeOf);
+  }
+
+  async listResources(query: ResourceQuery): Promise<Revision[]> {
+    const { text, params } = listResourcesQuery(this.t, query);
+    const { rows } = await this.pool.query<RevisionRow>(text, params);
+    return rows.map(revisionOf);
+  }
+
+  async getMeta(key: string): Promise<string | undefined> {
+    const { rows } = await this.pool.query<{ value: string }>(
+      `SELECT value FROM ${this.t("store_meta")} WHERE key = $1`,
+      [key],
+    );
+    return rows[0]?.value;
+  }
+
+  async setMeta(key: string, value: string): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO ${this.t("store_meta")} (key, value) VALUES ($1, $2)
+       ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+      [key, value],
+    );
+  }
+
+  /**
+   * The server keeps its own files sound (checksums, WAL); the chain head row and the log
+   * are checked by `verify`. Nothing here keeps a checkpoint outside the database yet: export
+   * one with `crwatch verify --export-checkpoint` to catch a restored or wiped database.
+   */
+  async checkBeforeWriting(): Promise<void> {}
+
+  async getChange(seq: number): Promise<Change | undefined> {
+    const { rows } = await this.pool.query<ChangeRow>(
+      `SELECT ${CHANGE_COLUMNS.join(", ")} FROM ${this.t("changes")} WHERE seq = $1`,
+      [seq],
+    );
+    return rows[0] && changeOf(rows[0]);
+  }
+
+  async lastSeq(): Promise<number> {
+    const { rows } = await this.pool.query<{ seq: number | null }>(
+      `SELECT max(seq) AS seq FROM ${this.t("changes")}`,
+    );
+    return rows[0]?.seq ?? 0;
+  }
+
+  async getRevision(ref: Ref, revision?: number): Promise<Revision | undefined> {
+    const { rows } =
+      revision === undefined
+        ? await this.pool.query<RevisionRow>(
+            `SELECT * FROM ${this.t("revisions")} WHERE ${REF_WHERE} ORDER BY revision DESC LIMIT 1`,
+            refParams(ref),
+          )
+        : await this.pool.query<RevisionRow>(
+            `SELECT * FROM ${this.t("revisions")} WHERE ${REF_WHERE} AND revision = $6`,
+            [...refParams(ref), revision],
+          );
+    return rows[0] && revisionOf(rows[0]);
+  }
+
+  async listRevisions(ref: Ref): Promise<Revision[]> {
+    const { rows } = await this.pool.query<RevisionRow>(
+      `SELECT * FROM ${this.t("revisions")} WHERE ${REF_WHERE} ORDER BY revision`,
+      refParams(ref),
+    );
+    return rows.map(revisionOf);
+  }
+
+  /**
+   * Pages through the log in seq order inside one REPEATABLE READ transaction, so the head
+   * and every page are one snapshot even while replicas keep committing.
+   */
+  async verify(): Promise<VerifyResult> {
+    return this.transaction(async (client) => {
+      const verifier = new ChainVerifier();
+      let after = 0;
+      for (;;) {
+        const { rows } = await client.query<ChangeRow>(
+          `SELECT ${CHANGE_COLUMNS.join(", ")} FROM ${this.t("changes")}
+           WHERE seq > $1 ORDER BY seq LIMIT ${VERIFY_PAGE}`,
+          [after],
+        );
+        if (!rows.every((row) => verifier.feed(row)) || rows.length < VERIFY_PAGE) break;
+        after = Number(rows[rows.length - 1]?.seq);
+      }
+      const chain = verifier.result(await this.chainHead(client, ""));
+      if (!chain.ok) return chain;
+      const c = this.t("changes");
+      const checks = await client.query<RevisionCheckRow>(
+        `SELECT r.*, c.type AS change_type, c.revision AS change_revision,
+           c.content_hash AS change_hash, c.source AS change_source, c.grp AS change_grp,
+           c.kind AS change_kind, c.namespace AS change_namespace, c.name AS change_name
+         FROM ${this.t("revisions")} r LEFT JOIN ${c} c ON c.seq = r.seq ORDER BY r.seq`,
+      );
+      const count = await client.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM ${c} WHERE type NOT IN ('GAP', 'ERROR')`,
+      );
+      return verifyRevisions(chain, () => checks.rows, count.rows[0]?.n ?? 0);
+    }, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+  }
+
+  async loadHeads(source: string): Promise<Head[]> {
+    const { rows } = await this.pool.query<HeadRow>(
+      `SELECT * FROM ${this.t("heads")} WHERE source = $1
+       ORDER BY grp COLLATE "C", kind COLLATE "C", namespace COLLATE "C", name COLLATE "C"`,
+      [source],
+    );
+    return rows.map(headOf);
+  }
+
+  async getSourceCursors(source: string): Promise<Record<string, string>> {
+    const { rows } = await this.pool.query<{ stream: string; cursor: string }>(
+      `SELECT stream, cursor FROM ${this.t("source_streams")} WHERE source = $1 ORDER BY stream COLLATE "C"`,
+      [source],
+    );
+    return Object.fromEntries(rows.map((r) => [r.stream, r.cursor]));
+  }
+
+  async setSourceHealth(health: SourceHealth): Promise<void> {
+    const { source, status, message, updatedAt, attempts } = health;
+    await this.pool.query(
+      `INSERT INTO ${this.t("source_health")} (source, status, message, updated_at, attempts)
+       VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (source) DO UPDATE SET status = excluded.status, message = excluded.message,
+         updated_at = excluded.updated_at, attempts = excluded.attempts`,
+      [source, status, message, updatedAt, attempts ?? 0],
+    );
+  }
+
+  async listSourceHealth(): Promise<SourceHealth[]> {
+    const { rows } = await this.pool.query<SourceHealth>(
+      `SELECT source, status, message, updated_at AS "updatedAt", attempts
+       FROM ${this.t("source_health")} ORDER BY source COLLATE "C"`,
+    );
+    return rows.map((r) => ({ ...r }));
+  }
+
+  async openProblems(source: string): Promise<OpenProblem[]> {
+    const { rows } = await this.pool.query<OpenProblem>(
+      `SELECT location, fingerprint, seq FROM ${this.t("source_problems")}
+       WHERE source = $1 ORDER BY location COLLATE "C"`,
+      [source],
+    );
+    return rows.map((r) => ({ ...r }));
+  }
+
+  async getConsumerCursor(consumer: string): Promise<number> {
+    const { rows } = await this.pool.query<{ seq: number }>(
+      `SELECT seq FROM ${this.t("consumer_cursors")} WHERE consumer = $1`,
+      [consumer],
+    );
+    return rows[0]?.seq ?? 0;
+  }
+
+  async setConsumerCursor(consumer: string, seq: number): Promise<void> {
+    await this.setCursorIn(this.pool, consumer, seq, new Date().toISOString());
+  }
+
+  async advanceConsumer(
+    consumer: string,
+    seq: number,
+    letters: NewDeadLetter[],
+    fences: Fence[] = [],
+  ): Promise<void> {
+    await this.transaction(async (client) => {
+      for (const fence of fences) await checkFence(client, this.t("leases"), fence);
+      const now = new Date().toISOString();
+      if (letters.length > 0) {
+        const columns = ["consumer", "seq", "error", "attempts"] as const;
+        await client.query(
+          `INSERT INTO ${this.t("dead_letters")} (consumer, seq, error, attempts, created_at)
+           SELECT c, s, e, a, $5 FROM unnest($1::text[], $2::bigint[], $3::text[], $4::integer[])
+             WITH ORDINALITY AS l(c, s, e, a, i) ORDER BY i`,
+          [...columnArrays(letters, [...columns]), now],
+        );
+      }
+      await this.setCursorIn(client, consumer, seq, now);
+    });
+  }
+
+  async listConsumerCursors(): Promise<ConsumerCursor[]> {
+    const { rows } = await this.pool.query<ConsumerCursor>(
+      `SELECT consumer, seq, updated_at AS "updatedAt" FROM ${this.t("consumer_cursors")}
+       ORDER BY consumer COLLATE "C"`,
+    );
+    return rows.map((r) => ({ ...r }));
+  }
+
+  async listDeadLetters(filter?: DeadLetterFilter): Promise<DeadLetter[]> {
+    const { where, params } = deadLetterWhere(filter);
+    const { rows } = await this.pool.query<DeadLetter>(
+      `SELECT id, consumer, seq, error, attempts, created_at AS "createdAt", state
+       FROM ${this.t("dead_letters")} WHERE ${where} ORDER BY id`,
+      params,
+    );
+    return rows.map((r) => ({ ...r }));
+  }
+
+  async requeueDeadLetters(filter: DeadLetterFilter): Promise<number> {
+    const { where, params } = deadLetterWhere(filter);
+    const result = await this.pool.query(
+      `UPDATE ${this.t("dead_letters")} SET state = 'retry' WHERE ${where}`,
+      params,
+    );
+    return result.rowCount ?? 0;
+  }
+
+  async failDeadLetter(id: number, error: string, attempts: number): Promise<void> {
+    await this.pool.query(
+      `UPDATE ${this.t("dead_letters")} SET state = 'dead', error = $1, attempts = $2 WHERE id = $3`,
+      [error, attempts, id],
+    );
+  }
+
+  async removeDeadLetters(filter: DeadLetterFilter): Promise<number> {
+    const { where, params } = deadLetterWhere(filter);
+    const result = await this.pool.query(
+      `DELETE FROM ${this.t("dead_letters")} WHERE ${where}`,
+      params,
+    );
+    return result.rowCount ?? 0;
+  }
+
+  /** Pages in key order (OFFSET paging: simple, and export from PostgreSQL is rare). */
+  async *exportRows(table: CopiedTable): AsyncIterable<RawRow[]> {
+    for (let offset = 0; ; offset += COPY_PAGE) {
+      const { rows } = await this.pool.query<RawRow>(
+        `SELECT ${table.columns.join(", ")} FROM ${this.t(table.name)}
+         ORDER BY ${table.order.join(", ")} LIMIT ${COPY_PAGE} OFFSET ${offset}`,
+      );
+      if (rows.length > 0) yield rows.map((r) => ({ ...r }));
+      if (rows.length < COPY_PAGE) return;
+    }
+  }
+
+  /**
+   * Takes a whole history into this empty store in one transaction: a copy that fails half
+   * way leaves the store empty. Rows go in as JSON (json_populate_recordset), so each column
+   * keeps its exact text or number whatever table it is.
+   */
+  async importHistory(
+    tables: readonly CopiedTable[],
+    from: HistoryExporter,
+  ): Promise<Record<string, number>> {
+    return this.transaction(async (client) => {
+      await this.chainHead(client, "FOR UPDATE");
+      const table = this.t;
+      await assertEmpty(client, table, tables);
+      return importTables(client, table, tables, from);
+    }).catch((err: unknown) => {
+      if (err instanceof CrwatchError) throw err;
+      throw new CrwatchError(
+        "CRW_STORE_MIGRATION",
+        `the copy failed and was rolled back: ${errorMessage(err)}`,
+        { cause: err },
+      );
+    });
+  }
+
+  /**
+   * LISTEN on a connection of its own (a pooled one would be handed to other queries): every
+   * commit of this schema, from any process, reaches `listener` when it commits. A dropped
+   * connection is reported as one last call, so the reader catches up by reading the log.
+   */
+  async watchCommits(listener: (lastSeq: number) => void): Promise<() => Promise<void>> {
+    const client = new pg.Client({ connectionString: this.url });
+    client.on("error", () => listener(Number.NaN));
+    client.on("notification", (message) => {
+      const [schema, seq] = (message.payload ?? "").split(" ");
+      if (schema === this.schema) listener(Number(seq));
+    });
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${COMMIT_CHANNEL}`);
+    } catch (err) {
+      await client.end().catch(() => undefined);
+      throw new CrwatchError("CRW_STORE_OPEN", `cannot listen for commits: ${errorMessage(err)}`, {
+        cause: err,
+      });
+    }
+    this.watchers.add(client);
+    return async () => {
+      if (this.watchers.delete(client)) await client.end().catch(() => undefined);
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const client of this.watchers) await client.end().catch(() => undefined);
+    this.watchers.clear();
+    await this.pool.end();
+  }
+
+  /** Runs `use` in one transaction on one pooled connection. */
+  async transaction<T>(use: (client: pg.PoolClient) => Promise<T>, begin = "BEGIN"): Promise<T> {
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query(begin);
+      const result = await use(client);
+      await client.query("COMMIT");
+      return result;
+    } catch (err) {
+      // A connection that cannot even roll back is dropped rather than reused.
+      await client.query("ROLLBACK").catch((rollback: Error) => {
+        broken = rollback;
+      });
+      throw err;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  /**
+   * Locking the chain_head row first makes concurrent commits (other connections, other
+   * replicas) queue: each reads the head the previous one wrote, so seqs are assigned
+   * gap-free in commit order, and the expected heads are checked against committed state.
+   */
+  private async commitIn(client: pg.PoolClient, batch: CommitBatch): Promise<Change[]> {
+    const head = await this.chainHead(client, "FOR UPDATE");
+    if (!head) throw new CrwatchError("CRW_STORE_CHAIN_BROKEN", "the chain_head row is missing");
+    for (const fence of batch.fences ?? []) await checkFence(client, this.t("leases"), fence);
+    await this.checkExpectedHeads(client, batch);
+    const now = new Date().toISOString();
+    const plan = planCommit(batch, head, now);
+    await this.insertRows(client, plan.changes, plan.revisions, plan.heads);
+    await this.upsertProblems(client, plan.problems);
+    await this.upsertStreams(client, batch.cursors, now);
+    await this.resolveProblems(client, batch.resolvedProblems);
+    if (plan.changes.length > 0) {
+      await client.query(
+        `UPDATE ${this.t("chain_head")} SET last_seq = $1, last_hash = $2 WHERE id = 1`,
+        [plan.head.lastSeq, plan.head.lastHash],
+      );
+      // Delivered to listeners when (and only if) the transaction commits.
+      await client.query("SELECT pg_notify($1, $2)", [
+        COMMIT_CHANNEL,
+        `${this.schema} ${plan.head.lastSeq}`,
+      ]);
+    }
+    return plan.committed;
+  }
+
+  private async chainHead(client: Queryable, lock: string): Promise<ChainHead | undefined> {
+    const { rows } = await client.query<{ last_seq: number; last_hash: string }>(
+      `SELECT last_seq, last_hash FROM ${this.t("chain_head")} WHERE id = 1 ${lock}`,
+    );
+    const row = rows[0];
+    return row && { lastSeq: row.last_seq, lastHash: row.last_hash };
+  }
+
+  /** One query for every ref of the batch; the first mismatch in batch order is reported. */
+  private async checkExpectedHeads(client: Queryable, batch: CommitBatch): Promise<void> {
+    const expected = expectedHeads(batch);
+    if (expected.length === 0) return;
+    const refs = REF_COLUMNS.map((_, i) => expected.map((e) => refParams(e.ref)[i]));
+    const { rows } = await client.query<{ i: number; revision: number | null }>(
+      `SELECT e.i::integer AS i, h.revision
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
+         WITH ORDINALITY AS e(source, grp, kind, namespace, name, i)
+       LEFT JOIN ${this.t("heads")} h ON h.source = e.source AND h.grp = e.grp
+         AND h.kind = e.kind AND h.namespace = e.namespace AND h.name = e.name
+       ORDER BY e.i`,
+      refs,
+    );
+    for (const row of rows) {
+      const want = expected[row.i - 1];
+      if (want && row.revision !== want.revision) throw conflictError(want, row.revision);
+    }
+  }
+
+  private async insertRows(
+    client: Queryable,
+    changes: ChangeRow[],
+    revisions: RevisionRow[],
+    heads: HeadRow[],
+  ): Promise<void> {
+    if (changes.length === 0) return;
+    await insertValues(client, this.t("changes"), CHANGE_COLUMNS, changes);
+    if (revisions.length === 0) return;
+    const revisionColumns = [
+      ...REF_COLUMNS,
+      "revision",
+      "seq",
+      "object",
+      "content_hash",
+      "location",
+    ] as const;
+    await insertValues(client, this.t("revisions"), revisionColumns, revisions);
+    const headColumns = [
+      ...REF_COLUMNS,
+      "revision",
+      "content_hash",
+      "deleted",
+      "location",
+    ] as const;
+    const latest = lastByKey(heads, (h) => refKey({ ...h, group: h.grp }));
+    await insertValues(
+      client,
+      this.t("heads"),
+      headColumns,
+      latest,
+      `ON CONFLICT (source, grp, kind, namespace, name) DO UPDATE SET
+         revision = excluded.revision, content_hash = excluded.content_hash,
+         deleted = excluded.deleted, location = excluded.location`,
+    );
+  }
+
+  private async upsertProblems(
+    client: Queryable,
+    problems: { source: string; location: string; fingerprint: string; seq: number }[],
+  ): Promise<void> {
+    if (problems.length === 0) return;
+    const latest = lastByKey(problems, (p) => JSON.stringify([p.source, p.location]));
+    const columns = ["source", "location", "fingerprint", "seq"] as const;
+    await insertValues(
+      client,
+      this.t("source_problems"),
+      columns,
+      latest,
+      "ON CONFLICT (source, location) DO UPDATE SET fingerprint = excluded.fingerprint, seq = excluded.seq",
+    );
+  }
+
+  private async upsertStreams(
+    client: Queryable,
+    cursors: CommitBatch["cursors"],
+    now: string,
+  ): Promise<void> {
+    if (cursors.length === 0) return;
+    const latest = lastByKey(cursors, (c) => JSON.stringify([c.source, c.stream]));
+    const rows = latest.map((c) => ({ ...c, updated_at: now }));
+    const columns = ["source", "stream", "cursor", "updated_at"] as const;
+    await insertValues(
+      client,
+      this.t("source_streams"),
+      columns,
+      rows,
+      "ON CONFLICT (source, stream) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at",
+    );
+  }
+
+  private async resolveProblems(
+    client: Queryable,
+    resolved: CommitBatch["resolvedProblems"],
+  ): Promise<void> {
+    if (resolved.length === 0) return;
+    await client.query(
+      `DELETE FROM ${this.t("source_problems")} WHERE (source, location) IN
+         (SELECT * FROM unnest($1::text[], $2::text[]))`,
+      columnArrays(resolved, ["source", "location"]),
+    );
+  }
+
+  private async setCursorIn(
+    client: Queryable,
+    consumer: string,
+    seq: number,
+    now: string,
+  ): Promise<void> {
+    await client.query(
+      `INSERT INTO ${this.t("consumer_cursors")} (consumer, seq, updated_at) VALUES ($1, $2, $3)
+       ON CONFLICT (consumer) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at`,
+      [consumer, seq, now],
+    );
+  }
+}
