@@ -34,6 +34,8 @@ export interface Crwatch {
   ready(): Promise<void>;
   /** Flushes pending source events, commits them, delivers what is committed, closes. */
   stop(): Promise<void>;
+  /** While stopping: the sinks still delivering (what a stuck shutdown waits on). */
+  unfinishedSinks(): string[];
 }
 
 /**
@@ -105,6 +107,7 @@ export async function startCrwatch(config: CrwatchConfig, deps: RuntimeDeps): Pr
     ingest,
     ...(api ? { apiUrl: api.url } : {}),
     ready: () => runtime.ready(),
+    unfinishedSinks: () => dispatcher.unfinished(),
     async stop() {
       await runtime.stop();
       await ingest.idle();
@@ -163,6 +166,8 @@ async function startReplica(
     store,
     ingest,
     ready: () => replica.ready(),
+    // Replica sinks stop with their leases; the replica does not name them yet.
+    unfinishedSinks: () => [],
     async stop() {
       await replica.stop(() => ingest.idle());
       await unwatch?.();

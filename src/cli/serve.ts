@@ -63,12 +63,40 @@ async function serve(flags: ServeFlags): Promise<void> {
       ),
     )
     .catch(() => undefined);
-  await stopRequested;
+  const signal = await stopRequested;
   log.info("stopping: flushing pending changes (send the signal again to exit at once)");
-  await crwatch.stop();
+  if (!(await stopsInTime(crwatch, config.shutdownGraceMs))) {
+    log.warn(
+      { sinks: crwatch.unfinishedSinks(), graceMs: config.shutdownGraceMs },
+      "sinks still delivering after the shutdown grace period; exiting without them (their cursors stay, the next start delivers)",
+    );
+    exitBySignal(signal);
+    return;
+  }
   log.info("stopped");
   // Everything is committed and delivered; do not wait on a stray handle of a dependency.
   process.exit(0);
+}
+
+/** Whether the stop finished within the grace period. */
+async function stopsInTime(crwatch: { stop(): Promise<void> }, graceMs: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const grace = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), graceMs);
+  });
+  const result = await Promise.race([crwatch.stop().then(() => true as const), grace]);
+  clearTimeout(timer);
+  return result;
+}
+
+/**
+ * Ends the process by the signal's default action: `process.exit` would wait for libuv's
+ * threads, and a sink stuck in a blocking call (a FIFO with no reader) would hang it.
+ */
+function exitBySignal(signal: NodeJS.Signals): void {
+  process.removeAllListeners("SIGINT");
+  process.removeAllListeners("SIGTERM");
+  process.kill(process.pid, signal);
 }
 
 /**
@@ -77,16 +105,14 @@ async function serve(flags: ServeFlags): Promise<void> {
  * in a blocking call (a FIFO with no reader, a hung NFS mount) would then hang the exit.
  * Nothing is lost: committed changes stay in the log and the sinks' cursors did not move.
  */
-function waitForSignal(log: { warn: (msg: string) => void }): Promise<void> {
+function waitForSignal(log: { warn: (msg: string) => void }): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
     let received = 0;
     const onSignal = (signal: NodeJS.Signals) => {
       received++;
-      if (received === 1) return resolve();
+      if (received === 1) return resolve(signal);
       log.warn(`${signal} again: exiting without flushing`);
-      process.removeAllListeners("SIGINT");
-      process.removeAllListeners("SIGTERM");
-      process.kill(process.pid, signal);
+      exitBySignal(signal);
     };
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);

@@ -16,10 +16,17 @@ export function registerStatus(program: Command): void {
       try {
         const lastSeq = await store.lastSeq();
         const sources = await store.listSourceHealth();
-        const consumers = (await store.listConsumerCursors()).map((c) => ({
-          ...c,
-          lag: lastSeq - c.seq,
-        }));
+        const sinkHealth = new Map(
+          (await store.listSinkHealth()).map((h) => [`sink:${h.sink}`, h]),
+        );
+        const consumers = (await store.listConsumerCursors()).map((c) => {
+          const health = sinkHealth.get(c.consumer);
+          return {
+            ...c,
+            lag: lastSeq - c.seq,
+            ...(health ? { status: health.status, message: health.message } : {}),
+          };
+        });
         const deadLetters = await store.listDeadLetters();
         const openProblems = (
           await Promise.all(sources.map(async (s) => (await store.openProblems(s.source)).length))
@@ -53,7 +60,7 @@ interface Status {
     attempts?: number;
   }[];
   leases: { name: string; holder: string; token: number; expiresAt: string }[];
-  consumers: { consumer: string; seq: number; lag: number }[];
+  consumers: { consumer: string; seq: number; lag: number; status?: string; message?: string }[];
   deadLetters: number;
   openProblems: number;
 }
@@ -68,7 +75,10 @@ function renderStatus(status: Status): string {
   for (const l of status.leases)
     lines.push(`  ${l.name}: ${l.holder} (token ${l.token}, until ${l.expiresAt})`);
   lines.push("consumers:");
-  for (const c of status.consumers) lines.push(`  ${c.consumer}: at seq ${c.seq}, ${c.lag} behind`);
+  for (const c of status.consumers) {
+    const health = c.status ? ` — ${c.status}: ${c.message}` : "";
+    lines.push(`  ${c.consumer}: at seq ${c.seq}, ${c.lag} behind${health}`);
+  }
   lines.push(`open problems: ${status.openProblems}`, `dead letters: ${status.deadLetters}`);
   return `${lines.join("\n")}\n`;
 }

@@ -190,6 +190,7 @@ interface RawConfig {
   ingest?: Partial<CrwatchConfig["ingest"]>;
   maskKey?: string;
   maskKeyFile?: string;
+  shutdownGraceMs?: number;
   delivery?: Partial<CrwatchConfig["delivery"]>;
   api?: Partial<ApiConfig>;
 }
@@ -221,6 +222,7 @@ function withDefaults(
     sinks,
     rules: raw.rules ?? [],
     policy: raw.policy ?? {},
+    shutdownGraceMs: raw.shutdownGraceMs ?? 10_000,
     ingest: {
       keepStatus: raw.ingest?.keepStatus ?? false,
       ignorePaths: raw.ingest?.ignorePaths ?? [],

@@ -34,6 +34,11 @@ export interface CrwatchConfig {
   maskKey?: string;
   /** A file holding the mask key (or CRWATCH_MASK_KEY_FILE); for stores with no data directory. */
   maskKeyFile?: string;
+  /**
+   * How long a stop waits for sinks to deliver what is committed; then it names the stuck
+   * sinks and exits, their cursors where they are (the next start delivers). Default 10 s.
+   */
+  shutdownGraceMs: number;
   /** Delivery defaults for every sink; a sink's own `delivery` block overrides them. */
   delivery: {
     maxAttempts: number;
@@ -83,6 +88,7 @@ export const configSchema = {
       },
     },
     maskKey: { type: "string", minLength: 16 },
+    shutdownGraceMs: { type: "integer", minimum: 0 },
     maskKeyFile: { type: "string", minLength: 1 },
     delivery: {
       type: "object",

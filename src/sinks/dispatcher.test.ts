@@ -215,6 +215,23 @@ describe("Dispatcher", () => {
     );
   });
 
+  it("should record a failing sink as degraded with its error, and ok again once it delivers", async () => {
+    await commit(changeOf("a", 1));
+    const sink = scriptedSink("out", (_, attempt) =>
+      attempt < 3 ? { status: "retry", error: "HTTP 503 from receiver" } : { status: "delivered" },
+    );
+    start({ sink: sink.sink, policy: fast });
+    await until(async () => (await store.listSinkHealth())[0]?.status === "degraded");
+    const [degraded] = await store.listSinkHealth();
+    assert.equal(degraded?.sink, "out");
+    assert.match(
+      degraded?.message ?? "",
+      /delivery failing \(seq 1, attempt 1\): HTTP 503 from receiver/,
+    );
+    await until(async () => (await store.listSinkHealth())[0]?.status === "ok");
+    assert.deepEqual(await store.listSourceHealth(), [], "sink health is not source health");
+  });
+
   it("should wait until a Retry-After time before trying again", async () => {
     await commit(changeOf("a", 1));
     const notBefore = clock.now() + 60_000;

@@ -53,6 +53,11 @@ export class Dispatcher {
     for (const loop of this.loops) loop.wake();
   }
 
+  /** Sinks whose loop has not finished stopping (a shutdown waiting on them). */
+  unfinished(): string[] {
+    return this.loops.filter((loop) => !loop.finished).map((loop) => loop.name);
+  }
+
   /** Delivers everything committed so far (with retries), then stops the loops. */
   async stop(options: { drain: boolean } = { drain: true }): Promise<void> {
     await Promise.all(this.loops.map((loop) => loop.stop(options.drain)));
@@ -81,6 +86,7 @@ class SinkLoop {
   private readonly log: Logger;
   /** Aborted when stopping without drain: cuts a hanging `deliver` short. */
   private readonly hardStop = new AbortController();
+  private healthStatus: "ok" | "degraded" | undefined;
   /** Aborted on any stop: ends a backoff wait. */
   private readonly stopSignal = new AbortController();
 
@@ -105,6 +111,13 @@ class SinkLoop {
     this.wakeUp?.abort();
   }
 
+  get name(): string {
+    return this.target.sink.name;
+  }
+
+  /** True once stopped and closed (or never started). */
+  finished = false;
+
   async stop(drain: boolean): Promise<void> {
     this.draining = drain;
     this.stopping = true;
@@ -113,6 +126,7 @@ class SinkLoop {
     this.wakeUp?.abort();
     await this.done;
     await this.target.sink.close();
+    this.finished = true;
   }
 
   private async run(): Promise<void> {
@@ -211,7 +225,39 @@ class SinkLoop {
     });
     if (delivered.length > 0) this.options.onDelivered?.(this.target.sink.name, delivered);
     this.reportDisabled();
+    this.recordHealth(entries, outcomes);
     return settled;
+  }
+
+  /**
+   * Keeps the sink's health in the store for `status` and the API: degraded while deliveries
+   * fail (with the latest error), ok again once a round goes through. Written on changes of
+   * state only, not per batch.
+   */
+  private recordHealth(entries: Pending[], outcomes: DeliveryOutcome[]): void {
+    const failed = outcomes.findIndex((o) => o.status !== "delivered");
+    const disabled = this.target.sink.health?.();
+    let message = "delivering";
+    if (disabled?.disabled) message = `destination disabled: ${disabled.lastError ?? "gone"}`;
+    else if (failed !== -1) {
+      const entry = entries[failed]!;
+      message = `delivery failing (seq ${entry.change.seq}, attempt ${entry.attempts}): ${entry.lastError}`;
+    }
+    const status = message === "delivering" ? "ok" : "degraded";
+    if (status === this.healthStatus && status === "ok") return;
+    if (status === "degraded" && this.healthStatus === "degraded" && failed !== -1) {
+      // Still failing: refresh the message at most on the first attempt of each change.
+      if (entries[failed]!.attempts > 1) return;
+    }
+    this.healthStatus = status;
+    this.options.store
+      .setSinkHealth({
+        sink: this.target.sink.name,
+        status,
+        message,
+        updatedAt: new Date(this.clock.now()).toISOString(),
+      })
+      .catch((err) => this.log.warn({ err }, "could not record sink health"));
   }
 
   /** Says once, loudly, that the sink's destination is gone (a webhook's 410). */

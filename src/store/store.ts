@@ -140,6 +140,14 @@ export interface SourceHealth {
   attempts?: number;
 }
 
+/** How a sink's deliveries go, as the dispatcher last saw it. */
+export interface SinkHealthRow {
+  sink: string;
+  status: "ok" | "degraded";
+  message: string;
+  updatedAt: string;
+}
+
 export interface ConsumerCursor {
   consumer: string;
   seq: number;
@@ -219,6 +227,9 @@ export interface SourceLedger {
 
 /** What consumers (sinks, watch streams) keep: how far they got, and what they gave up on. */
 export interface ConsumerLedger {
+  /** How each sink's deliveries go (for `status` and the API). */
+  setSinkHealth(health: SinkHealthRow): Promise<void>;
+  listSinkHealth(): Promise<SinkHealthRow[]>;
   getConsumerCursor(consumer: string): Promise<number>;
   setConsumerCursor(consumer: string, seq: number): Promise<void>;
   /**

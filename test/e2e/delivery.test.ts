@@ -64,4 +64,42 @@ describe("delivery across a stuck sink and a restart", () => {
     );
     assert.deepStrictEqual(lines.map((c) => c.ref.name).sort(), ["a", "b", "c"]);
   });
+
+  it("should give up on a stuck sink after the shutdown grace period, naming it, and lose nothing", async () => {
+    const dir = join(tmp.path, "grace");
+    const watched = join(dir, "cfg");
+    await mkdir(watched, { recursive: true });
+    await writeFile(
+      join(watched, "a.yaml"),
+      "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n",
+    );
+    const config = join(dir, "crwatch.yaml");
+    await writeFile(
+      config,
+      "store: {path: ./data}\nshutdownGraceMs: 1000\nsources: [{name: cfg, type: files, paths: [./cfg]}]\nsinks: [{name: stuck-fifo, type: jsonl, path: ./out.fifo}]\n",
+    );
+    execFileSync("mkfifo", [join(dir, "out.fifo")]);
+    let served = serve(["--config", config]);
+    await waitUntilWatching(served);
+    await waitFor(
+      async () => (await readHistory(join(dir, "data"))).length === 1,
+      10_000,
+      "1 change",
+    );
+    served.child.kill("SIGTERM"); // one signal only
+    const exit = await served.exited;
+    assert.equal(exit.signal, "SIGTERM", served.stderr());
+    assert.match(served.stderr(), /stuck-fifo/);
+    assert.match(served.stderr(), /shutdown grace period/);
+    // The cursor stayed: once the destination works, the next start delivers the change.
+    await rm(join(dir, "out.fifo"));
+    served = serve(["--config", config]);
+    await waitUntilWatching(served);
+    assert.equal((await stop(served)).code, 0);
+    const lines = (await readFile(join(dir, "out.fifo"), "utf8")).trim().split("\n");
+    assert.deepEqual(
+      lines.map((l) => JSON.parse(l).ref.name),
+      ["a"],
+    );
+  });
 });

@@ -5,6 +5,7 @@ import { CrwatchError, errorMessage } from "../../model/errors.js";
 import { type Ref, refKey } from "../../model/ref.js";
 import { type ChainHead, conflictError, expectedHeads, planCommit } from "../commit-plan.js";
 import type { CopiedTable, HistoryExporter, HistoryImporter, RawRow } from "../copy.js";
+import { fromSinkRow, isSinkRow, sinkRow } from "../health-rows.js";
 import {
   CHAIN_COLUMNS,
   type ChangeRow,
@@ -26,6 +27,7 @@ import type {
   NewDeadLetter,
   OpenProblem,
   ResourceQuery,
+  SinkHealthRow,
   SourceHealth,
   Store,
   StoreCapabilities,
@@ -415,7 +417,19 @@ export class PostgresStore implements Store, HistoryExporter, HistoryImporter {
       `SELECT source, status, message, updated_at AS "updatedAt", attempts
        FROM ${this.t("source_health")} ORDER BY source COLLATE "C"`,
     );
-    return rows.map((r) => ({ ...r }));
+    return rows.map((r) => ({ ...r })).filter((row) => !isSinkRow(row));
+  }
+
+  async setSinkHealth(health: SinkHealthRow): Promise<void> {
+    await this.setSourceHealth(sinkRow(health));
+  }
+
+  async listSinkHealth(): Promise<SinkHealthRow[]> {
+    const { rows } = await this.pool.query<SourceHealth>(
+      `SELECT source, status, message, updated_at AS "updatedAt", attempts
+       FROM ${this.t("source_health")} WHERE source LIKE 'sink:%' ORDER BY source COLLATE "C"`,
+    );
+    return rows.map(fromSinkRow);
   }
 
   async openProblems(source: string): Promise<OpenProblem[]> {

@@ -13,6 +13,7 @@ import {
 } from "../checkpoint.js";
 import { type ChainHead, conflictError, expectedHeads, planCommit } from "../commit-plan.js";
 import type { CopiedTable, HistoryExporter, RawRow } from "../copy.js";
+import { fromSinkRow, isSinkRow, sinkRow } from "../health-rows.js";
 import {
   CHAIN_COLUMNS,
   type ChangeRow,
@@ -34,6 +35,7 @@ import type {
   NewDeadLetter,
   OpenProblem,
   ResourceQuery,
+  SinkHealthRow,
   SourceHealth,
   Store,
   StoreCapabilities,
@@ -553,7 +555,15 @@ export class SqliteStore implements Store, HistoryExporter {
   }
 
   async listSourceHealth(): Promise<SourceHealth[]> {
-    return this.stmts.listHealth.all();
+    return this.stmts.listHealth.all().filter((row) => !isSinkRow(row));
+  }
+
+  async setSinkHealth(health: SinkHealthRow): Promise<void> {
+    await this.setSourceHealth(sinkRow(health));
+  }
+
+  async listSinkHealth(): Promise<SinkHealthRow[]> {
+    return this.stmts.listHealth.all().filter(isSinkRow).map(fromSinkRow);
   }
 
   async openProblems(source: string): Promise<OpenProblem[]> {
