@@ -47,6 +47,7 @@ export const ERROR_CODES = {
     "a paged snapshot ended without its beginning; deletions within it were not inferred",
   CRW_UNKNOWN_KIND: "a resource kind is not served by the API",
   CRW_DIFF_INPUT: "diff input could not be read",
+  CRW_LINT_INPUT: "lint input (a path or a --schemas CRD) could not be read",
   CRW_USAGE: "invalid command-line usage",
   CRW_GAP: "a source could not see some interval (entries written before gap codes were typed)",
   CRW_RULE_COMPILE: "a user rule does not compile (CEL syntax or type error, bad template)",
