@@ -137,7 +137,7 @@ function textLines(result: LintResult): string[] {
   const doc = result.document !== undefined ? ` document ${result.document}` : "";
   return result.findings.map(
     (f) =>
-      `${sarifUri(result.file)}:${f.line ?? result.line ?? 1}:${doc} ${result.resource}: [${f.severity}] ${f.ruleId}${f.path ? ` at ${f.path}` : ""}: ${f.message}`,
+      `${sarifUri(result.file)}:${f.line ?? result.line ?? 1}:${doc} ${result.resource}: [${f.severity}] ${f.ruleId}${f.path && !f.message.includes(f.path) ? ` at ${f.path}` : ""}: ${f.message}`,
   );
 }
 
