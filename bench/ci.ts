@@ -2,7 +2,7 @@ import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { stringify } from "yaml";
-import { lintPaths, loadCrds } from "../src/compose/lint.js";
+import { lintPaths } from "../src/compose/lint.js";
 import { offlineDiff } from "../src/compose/offline-diff.js";
 import { loadConfig } from "../src/config/load.js";
 import { crdIndex, newAjv } from "../src/formats/crd-schema.js";
@@ -97,7 +97,6 @@ export async function lintScenario(): Promise<Record<string, unknown>> {
     await writeManifests(dir, 0);
     const config = await loadConfig({});
     const t0 = performance.now();
-    await loadCrds([HTTPROUTE_CRD]);
     const report = await lintPaths(config, [dir], [HTTPROUTE_CRD]);
     const lintMs = ms(t0);
     const plain = await plainValidation(dir);

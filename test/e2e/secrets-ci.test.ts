@@ -128,10 +128,15 @@ sinks:
         assert.equal(r.status, 0, r.stderr);
         assertNoLeak(r.stdout, `history ${output}`);
       }
-      const seqs = cli(["history", "--data-dir", data, "--output", "json"])
+      const changes = cli(["history", "--data-dir", data, "--output", "json"])
         .stdout.trim()
         .split("\n")
-        .map((l) => (JSON.parse(l) as Change).seq);
+        .map((l) => JSON.parse(l) as Change & { findings: { rule: string; ruleId: string }[] });
+      // A rotated secret is a finding; JSON names its rule as `rule` (and `ruleId`, as stored).
+      const findings = changes.flatMap((c) => c.findings);
+      assert.ok(findings.some((f) => f.rule === "generic/secret-changed"));
+      assert.ok(findings.every((f) => f.rule === f.ruleId));
+      const seqs = changes.map((c) => c.seq);
       assert.ok(seqs.length >= SECRET_CORPUS.length);
       for (const seq of seqs) {
         for (const output of ["text", "json"]) {
