@@ -23,6 +23,8 @@ const UNREADABLE_SEVERITY: Severity = "high";
 const MAX_CRD_FILE_BYTES = 64 * 1024 * 1024;
 const MAX_FILE_BYTES = FILES_SOURCE_DEFAULTS.maxFileBytes;
 const LINT_SOURCE = "lint";
+/** Files read at once. */
+const READ_CHUNK = 32;
 const SCHEMA_FILES = new Set([".yaml", ".yml", ".json"]);
 
 /** A finding placed at a line of its file. */
@@ -89,15 +91,29 @@ export async function lintPaths(
     if (listed.problems.length > 0) {
       await ingest.accept(observation(LINT_SOURCE, listed.problems, []));
     }
-    for (const [i, file] of listed.files.entries()) {
-      // One source per file: lint judges files alone, so the same resource in two files is
-      // no conflict (serve would report it), and each is linted where it is written.
-      const source = `${LINT_SOURCE}#${i}`;
-      const read = await readResourceFile({ source, ...file, maxBytes: MAX_FILE_BYTES });
-      if (read.status === "gone") continue;
-      const items = read.status === "read" ? unique(read.items) : { kept: [], duplicates: [] };
-      items.kept.forEach(validate);
-      await ingest.accept(observation(source, [...read.problems, ...items.duplicates], items.kept));
+    // Files are independent: read a chunk at once (the disk waits overlap), then hand each
+    // to ingest, which batches the commits.
+    for (let start = 0; start < listed.files.length; start += READ_CHUNK) {
+      const chunk = listed.files.slice(start, start + READ_CHUNK);
+      const reads = await Promise.all(
+        chunk.map((file, k) =>
+          // One source per file: lint judges files alone, so the same resource in two files
+          // is no conflict (serve would report it), and each is linted where it is written.
+          readResourceFile({
+            source: `${LINT_SOURCE}#${start + k}`,
+            ...file,
+            maxBytes: MAX_FILE_BYTES,
+          }),
+        ),
+      );
+      const accepted = reads.map((read, k) => {
+        if (read.status === "gone") return undefined;
+        const items = read.status === "read" ? unique(read.items) : { kept: [], duplicates: [] };
+        items.kept.forEach(validate);
+        const problems = [...read.problems, ...items.duplicates];
+        return ingest.accept(observation(`${LINT_SOURCE}#${start + k}`, problems, items.kept));
+      });
+      await Promise.all(accepted);
     }
     return store.readChanges({ afterSeq: 0, limit: Number.MAX_SAFE_INTEGER });
   });
