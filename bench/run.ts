@@ -1,4 +1,5 @@
 import { createRuleEngine } from "../src/rules/index.js";
+import { diffScenario, lintScenario } from "./ci.js";
 import { gitScenario } from "./git.js";
 import { ingestScenario } from "./ingest.js";
 import { kubernetesScenario } from "./kubernetes.js";
@@ -11,7 +12,7 @@ import { watchScenario } from "./watch.js";
 /** Each scenario prints one JSON line; `npm run bench -- NAME` runs one alone. */
 const scenarios: Record<string, () => Promise<Record<string, unknown>>> = {
   ingest: () => ingestScenario(),
-  "ingest-rules": () => ingestScenario({ scenario: "ingest-rules", rules: createRuleEngine() }),
+  "ingest-norules": () => ingestScenario({ scenario: "ingest-norules", rules: false }),
   rules: rulesScenario,
   watch: watchScenario,
   kubernetes: kubernetesScenario,
@@ -19,6 +20,8 @@ const scenarios: Record<string, () => Promise<Record<string, unknown>>> = {
   git: gitScenario,
   poll: pollScenario,
   "ingest-postgres": postgresIngestScenario,
+  lint: lintScenario,
+  diff: diffScenario,
 };
 
 const wanted = process.argv.slice(2);

@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { renderChange } from "../core/render-change.js";
 import { type ChangeType, NOTICE_TYPES, RESOURCE_CHANGE_TYPES } from "../model/change.js";
 import { CrwatchError } from "../model/errors.js";
+import { changeJson } from "./ci-output.js";
 import { openExistingStore, parsePositiveInt } from "./common.js";
 
 interface HistoryFlags {
@@ -58,7 +59,7 @@ async function history(flags: HistoryFlags): Promise<void> {
       if (page.length === 0) break;
       const text = page.map((c) =>
         flags.output === "json"
-          ? JSON.stringify(c)
+          ? JSON.stringify(changeJson(c))
           : renderChange(c, { color: process.stdout.isTTY === true, maxLines: 10 }),
       );
       process.stdout.write(`${text.join("\n")}\n`);

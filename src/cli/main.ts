@@ -4,6 +4,7 @@ import { reportFailure } from "./common.js";
 import { registerDeadLetters } from "./dead-letters.js";
 import { registerDiff } from "./diff.js";
 import { registerHistory } from "./history.js";
+import { registerLint } from "./lint.js";
 import { registerMigrate } from "./migrate.js";
 import { registerServe } from "./serve.js";
 import { registerShow } from "./show.js";
@@ -15,7 +16,8 @@ import { registerVerify } from "./verify.js";
 const FOOTER = `
 Exit codes:
   0  success (verify: the history is intact)
-  1  verify found a broken chain, a damaged file or a lost checkpoint
+  1  verify found a broken chain, a damaged file or a lost checkpoint; lint or diff found
+     a finding at or above --fail-on
   2  unusable input, arguments or configuration (the message starts with its code)
 
 Environment:
@@ -40,6 +42,7 @@ registerServe(program);
 registerHistory(program);
 registerShow(program);
 registerDiff(program);
+registerLint(program);
 registerVerify(program);
 registerStatus(program);
 registerDeadLetters(program);

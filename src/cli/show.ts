@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { stringify } from "yaml";
 import { renderChange } from "../core/render-change.js";
 import { CrwatchError } from "../model/errors.js";
+import { changeJson } from "./ci-output.js";
 import { openExistingStore, parsePositiveInt } from "./common.js";
 
 export function registerShow(program: Command): void {
@@ -18,7 +19,7 @@ export function registerShow(program: Command): void {
         const change = await store.getChange(seq);
         if (!change) throw new CrwatchError("CRW_STORE_NOT_FOUND", `no change with seq ${seq}`);
         if (flags.output === "json") {
-          process.stdout.write(`${JSON.stringify(change, null, 2)}\n`);
+          process.stdout.write(`${JSON.stringify(changeJson(change), null, 2)}\n`);
           return;
         }
         const lines = [

@@ -9,8 +9,10 @@ import type { Ingest } from "../ingest/pipeline.js";
 import type { Change } from "../model/change.js";
 import { CrwatchError } from "../model/errors.js";
 import type { Observation } from "../model/observation.js";
+import type { EvaluateRules } from "../model/rule.js";
 import { createFilesSource } from "../sources/files/source.js";
 import { SourceRuntime } from "../sources/runtime.js";
+import type { Store } from "../store/store.js";
 import { buildIngest } from "./ingest.js";
 import { loadMaskKey } from "./mask-key.js";
 import { openStore } from "./store.js";
@@ -26,17 +28,31 @@ export async function offlineDiff(
   after: string,
   sourceName = "diff",
 ): Promise<Change[]> {
+  return withScratchIngest(config, undefined, async (ingest, store) => {
+    await readSide(ingest, sourceName, [before], (o) => o);
+    const start = await store.lastSeq();
+    await readSide(ingest, sourceName, [after], (o) => keepAcrossSides(o, after, before));
+    return store.readChanges({ afterSeq: start, limit: Number.MAX_SAFE_INTEGER });
+  });
+}
+
+/**
+ * Runs `work` with ingest as `serve` builds it (masking, canonicalization, rules, or the
+ * `rules` given) over a throwaway store, removed afterwards.
+ */
+export async function withScratchIngest<T>(
+  config: CrwatchConfig,
+  rules: EvaluateRules | undefined,
+  work: (ingest: Ingest, store: Store) => Promise<T>,
+): Promise<T> {
   const dir = await mkdtemp(join(tmpdir(), "crwatch-diff-"));
   const { store, release } = await openStore({ type: "sqlite", path: dir }, "scratch");
   try {
     // A configured key keeps masks comparable with the history; otherwise any key will do.
     const key =
       config.maskKey || config.maskKeyFile ? await loadMaskKey(config, false) : randomBytes(32);
-    const ingest = buildIngest(config, store, key, pino({ level: "silent" }));
-    await readSide(ingest, sourceName, before, (o) => o);
-    const start = await store.lastSeq();
-    await readSide(ingest, sourceName, after, (o) => keepAcrossSides(o, after, before));
-    return await store.readChanges({ afterSeq: start, limit: Number.MAX_SAFE_INTEGER });
+    const ingest = buildIngest(config, store, key, pino({ level: "silent" }), rules);
+    return await work(ingest, store);
   } finally {
     await store.close();
     await release();
@@ -44,14 +60,14 @@ export async function offlineDiff(
   }
 }
 
-/** Emits one side's full view through the source runtime, once, and stops. */
+/** Emits one side's full view (`paths`) through the source runtime, once, and stops. */
 async function readSide(
   ingest: Ingest,
   name: string,
-  path: string,
+  paths: string[],
   translate: (o: Observation) => Observation,
 ): Promise<void> {
-  const source = createFilesSource({ name, type: "files", paths: [path] });
+  const source = createFilesSource({ name, type: "files", paths });
   let failure: string | undefined;
   const runtime = new SourceRuntime([source], {
     commit: (observation) => ingest.accept(translate(observation)),
@@ -65,7 +81,8 @@ async function readSide(
   runtime.start();
   await runtime.ready();
   await runtime.stop();
-  if (failure) throw new CrwatchError("CRW_DIFF_INPUT", `${path} could not be read: ${failure}`);
+  if (failure)
+    throw new CrwatchError("CRW_DIFF_INPUT", `${paths.join(", ")} could not be read: ${failure}`);
 }
 
 /**

@@ -64,6 +64,7 @@ export const ERROR_CODES = {
   CRW_WEBHOOK_BODY: "a pushed change's body could not be parsed or is not a change",
   CRW_WEBHOOK_TOO_LARGE: "a pushed change's body is larger than the configured limit",
   CRW_DIFF_INPUT: "diff input could not be read",
+  CRW_LINT_INPUT: "lint input (a path or a --schemas CRD) could not be read",
   CRW_USAGE: "invalid command-line usage",
   CRW_API_BAD_PARAMETER: "a request parameter or body is missing or invalid",
   CRW_API_NOT_FOUND: "no such route or entry",

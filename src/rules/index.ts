@@ -1,6 +1,12 @@
 /** The rules engine's public face: what the config loader, ingest and the CLI use. */
 export type { CompiledUserRule, RuleCompileError } from "./cel.js";
-export { type PolicyConfig, policySchema, rulesSchema, type UserRuleConfig } from "./config.js";
+export {
+  type PolicyConfig,
+  policySchema,
+  rulesSchema,
+  SEVERITIES,
+  type UserRuleConfig,
+} from "./config.js";
 export {
   checkUserRules,
   createRuleEngine,

@@ -1,3 +1,4 @@
+import type { Log } from "sarif";
 import type { Finding, Severity } from "../model/change.js";
 import type { RuleExplanation } from "./engine.js";
 
@@ -23,7 +24,7 @@ export function toSarif(
   findings: LocatedFinding[],
   explain: (id: string) => RuleExplanation | undefined,
   version = "0.1.0",
-): object {
+): Log {
   const ids = [...new Set(findings.map((f) => f.finding.ruleId))].sort();
   return {
     $schema: "https://json.schemastore.org/sarif-2.1.0.json",

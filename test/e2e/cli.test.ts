@@ -226,7 +226,9 @@ describe("crwatch history, show, verify and diff", () => {
       "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  k: [2\n",
     );
     const r = cli(["diff", before, after, "--output", "json"]);
-    assert.equal(r.status, 0, r.stderr);
+    // The ERROR is printed, and the exit code says the diff is incomplete (a CI gate must not pass).
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /CRW_DIFF_INPUT/);
     const changes = r.stdout
       .trim()
       .split("\n")
