@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { startApi } from "./compose/api.js";
+import { recordDowntime, startHeartbeat } from "./compose/downtime.js";
 import { buildIngest } from "./compose/ingest.js";
 import { checkMaskKey, loadMaskKey } from "./compose/mask-key.js";
 import { Replica } from "./compose/replicas.js";
@@ -88,6 +89,13 @@ export async function startCrwatch(config: CrwatchConfig, deps: RuntimeDeps): Pr
     await release();
     throw err;
   }
+  await recordDowntime(
+    store,
+    ingest,
+    config.sources.map((s) => s.name),
+    clock,
+  );
+  const stopHeartbeat = startHeartbeat(store, clock, log);
   const runtime = new SourceRuntime(buildSources(config), {
     commit: (observation) => ingest.accept(observation),
     loadCursors: (source) => store.getSourceCursors(source),
@@ -112,6 +120,7 @@ export async function startCrwatch(config: CrwatchConfig, deps: RuntimeDeps): Pr
       await runtime.stop();
       await ingest.idle();
       await dispatcher.stop({ drain: true });
+      await stopHeartbeat();
       await api?.stop();
       await unwatch?.();
       await store.close();

@@ -49,6 +49,8 @@ export const ERROR_CODES = {
     "a Git remote could not be reached or refused the credentials; retried with backoff",
   CRW_GIT_UNKNOWN_COMMIT: "a configured commit (since) is not in the branch's history",
   CRW_WEBHOOK_LISTEN: "a source's webhook listener could not start",
+  CRW_NOT_RUNNING:
+    "crwatch was not running for an interval; changes undone within it are not recorded",
   CRW_SOURCE_DOWN: "a source could not be reached for longer than its interval",
   CRW_SNAPSHOT_INCOMPLETE:
     "a paged snapshot ended without its beginning; deletions within it were not inferred",

@@ -44,11 +44,20 @@ export function cli(
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** Reads the history straight from the store (a second reader, as WAL allows). */
-export async function readHistory(dataDir: string): Promise<Change[]> {
+/** The GAP each restart records for the time crwatch was down. */
+export function isDowntimeGap(change: { type: string; notice?: { code: string } | null }): boolean {
+  return change.type === "GAP" && change.notice?.code === "CRW_NOT_RUNNING";
+}
+
+/**
+ * Reads the history straight from the store (a second reader, as WAL allows), without the
+ * downtime GAPs of restarts (`full` keeps them).
+ */
+export async function readHistory(dataDir: string, full = false): Promise<Change[]> {
   const store = await openSqliteStore({ dir: dataDir, readonly: true });
   try {
-    return await store.readChanges({ limit: 100_000 });
+    const changes = await store.readChanges({ limit: 100_000 });
+    return full ? changes : changes.filter((c) => !isDowntimeGap(c));
   } finally {
     await store.close();
   }

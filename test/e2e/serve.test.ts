@@ -148,5 +148,12 @@ describe("crwatch serve on a real directory and SQLite file", () => {
       .map((c) => `${c.type} ${c.ref.name}`);
     assert.deepStrictEqual(offline.sort(), ["ADDED offline", "DELETED late", "MODIFIED a"]);
     assert.equal(cli(["verify", "--data-dir", data]).status, 0);
+    // Each restart wrote down the interval crwatch could not see, for its source.
+    const downtime = (await readHistory(data, true)).filter(
+      (c) => c.seq > seqBefore && c.notice?.code === "CRW_NOT_RUNNING",
+    );
+    assert.equal(downtime.length, 2);
+    assert.equal(downtime[0]?.ref.source, "files");
+    assert.match(downtime[0]?.notice?.message ?? "", /crwatch was not running from \S+Z to \S+Z/);
   });
 });
