@@ -84,6 +84,7 @@ async function filesLatency(): Promise<Record<string, unknown>> {
       samples: r.samples,
       p50Ms: vsTarget(num(r, "p50"), 100, "lower"),
       p99Ms: vsTarget(num(r, "p99"), 250, "lower"),
+      editToCommitMs: { p50: r.commitP50, p99: r.commitP99 },
       peakRssMiB: vsTarget(num(r, "peakRssMiB"), memoryTarget(files), "lower"),
     });
   }

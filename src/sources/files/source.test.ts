@@ -362,7 +362,7 @@ describe("files source", () => {
     assert.equal(h.logs.filter((l) => l.level === 50 && /commit failed/.test(l.msg)).length, 2);
   });
 
-  it("should debounce on the injected clock: quiet for debounceMs, then one batch", async () => {
+  it("should debounce on the injected clock: one batch debounceMs after the first event", async () => {
     const dir = await workDir();
     const clock = new FakeClock();
     const h = await start({ paths: [dir], debounceMs: 300 }, { clock });
@@ -370,25 +370,51 @@ describe("files source", () => {
     // The watcher's event arrives in real time and arms a timer on the fake clock.
     await waitFor(() => clock.pending().includes(300), 10_000, "a debounce timer");
     await clock.advance(299);
-    assert.equal(h.observations.length, 1, "nothing before the quiet time is over");
+    assert.equal(h.observations.length, 1, "nothing before debounceMs is over");
     await clock.advance(1);
     await h.waitForEvent(isUpsertOf("a"), 1, "the batch after the debounce");
   });
 
-  it("should cap the debounce at maxWaitMs after the first event", async () => {
+  it("should not let later events of a burst hold the batch back", async () => {
     const dir = await workDir();
     const clock = new FakeClock();
-    const h = await start({ paths: [dir], debounceMs: 300 }, { clock, tuning: { maxWaitMs: 500 } });
+    const h = await start({ paths: [dir], debounceMs: 300 }, { clock });
     await writeFile(join(dir, "a.yaml"), route("a"));
     await waitFor(() => clock.pending().includes(300), 10_000, "a debounce timer");
     await clock.advance(250);
     await writeFile(join(dir, "b.yaml"), route("b"));
-    // A later event re-arms the timer, but only up to the ceiling: 250 ms are left of 500.
-    await waitFor(() => clock.pending().includes(250), 10_000, "a capped timer");
+    const dirty = (h.source as unknown as { dirty: Set<string> }).dirty;
+    await waitFor(() => dirty.size === 2, 10_000, "the second event");
+    // The second event joined the batch; the timer still fires 300 ms after the first.
+    assert.ok(clock.pending().includes(50));
+    assert.ok(!clock.pending().includes(300));
     assert.equal(h.observations.length, 1);
-    await clock.advance(250);
-    await h.waitForEvent(isUpsertOf("b"), 1, "the capped batch");
+    await clock.advance(50);
+    await h.waitForEvent(isUpsertOf("b"), 1, "the batch");
     assert.deepEqual(names(h.events(1), "upsert"), ["a", "b"]);
+  });
+
+  it("should cap the debounce at maxWaitMs", async () => {
+    const dir = await workDir();
+    const clock = new FakeClock();
+    const h = await start({ paths: [dir], debounceMs: 300 }, { clock, tuning: { maxWaitMs: 120 } });
+    await writeFile(join(dir, "a.yaml"), route("a"));
+    await waitFor(() => clock.pending().includes(120), 10_000, "a capped timer");
+    await clock.advance(120);
+    await h.waitForEvent(isUpsertOf("a"), 1, "the capped batch");
+  });
+
+  it("should see a file made in a new directory, and files gone with their directory", async () => {
+    const dir = await workDir();
+    await mkdir(join(dir, "old"));
+    await writeFile(join(dir, "old", "x.yaml"), route("x"));
+    const h = await start({ paths: [dir] });
+    await mkdir(join(dir, "new"));
+    await writeFile(join(dir, "new", "y.yaml"), route("y"));
+    await h.waitForEvent(isUpsertOf("y"), 1, "the file in the new directory");
+    const from = h.observations.length;
+    await rm(join(dir, "old"), { recursive: true });
+    await h.waitForEvent((e) => e.type === "delete" && e.ref.name === "x", from, "x deleted");
   });
 
   it("should record a gap and take a full view when the watcher fails", async () => {
