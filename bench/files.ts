@@ -92,7 +92,7 @@ async function startCrwatch(
   const dispatcher = new Dispatcher({ store, targets: [{ sink }], log });
   ingest.onCommit((changes) => {
     onCommit(changes);
-    dispatcher.wake();
+    dispatcher.offer(changes);
   });
   dispatcher.start();
   const source = createFilesSource({ name: "files", type: "files", paths: [root] });

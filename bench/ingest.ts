@@ -105,7 +105,7 @@ export async function crwatchIngestTask(
       targets: [{ sink }],
       log: pino({ level: "silent" }),
     });
-    ingest.onCommit(() => dispatcher.wake());
+    ingest.onCommit((changes) => dispatcher.offer(changes));
     dispatcher.start();
 
     const offerRange = async (from: number, to: number) => {

@@ -51,7 +51,7 @@ export async function startCrwatch(config: CrwatchConfig, deps: RuntimeDeps): Pr
     throw err;
   }
   const dispatcher = buildDispatcher(config, store, deps, clock);
-  ingest.onCommit(() => dispatcher.wake());
+  ingest.onCommit((changes) => dispatcher.offer(changes));
   dispatcher.start();
   const runtime = new SourceRuntime(buildSources(config), {
     commit: (observation) => ingest.accept(observation),
