@@ -207,6 +207,7 @@ export async function filesLatencyTask(args: {
       p99: round(percentile(latencies, 99)),
       samples: latencies.length,
       // The share of it until the change was committed (the rest is the dispatcher's).
+      ...(process.env.BENCH_DEBUG && { series: toCommit.map(Math.round) }),
       commitP50: round(percentile(toCommit, 50)),
       commitP99: round(percentile(toCommit, 99)),
       peakRssMiB: peakRssMib(),

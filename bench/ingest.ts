@@ -17,7 +17,10 @@ import { peakRssMib, percentile, round } from "./stats.js";
 export const PER_OBSERVATION = 100;
 /** Observations waiting for their commit at most (what a source's back-pressure allows). */
 const WINDOW = 64;
-/** Rate of the latency phase: well below capacity, so latency is not queueing. */
+/**
+ * Rate of the latency phase: well below capacity, so latency is not queueing: 1,000/s, or a
+ * quarter of the throughput just measured if that is lower (a loaded machine).
+ */
 const LATENCY_RATE_PER_S = 1_000;
 const LATENCY_CHANGES = 5_000;
 
@@ -151,7 +154,8 @@ export async function crwatchIngestTask(
     let latency: Record<string, number> | undefined;
     if (args.latency) {
       measuring = true;
-      const interval = 1000 / LATENCY_RATE_PER_S;
+      const rate = Math.min(LATENCY_RATE_PER_S, Math.round(committed / (wallMs / 1000) / 4));
+      const interval = 1000 / rate;
       const start = performance.now();
       for (let n = 0; n < LATENCY_CHANGES; n++) {
         const { i, text } = textOf(args.changes + n, args.resources);
@@ -166,7 +170,7 @@ export async function crwatchIngestTask(
         p50: round(percentile(latencies, 50)),
         p99: round(percentile(latencies, 99)),
         samples: latencies.length,
-        ratePerSecond: LATENCY_RATE_PER_S,
+        ratePerSecond: rate,
       };
     }
     await dispatcher.stop({ drain: true });
