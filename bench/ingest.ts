@@ -16,7 +16,7 @@ import { peakRssMib, percentile, round } from "./stats.js";
 /** Upserts per observation, as a source sends after a burst (a list page, a Git commit). */
 export const PER_OBSERVATION = 100;
 /** Observations waiting for their commit at most (what a source's back-pressure allows). */
-const WINDOW = 64;
+const WINDOW = Number(process.env.BENCH_WINDOW ?? 64);
 /**
  * Rate of the latency phase: well below capacity, so latency is not queueing: 1,000/s, or a
  * quarter of the throughput just measured if that is lower (a loaded machine).

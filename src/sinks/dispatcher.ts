@@ -117,7 +117,8 @@ class SinkLoop {
 
   offer(changes: readonly Change[]): void {
     // Bounded: a sink this far behind reads the log instead (the offers start after a gap).
-    if (this.offered.length + changes.length > OFFER_LIMIT) this.offered = [];
+    if (this.offered.length + changes.length > OFFERS_HELD * this.policy.batchSize)
+      this.offered = [];
     for (const change of changes) this.offered.push(change);
     this.wake();
   }
@@ -339,8 +340,11 @@ class SinkLoop {
   }
 }
 
-/** Offered changes a sink may hold at most; past that it reads the log. */
-const OFFER_LIMIT = 10_000;
+/**
+ * Offered changes a sink holds at most, in batches: each carries its object, so a sink
+ * further behind than this reads the log instead of holding memory.
+ */
+const OFFERS_HELD = 2;
 
 /** The first pending change of each ref: a later one waits for it. */
 function headsOf(pending: Pending[]): Pending[] {
