@@ -417,6 +417,22 @@ describe("files source", () => {
     await h.waitForEvent((e) => e.type === "delete" && e.ref.name === "x", from, "x deleted");
   });
 
+  it("should walk again on the periodic check, on the injected clock", async () => {
+    const dir = await workDir();
+    const clock = new FakeClock();
+    const h = await start(
+      { paths: [dir], debounceMs: 60_000 },
+      { clock, tuning: { maxWaitMs: 60_000, fullWalkIntervalMs: 1000 } },
+    );
+    await writeFile(join(dir, "a.yaml"), route("a"));
+    const dirty = (h.source as unknown as { dirty: Set<string> }).dirty;
+    await waitFor(() => dirty.size === 1, 10_000, "the event");
+    assert.equal(h.observations.length, 1);
+    // The debounce is a minute away; the periodic walk, a second.
+    await clock.advance(1000);
+    await h.waitForEvent(isUpsertOf("a"), 1, "the periodic walk");
+  });
+
   it("should record a gap and take a full view when the watcher fails", async () => {
     const dir = await workDir();
     await writeFile(join(dir, "kept.yaml"), route("kept"));
