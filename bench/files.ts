@@ -95,7 +95,12 @@ async function startCrwatch(
     dispatcher.offer(changes);
   });
   dispatcher.start();
-  const source = createFilesSource({ name: "files", type: "files", paths: [root] });
+  // The work dir `serve` gives it (main.ts): where its read cache lives.
+  const source = createFilesSource(
+    { name: "files", type: "files", paths: [root] },
+    {},
+    join(dataDir, "sources", "files"),
+  );
   const runtime = new SourceRuntime([source], {
     commit: (observation) => ingest.accept(observation),
     loadCursors: (name) => store.getSourceCursors(name),

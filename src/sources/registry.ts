@@ -25,7 +25,7 @@ const files: SourceType<FilesSourceConfig> = {
     ...config,
     paths: config.paths.map((p) => resolve(baseDir, p)),
   }),
-  create: (config) => createFilesSource(config),
+  create: (config, deps) => createFilesSource(config, {}, deps.workDir),
 };
 
 /** Source types as data: the config schema is composed from this list, the root builds from it. */

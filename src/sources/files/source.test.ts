@@ -52,11 +52,13 @@ async function start(
     tuning?: FilesSourceTuning;
     emit?: (o: Observation) => Promise<void>;
     clock?: Clock;
+    workDir?: string;
   } = {},
 ): Promise<Harness> {
   const source = createFilesSource(
     { name: "local", type: "files", debounceMs: 50, ...config },
     options.tuning,
+    options.workDir,
   );
   const observations: Observation[] = [];
   const logs: Harness["logs"] = [];
@@ -431,6 +433,52 @@ describe("files source", () => {
     // The debounce is a minute away; the periodic walk, a second.
     await clock.advance(1000);
     await h.waitForEvent(isUpsertOf("a"), 1, "the periodic walk");
+  });
+
+  it("should re-read after a restart only the files whose signature moved", async () => {
+    const dir = await workDir();
+    const state = await workDir();
+    await writeFile(join(dir, "same.yaml"), route("same"));
+    await writeFile(join(dir, "edited.yaml"), route("edited"));
+    await writeFile(join(dir, "removed.yaml"), route("removed"));
+    const first = await start({ paths: [dir] }, { workDir: state });
+    assert.deepEqual(
+      snapshotOf(first.events()).items.map((i) => i.ref.name),
+      ["edited", "removed", "same"],
+    );
+    await first.runtime.stop();
+    await writeFile(join(dir, "edited.yaml"), route("edited", "spec: {v: 2}\n"));
+    await rm(join(dir, "removed.yaml"));
+    await writeFile(join(dir, "added.yaml"), route("added"));
+    const second = await start({ paths: [dir] }, { workDir: state });
+    const items = snapshotOf(second.events()).items;
+    assert.deepEqual(
+      items.map((i) => i.ref.name),
+      ["added", "edited", "same"],
+    );
+    assert.deepEqual(items.find((i) => i.ref.name === "edited")?.object.spec, { v: 2 });
+    const reads = second.logs.filter((l) => l.msg === "reading files") as unknown as {
+      read: number;
+      files: number;
+    }[];
+    assert.deepEqual(
+      reads.map((l) => [l.read, l.files]),
+      [[2, 3]],
+      "only the edited and the added file were read",
+    );
+  });
+
+  it("should read every file when the read cache is damaged", async () => {
+    const dir = await workDir();
+    const state = await workDir();
+    await writeFile(join(dir, "a.yaml"), route("a"));
+    await writeFile(join(state, "read-cache.json"), "{ not json");
+    const h = await start({ paths: [dir] }, { workDir: state });
+    assert.deepEqual(
+      snapshotOf(h.events()).items.map((i) => i.ref.name),
+      ["a"],
+    );
+    assert.ok(h.logs.some((l) => l.level === 40 && /read cache unusable/.test(l.msg)));
   });
 
   it("should record a gap and take a full view when the watcher fails", async () => {

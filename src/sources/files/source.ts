@@ -11,6 +11,7 @@ import {
 } from "./config.js";
 import { lookAt } from "./look-at.js";
 import { type ReadOutcome, readResourceFile } from "./read.js";
+import { loadReadCache, saveReadCache } from "./read-cache.js";
 import {
   errnoOf,
   FileSelector,
@@ -58,11 +59,16 @@ const DEFAULT_TUNING: Required<FilesSourceTuning> = {
   fullWalkIntervalMs: 5 * 60_000,
 };
 
+/**
+ * `workDir`, when given, keeps what was read (read-cache.ts) so that a restart re-reads only
+ * the files that changed meanwhile.
+ */
 export function createFilesSource(
   config: FilesSourceConfig,
   tuning: FilesSourceTuning = {},
+  workDir?: string,
 ): Source {
-  return new FilesSource(withFilesDefaults(config), { ...DEFAULT_TUNING, ...tuning });
+  return new FilesSource(withFilesDefaults(config), { ...DEFAULT_TUNING, ...tuning }, workDir);
 }
 
 /**
@@ -99,6 +105,7 @@ class FilesSource implements Source {
   constructor(
     private readonly config: ResolvedFilesSourceConfig,
     private readonly tuning: Required<FilesSourceTuning>,
+    private readonly workDir?: string,
   ) {
     this.name = config.name;
     this.selector = new FileSelector(config);
@@ -111,13 +118,19 @@ class FilesSource implements Source {
   async run(ctx: SourceContext, signal: AbortSignal): Promise<void> {
     this.ctx = ctx;
     this.stopped = false;
-    this.records = new Map();
+    // Last run's reads: the start-up walk re-reads only files whose signature moved.
+    this.records = this.workDir
+      ? await loadReadCache(this.workDir, this.name, (err) =>
+          ctx.log.warn({ err }, "files read cache unusable; reading every file"),
+        )
+      : new Map();
     this.view = emptyView();
     this.lastScan = undefined;
     try {
       // Watch before the first walk, so nothing that changes during it goes unseen.
       await this.startWatcher();
       await this.enqueueBatch("initial");
+      await this.saveReadCache();
       this.reportMissingRoots();
       this.armPeriodicWalk();
       ctx.ready();
@@ -155,6 +168,16 @@ class FilesSource implements Source {
     await this.watcher?.close();
     this.watcher = undefined;
     await this.work;
+    await this.saveReadCache();
+  }
+
+  /** Never fails the source: without a cache the next start reads every file. */
+  private async saveReadCache(): Promise<void> {
+    if (!this.workDir || !this.lastScan) return;
+    const keep = (r: FileRecord) => r.readable && r.known && !r.problems.some(isTransient);
+    await saveReadCache(this.workDir, this.name, this.records.values(), keep).catch((err) =>
+      this.ctx?.log.warn({ err }, "could not save the files read cache; the next start reads all"),
+    );
   }
 
   private async startWatcher(): Promise<void> {
@@ -277,6 +300,7 @@ class FilesSource implements Source {
     const toRead = found.files.filter((file) =>
       needsRead(this.records.get(file.absPath), file, dirty),
     );
+    this.ctx?.log.debug({ read: toRead.length, files: found.files.length }, "reading files");
     const progress = this.progress(toRead.length);
     const outcomes = await mapLimit(toRead, this.tuning.readConcurrency, async (file) => {
       const outcome = await readResourceFile({
