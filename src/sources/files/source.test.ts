@@ -481,6 +481,24 @@ describe("files source", () => {
     assert.ok(h.logs.some((l) => l.level === 40 && /read cache unusable/.test(l.msg)));
   });
 
+  it("should not report a duplicate when a rename's new name is seen before its old one goes", async () => {
+    const dir = await workDir();
+    await writeFile(join(dir, "a.yaml"), route("a"));
+    const clock = new FakeClock(); // the debounce never fires: the batch below is the only one
+    const h = await start({ paths: [dir] }, { clock });
+    await rename(join(dir, "a.yaml"), join(dir, "b.yaml"));
+    // The watcher holds unlinks back (atomic-save detection): only the new name is known.
+    const source = h.source as unknown as {
+      dirty: Set<string>;
+      enqueueBatch(trigger: string): Promise<void>;
+    };
+    source.dirty = new Set([join(dir, "b.yaml")]);
+    await source.enqueueBatch("timer");
+    const events = h.events(1);
+    assert.ok(!events.some(isProblem("CRW_DUPLICATE_RESOURCE")), JSON.stringify(events));
+    assert.ok(events.some(isUpsertOf("a")), "a, now from b.yaml");
+  });
+
   it("should record a gap and take a full view when the watcher fails", async () => {
     const dir = await workDir();
     await writeFile(join(dir, "kept.yaml"), route("kept"));

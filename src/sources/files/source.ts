@@ -293,10 +293,19 @@ class FilesSource implements Source {
   }
 
   /** Walks (or looks at the named paths), reads what changed, works out the events; touches no state. */
-  private async observe(snapshot: boolean, walk: boolean, dirty: Set<string>) {
+  private async observe(
+    snapshot: boolean,
+    walk: boolean,
+    dirty: Set<string>,
+  ): Promise<{
+    records: Map<string, FileRecord>;
+    view: View;
+    events: ObservationEvent[];
+    found: ScanResult;
+  }> {
     const last = walk ? undefined : this.lookAtBase();
-    const found =
-      (last && (await lookAt(this.selector, last, dirty))) ?? (await scan(this.selector));
+    const looked = last && (await lookAt(this.selector, last, dirty));
+    const found = looked ?? (await scan(this.selector));
     const toRead = found.files.filter((file) =>
       needsRead(this.records.get(file.absPath), file, dirty),
     );
@@ -330,6 +339,10 @@ class FilesSource implements Source {
     const events = asSnapshot
       ? snapshotEvents(this.view, view)
       : changeEvents(this.view, view, reread);
+    // The watcher reports a removal late (chokidar holds an unlink back to spot atomic
+    // saves), so a rename's new name can come before its old one goes: a definition that
+    // looks duplicated after looking at named paths only is checked by a full walk.
+    if (looked && newDuplicate(this.view, view)) return this.observe(snapshot, true, dirty);
     return { records, view, events, found };
   }
 
@@ -375,6 +388,12 @@ function needsRead(record: FileRecord | undefined, file: FoundFile, dirty: Set<s
     a.mtimeMs !== b.mtimeMs ||
     a.ctimeMs !== b.ctimeMs;
   return changed || record.problems.some(isTransient);
+}
+
+function newDuplicate(before: View, after: View): boolean {
+  for (const [key, problem] of after.problems)
+    if (problem.code === "CRW_DUPLICATE_RESOURCE" && !before.problems.has(key)) return true;
+  return false;
 }
 
 /** A permission or I/O error is not in the bytes, so it is worth another try each time. */
