@@ -6,7 +6,7 @@ import type { NewChange } from "../src/model/change.js";
 import { openPostgresStore, type PostgresStore } from "../src/store/postgres/store.js";
 import { postgresUrl } from "../test/helpers.js";
 import { dropSchema, pgQuery } from "../test/postgres.js";
-import { offer } from "./ingest.js";
+import { offer } from "./ingest-feed.js";
 
 /** Smaller than the SQLite scenario by default: a network round trip per commit. */
 const CHANGES = Number(process.env.BENCH_PG_CHANGES ?? 20_000);

@@ -1,3 +1,6 @@
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
 export function percentile(values: number[], p: number): number {
   if (values.length === 0) return Number.NaN;
   const sorted = [...values].sort((a, b) => a - b);
@@ -5,7 +8,52 @@ export function percentile(values: number[], p: number): number {
   return sorted[index] as number;
 }
 
-/** Samples resident memory while a scenario runs; reports the peak in MiB. */
+export function round(n: number): number {
+  return Math.round(n * 100) / 100;
+}
+
+/** The kernel's high-water mark of this process's resident memory, in MiB. */
+export function peakRssMib(): number {
+  return Math.round(process.resourceUsage().maxRSS / 1024);
+}
+
+/** A figure beside its target, and whether it holds. */
+export function vsTarget(
+  value: number,
+  target: number,
+  better: "lower" | "higher",
+): { value: number; target: number; holds: boolean } {
+  const holds = better === "lower" ? value <= target : value >= target;
+  return { value, target: round(target), holds };
+}
+
+const childPath = fileURLToPath(new URL("./child.js", import.meta.url));
+
+/**
+ * Runs one measurement in a fresh Node process, so that its peak RSS (the kernel's
+ * high-water mark, which misses no spike, unlike a timer that never fires while a
+ * throughput loop runs in microtasks) holds that measurement's memory and nothing else.
+ */
+export function inChild(
+  task: string,
+  args: Record<string, unknown>,
+  nodeArgs: string[] = [],
+): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      [...nodeArgs, childPath, task, JSON.stringify(args)],
+      { maxBuffer: 64 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        if (err) return reject(new Error(`bench task ${task} failed: ${err.message}\n${stderr}`));
+        const lines = stdout.trim().split("\n");
+        resolve(JSON.parse(lines[lines.length - 1]!) as Record<string, unknown>);
+      },
+    );
+  });
+}
+
+/** Peak RSS of this process, sampled every 100 ms (for scenarios that run in-process). */
 export class RssSampler {
   private peak = process.memoryUsage().rss;
   private readonly timer = setInterval(() => {

@@ -61,7 +61,7 @@ export async function startCrwatch(config: CrwatchConfig, deps: RuntimeDeps): Pr
   }
   if (replica) return startReplica(config, deps, { store, release, ingest, replica, clock });
   const dispatcher = buildDispatcher(config, store, deps, clock);
-  ingest.onCommit(() => dispatcher.wake());
+  ingest.onCommit((changes) => dispatcher.offer(changes));
   // Commits of other replicas on a shared store wake the sinks too, instead of their poll.
   let unwatch: (() => Promise<void>) | undefined;
   try {

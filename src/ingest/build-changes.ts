@@ -337,7 +337,7 @@ export class ChangeBuilder {
       deleted: after === null,
       location: who.location,
     });
-    this.state.rememberObject(key, after);
+    this.state.rememberObject(key, encoded?.json ?? null);
   }
 
   private blank(type: NewChange["type"], ref: Ref): NewChange {

@@ -2,43 +2,57 @@ import type { JsonObject } from "../model/json.js";
 import { type Ref, refKey } from "../model/ref.js";
 import type { Head, OpenProblem, Store } from "../store/store.js";
 
+/** Default budget of the object cache: 16 MiB of JSON text (see decision 0023). */
+export const DEFAULT_OBJECT_CACHE_BYTES = 16 * 1024 * 1024;
+
 /**
- * Ingest's memory of one source: every head (small), the open problems, and the latest
- * objects of recently changed refs (bounded LRU; a miss reads the store). Heads are
- * loaded once per source so deciding "is this a change?" costs no I/O.
+ * Ingest's memory of one source: every head (a content hash, no object), the open
+ * problems, and the latest objects of recently changed refs as their JSON text, in an LRU
+ * bounded in bytes (0 turns it off; a miss reads the store). Text, not parsed objects: a
+ * 3 KiB object costs 3 KiB as text and about 7.5 KiB parsed, and a hit's JSON.parse is
+ * cheaper than the store's read and parse. Heads are loaded once per source so deciding
+ * "is this a change?" costs no I/O.
  */
 export class SourceState {
   readonly heads = new Map<string, Head>();
   readonly problems = new Map<string, OpenProblem>();
-  private readonly objects = new Map<string, JsonObject>();
+  private readonly objects = new Map<string, string>();
+  private bytes = 0;
 
   constructor(
     private readonly store: Store,
-    private readonly maxCachedObjects: number,
+    private readonly maxCachedBytes: number,
   ) {}
 
-  static async load(store: Store, source: string, maxCachedObjects: number): Promise<SourceState> {
-    const state = new SourceState(store, maxCachedObjects);
+  static async load(store: Store, source: string, maxCachedBytes: number): Promise<SourceState> {
+    const state = new SourceState(store, maxCachedBytes);
     for (const head of await store.loadHeads(source)) state.heads.set(refKey(head.ref), head);
     for (const problem of await store.openProblems(source))
       state.problems.set(problem.location, problem);
     return state;
   }
 
-  rememberObject(key: string, object: JsonObject | null): void {
-    this.objects.delete(key);
-    if (object === null) return;
-    this.objects.set(key, object);
-    if (this.objects.size > this.maxCachedObjects) {
-      const oldest = this.objects.keys().next().value;
-      if (oldest !== undefined) this.objects.delete(oldest);
+  /** `json` is the object's JSON text as stored (null: the ref was deleted). */
+  rememberObject(key: string, json: string | null): void {
+    const old = this.objects.get(key);
+    if (old !== undefined) {
+      this.objects.delete(key);
+      this.bytes -= old.length;
+    }
+    if (json === null || json.length > this.maxCachedBytes) return;
+    this.objects.set(key, json);
+    this.bytes += json.length;
+    for (const [oldest, text] of this.objects) {
+      if (this.bytes <= this.maxCachedBytes) break;
+      this.objects.delete(oldest);
+      this.bytes -= text.length;
     }
   }
 
   /** The latest object of a ref, from memory or the store. */
   async latestObject(key: string, ref: Ref): Promise<JsonObject | null> {
     const cached = this.objects.get(key);
-    if (cached) return cached;
+    if (cached !== undefined) return JSON.parse(cached) as JsonObject;
     const revision = await this.store.getRevision(ref);
     return revision?.object ?? null;
   }

@@ -7,7 +7,7 @@ import { DEFAULT_STREAM, type Observation } from "../model/observation.js";
 import type { EvaluateRules } from "../model/rule.js";
 import type { CommitBatch, Store } from "../store/store.js";
 import { type BuildOptions, ChangeBuilder, type OpenSnapshot } from "./build-changes.js";
-import { SourceState } from "./head-cache.js";
+import { DEFAULT_OBJECT_CACHE_BYTES, SourceState } from "./head-cache.js";
 
 export interface IngestOptions {
   store: Store;
@@ -15,8 +15,11 @@ export interface IngestOptions {
   log: Logger;
   canonicalize?: CanonicalizeOptions;
   rules?: EvaluateRules;
-  /** Latest objects kept in memory for diffing; older ones are read from the store. */
-  maxCachedObjects?: number;
+  /**
+   * Bytes of JSON text of the latest objects kept in memory for diffing (LRU); older ones
+   * are read from the store. 0 turns the cache off. Default DEFAULT_OBJECT_CACHE_BYTES.
+   */
+  maxCachedObjectBytes?: number;
   /** Observations folded into one store transaction at most. */
   maxObservationsPerCommit?: number;
 }
@@ -168,7 +171,7 @@ export class Ingest {
       state = await SourceState.load(
         this.options.store,
         source,
-        this.options.maxCachedObjects ?? 20_000,
+        this.options.maxCachedObjectBytes ?? DEFAULT_OBJECT_CACHE_BYTES,
       );
       this.states.set(source, state);
     }

@@ -137,6 +137,64 @@ describe("Dispatcher", () => {
     assert.deepEqual(second.delivered, ["d1"]);
   });
 
+  it("should deliver offered changes from memory when caught up, reading nothing back", async () => {
+    const reads: number[] = [];
+    const counting = new Proxy(store, {
+      get(target, prop, receiver) {
+        const value = Reflect.get(target, prop, receiver);
+        if (prop === "readChanges") {
+          return (q: { afterSeq: number }) => {
+            reads.push(q.afterSeq);
+            return target.readChanges(q as Parameters<Store["readChanges"]>[0]);
+          };
+        }
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const out = scriptedSink("out");
+    const delivered: Change[] = [];
+    const dispatcher = new Dispatcher({
+      store: counting,
+      targets: [{ sink: out.sink, policy: fast }],
+      log: quiet,
+      clock,
+      random: () => 1,
+      onDelivered: (_sink, changes) => delivered.push(...changes),
+    });
+    dispatchers.push(dispatcher);
+    dispatcher.start();
+    await clock.advanceUntil(() => reads.length === 1); // the first look finds the log empty
+    const committed = await store.commit({
+      changes: [changeOf("a", 1), changeOf("b", 1)],
+      cursors: [],
+      resolvedProblems: [],
+    });
+    dispatcher.offer(committed);
+    await clock.advanceUntil(() => out.delivered.length === 2);
+    await until(async () => (await cursorOf("out")) === 2);
+    assert.deepEqual(reads, [0], "no read after the offer");
+    assert.deepEqual(out.delivered, ["a1", "b1"]);
+    // What was handed over from memory is what the log holds.
+    assert.deepEqual(delivered, await store.readChanges({ afterSeq: 0, limit: 10 }));
+  });
+
+  it("should read the log when a commit was not offered, keeping per-ref order", async () => {
+    await commit(changeOf("a", 1));
+    const out = scriptedSink("out");
+    const dispatcher = start({ sink: out.sink, policy: fast });
+    await until(async () => (await cursorOf("out")) === 1);
+    await commit(changeOf("a", 2)); // committed, never offered
+    const later = await store.commit({
+      changes: [changeOf("b", 1)],
+      cursors: [],
+      resolvedProblems: [],
+    });
+    dispatcher.offer(later);
+    await clock.advanceUntil(() => out.delivered.length === 3);
+    assert.deepEqual(out.delivered, ["a1", "a2", "b1"]);
+    await until(async () => (await cursorOf("out")) === 3);
+  });
+
   it("should give every change the same stable id on every redelivery", async () => {
     await commit(changeOf("a", 1));
     const ids: string[] = [];

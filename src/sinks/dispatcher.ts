@@ -33,9 +33,10 @@ export function consumerOf(sinkName: string): string {
 }
 
 /**
- * Feeds every sink from the change log after the sink's own stored cursor: at least once,
- * in seq order per ref, surviving restarts. Nothing is fed from memory, so a sink that was
- * down catches up from the log.
+ * Feeds every sink after the sink's own stored cursor: at least once, in seq order per ref,
+ * surviving restarts. A sink that is caught up gets the changes just committed, handed over
+ * by `offer` (no read, no parse); a sink that is behind, or that missed an offer, reads the
+ * log from its cursor, so a sink that was down catches up from the log.
  */
 export class Dispatcher {
   private readonly loops: SinkLoop[];
@@ -56,6 +57,14 @@ export class Dispatcher {
   /** Sinks whose loop has not finished stopping (a shutdown waiting on them). */
   unfinished(): string[] {
     return this.loops.filter((loop) => !loop.finished).map((loop) => loop.name);
+  }
+
+  /**
+   * These changes were just committed, in seq order: a sink that is caught up delivers
+   * them from memory. Wakes every sink, as `wake` does.
+   */
+  offer(changes: readonly Change[]): void {
+    for (const loop of this.loops) loop.offer(changes);
   }
 
   /** Delivers everything committed so far (with retries), then stops the loops. */
@@ -89,6 +98,8 @@ class SinkLoop {
   private healthStatus: "ok" | "degraded" | undefined;
   /** Aborted on any stop: ends a backoff wait. */
   private readonly stopSignal = new AbortController();
+  /** Changes offered from commits, in seq order, not yet taken by the loop. */
+  private offered: Change[] = [];
 
   constructor(
     private readonly options: DispatcherOptions,
@@ -118,6 +129,33 @@ class SinkLoop {
   /** True once stopped and closed (or never started). */
   finished = false;
 
+  offer(changes: readonly Change[]): void {
+    // Bounded: a sink this far behind reads the log instead (the offers start after a gap).
+    if (this.offered.length + changes.length > OFFERS_HELD * this.policy.batchSize)
+      this.offered = [];
+    for (const change of changes) this.offered.push(change);
+    this.wake();
+  }
+
+  /**
+   * The offered changes that follow the cursor without a gap (up to a batch), or undefined
+   * when they do not start right after it: then the log is read.
+   */
+  private takeOffered(cursor: number): Change[] | undefined {
+    let start = 0;
+    while (start < this.offered.length && this.offered[start]!.seq <= cursor) start++;
+    if (start === this.offered.length || this.offered[start]!.seq !== cursor + 1) {
+      this.offered = [];
+      return undefined;
+    }
+    let end = start + 1;
+    const limit = Math.min(this.offered.length, start + this.policy.batchSize);
+    while (end < limit && this.offered[end]!.seq === this.offered[end - 1]!.seq + 1) end++;
+    const batch = this.offered.slice(start, end);
+    this.offered = this.offered.slice(end);
+    return batch;
+  }
+
   async stop(drain: boolean): Promise<void> {
     this.draining = drain;
     this.stopping = true;
@@ -134,7 +172,9 @@ class SinkLoop {
     let cursor = await store.getConsumerCursor(this.consumer);
     for (;;) {
       await this.retryDeadLetters();
-      const batch = await store.readChanges({ afterSeq: cursor, limit: this.policy.batchSize });
+      const offered = this.takeOffered(cursor);
+      const batch =
+        offered ?? (await store.readChanges({ afterSeq: cursor, limit: this.policy.batchSize }));
       if (batch.length === 0) {
         if (this.stopping) return;
         await this.idle(this.options.pollIntervalMs ?? 1000);
@@ -146,6 +186,11 @@ class SinkLoop {
       if (letters === null) return;
       cursor = batch[batch.length - 1]!.seq;
       await store.advanceConsumer(this.consumer, cursor, letters);
+      // Caught up as of the last commit offered: wait for the next offer (or the poll)
+      // instead of reading the log to learn it has nothing new.
+      if (offered && this.offered.length === 0 && !this.stopping) {
+        await this.idle(this.options.pollIntervalMs ?? 1000);
+      }
     }
   }
 
@@ -353,6 +398,12 @@ class SinkLoop {
     this.wakeUp = null;
   }
 }
+
+/**
+ * Offered changes a sink holds at most, in batches: each carries its object, so a sink
+ * further behind than this reads the log instead of holding memory.
+ */
+const OFFERS_HELD = 2;
 
 /** The first pending change of each ref: a later one waits for it. */
 function headsOf(pending: Pending[]): Pending[] {

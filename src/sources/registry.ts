@@ -38,7 +38,7 @@ const files: SourceType<FilesSourceConfig> = {
     ...config,
     paths: config.paths.map((p) => resolve(baseDir, p)),
   }),
-  create: (config) => createFilesSource(config),
+  create: (config, deps) => createFilesSource(config, {}, deps.workDir),
 };
 
 const kubernetes: SourceType<KubernetesSourceConfig> = {

@@ -13,12 +13,15 @@ const route = (name: string, weight: number) =>
 /** Names and contents of every file in a directory: what "left untouched" means. */
 async function snapshotDir(dir: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
-  for (const name of (await readdir(dir)).sort()) {
-    out[name] = createHash("sha256")
-      .update(await readFile(join(dir, name)))
+  // Recursive: sources keep work dirs under the data directory (sources/<name>/).
+  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile()) continue;
+    const path = join(entry.parentPath, entry.name);
+    out[path] = createHash("sha256")
+      .update(await readFile(path))
       .digest("hex");
   }
-  return out;
+  return Object.fromEntries(Object.entries(out).sort());
 }
 
 describe("the audit trail notices loss and damage", () => {

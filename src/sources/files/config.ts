@@ -17,7 +17,7 @@ export interface FilesSourceConfig {
   include?: string[];
   /** Globs relative to each watched directory or glob base; a matching directory is not entered. */
   exclude?: string[];
-  /** Quiet time after the last file event before re-reading; default 100 ms. */
+  /** Wait after the first file event of a burst before reading what it named; default 50 ms. */
   debounceMs?: number;
   /** Files larger than this are reported (CRW_FILE_TOO_LARGE), not read; default 5 MiB. */
   maxFileBytes?: number;
@@ -39,7 +39,7 @@ export type ResolvedFilesSourceConfig = Required<FilesSourceConfig>;
 export const FILES_SOURCE_DEFAULTS = {
   include: ["**/*.yaml", "**/*.yml", "**/*.json"],
   exclude: [] as string[],
-  debounceMs: 100,
+  debounceMs: 50,
   maxFileBytes: 5 * 1024 * 1024,
   maxExpandedNodes: 1_000_000,
   waitForPaths: false,

@@ -52,11 +52,13 @@ async function start(
     tuning?: FilesSourceTuning;
     emit?: (o: Observation) => Promise<void>;
     clock?: Clock;
+    workDir?: string;
   } = {},
 ): Promise<Harness> {
   const source = createFilesSource(
     { name: "local", type: "files", debounceMs: 50, ...config },
     options.tuning,
+    options.workDir,
   );
   const observations: Observation[] = [];
   const logs: Harness["logs"] = [];
@@ -367,7 +369,7 @@ describe("files source", () => {
     assert.equal(logged(30), 1);
   });
 
-  it("should debounce on the injected clock: quiet for debounceMs, then one batch", async () => {
+  it("should debounce on the injected clock: one batch debounceMs after the first event", async () => {
     const dir = await workDir();
     const clock = new FakeClock();
     const h = await start({ paths: [dir], debounceMs: 300 }, { clock });
@@ -375,25 +377,131 @@ describe("files source", () => {
     // The watcher's event arrives in real time and arms a timer on the fake clock.
     await waitFor(() => clock.pending().includes(300), 10_000, "a debounce timer");
     await clock.advance(299);
-    assert.equal(h.observations.length, 1, "nothing before the quiet time is over");
+    assert.equal(h.observations.length, 1, "nothing before debounceMs is over");
     await clock.advance(1);
     await h.waitForEvent(isUpsertOf("a"), 1, "the batch after the debounce");
   });
 
-  it("should cap the debounce at maxWaitMs after the first event", async () => {
+  it("should not let later events of a burst hold the batch back", async () => {
     const dir = await workDir();
     const clock = new FakeClock();
-    const h = await start({ paths: [dir], debounceMs: 300 }, { clock, tuning: { maxWaitMs: 500 } });
+    const h = await start({ paths: [dir], debounceMs: 300 }, { clock });
     await writeFile(join(dir, "a.yaml"), route("a"));
     await waitFor(() => clock.pending().includes(300), 10_000, "a debounce timer");
     await clock.advance(250);
     await writeFile(join(dir, "b.yaml"), route("b"));
-    // A later event re-arms the timer, but only up to the ceiling: 250 ms are left of 500.
-    await waitFor(() => clock.pending().includes(250), 10_000, "a capped timer");
+    const dirty = (h.source as unknown as { dirty: Set<string> }).dirty;
+    await waitFor(() => dirty.size === 2, 10_000, "the second event");
+    // The second event joined the batch; the timer still fires 300 ms after the first.
+    assert.ok(clock.pending().includes(50));
+    assert.ok(!clock.pending().includes(300));
     assert.equal(h.observations.length, 1);
-    await clock.advance(250);
-    await h.waitForEvent(isUpsertOf("b"), 1, "the capped batch");
+    await clock.advance(50);
+    await h.waitForEvent(isUpsertOf("b"), 1, "the batch");
     assert.deepEqual(names(h.events(1), "upsert"), ["a", "b"]);
+  });
+
+  it("should cap the debounce at maxWaitMs", async () => {
+    const dir = await workDir();
+    const clock = new FakeClock();
+    const h = await start({ paths: [dir], debounceMs: 300 }, { clock, tuning: { maxWaitMs: 120 } });
+    await writeFile(join(dir, "a.yaml"), route("a"));
+    await waitFor(() => clock.pending().includes(120), 10_000, "a capped timer");
+    await clock.advance(120);
+    await h.waitForEvent(isUpsertOf("a"), 1, "the capped batch");
+  });
+
+  it("should see a file made in a new directory, and files gone with their directory", async () => {
+    const dir = await workDir();
+    await mkdir(join(dir, "old"));
+    await writeFile(join(dir, "old", "x.yaml"), route("x"));
+    const h = await start({ paths: [dir] });
+    await mkdir(join(dir, "new"));
+    await writeFile(join(dir, "new", "y.yaml"), route("y"));
+    await h.waitForEvent(isUpsertOf("y"), 1, "the file in the new directory");
+    const from = h.observations.length;
+    await rm(join(dir, "old"), { recursive: true });
+    await h.waitForEvent((e) => e.type === "delete" && e.ref.name === "x", from, "x deleted");
+  });
+
+  it("should walk again on the periodic check, on the injected clock", async () => {
+    const dir = await workDir();
+    const clock = new FakeClock();
+    const h = await start(
+      { paths: [dir], debounceMs: 60_000 },
+      { clock, tuning: { maxWaitMs: 60_000, fullWalkIntervalMs: 1000 } },
+    );
+    await writeFile(join(dir, "a.yaml"), route("a"));
+    const dirty = (h.source as unknown as { dirty: Set<string> }).dirty;
+    await waitFor(() => dirty.size === 1, 10_000, "the event");
+    assert.equal(h.observations.length, 1);
+    // The debounce is a minute away; the periodic walk, a second.
+    await clock.advance(1000);
+    await h.waitForEvent(isUpsertOf("a"), 1, "the periodic walk");
+  });
+
+  it("should re-read after a restart only the files whose signature moved", async () => {
+    const dir = await workDir();
+    const state = await workDir();
+    await writeFile(join(dir, "same.yaml"), route("same"));
+    await writeFile(join(dir, "edited.yaml"), route("edited"));
+    await writeFile(join(dir, "removed.yaml"), route("removed"));
+    const first = await start({ paths: [dir] }, { workDir: state });
+    assert.deepEqual(
+      snapshotOf(first.events()).items.map((i) => i.ref.name),
+      ["edited", "removed", "same"],
+    );
+    await first.runtime.stop();
+    await writeFile(join(dir, "edited.yaml"), route("edited", "spec: {v: 2}\n"));
+    await rm(join(dir, "removed.yaml"));
+    await writeFile(join(dir, "added.yaml"), route("added"));
+    const second = await start({ paths: [dir] }, { workDir: state });
+    const items = snapshotOf(second.events()).items;
+    assert.deepEqual(
+      items.map((i) => i.ref.name),
+      ["added", "edited", "same"],
+    );
+    assert.deepEqual(items.find((i) => i.ref.name === "edited")?.object.spec, { v: 2 });
+    const reads = second.logs.filter((l) => l.msg === "reading files") as unknown as {
+      read: number;
+      files: number;
+    }[];
+    assert.deepEqual(
+      reads.map((l) => [l.read, l.files]),
+      [[2, 3]],
+      "only the edited and the added file were read",
+    );
+  });
+
+  it("should read every file when the read cache is damaged", async () => {
+    const dir = await workDir();
+    const state = await workDir();
+    await writeFile(join(dir, "a.yaml"), route("a"));
+    await writeFile(join(state, "read-cache.json"), "{ not json");
+    const h = await start({ paths: [dir] }, { workDir: state });
+    assert.deepEqual(
+      snapshotOf(h.events()).items.map((i) => i.ref.name),
+      ["a"],
+    );
+    assert.ok(h.logs.some((l) => l.level === 40 && /read cache unusable/.test(l.msg)));
+  });
+
+  it("should not report a duplicate when a rename's new name is seen before its old one goes", async () => {
+    const dir = await workDir();
+    await writeFile(join(dir, "a.yaml"), route("a"));
+    const clock = new FakeClock(); // the debounce never fires: the batch below is the only one
+    const h = await start({ paths: [dir] }, { clock });
+    await rename(join(dir, "a.yaml"), join(dir, "b.yaml"));
+    // The watcher holds unlinks back (atomic-save detection): only the new name is known.
+    const source = h.source as unknown as {
+      dirty: Set<string>;
+      enqueueBatch(trigger: string): Promise<void>;
+    };
+    source.dirty = new Set([join(dir, "b.yaml")]);
+    await source.enqueueBatch("timer");
+    const events = h.events(1);
+    assert.ok(!events.some(isProblem("CRW_DUPLICATE_RESOURCE")), JSON.stringify(events));
+    assert.ok(events.some(isUpsertOf("a")), "a, now from b.yaml");
   });
 
   it("should record a gap and take a full view when the watcher fails", async () => {

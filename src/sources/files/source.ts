@@ -9,8 +9,17 @@ import {
   type ResolvedFilesSourceConfig,
   withFilesDefaults,
 } from "./config.js";
+import { lookAt } from "./look-at.js";
 import { type ReadOutcome, readResourceFile } from "./read.js";
-import { errnoOf, FileSelector, type FoundFile, scan, watchTargets } from "./scan.js";
+import { loadReadCache, saveReadCache } from "./read-cache.js";
+import {
+  errnoOf,
+  FileSelector,
+  type FoundFile,
+  type ScanResult,
+  scan,
+  watchTargets,
+} from "./scan.js";
 import {
   buildView,
   changeEvents,
@@ -29,6 +38,8 @@ export interface FilesSourceTuning {
   retryDelayMs?: number;
   /** Files read at once. */
   readConcurrency?: number;
+  /** A full walk this often, to catch what the watcher may have missed without an error. */
+  fullWalkIntervalMs?: number;
 }
 
 const PROGRESS_INTERVAL_MS = 2000;
@@ -39,26 +50,35 @@ const PROGRESS_INTERVAL_MS = 2000;
  */
 const PATH_ERRORS = new Set(["ELOOP", "ENOENT", "EACCES", "EPERM", "ENOTDIR"]);
 
-type BatchTrigger = "initial" | "timer" | "flush" | "gap";
+type BatchTrigger = "initial" | "timer" | "flush" | "gap" | "periodic";
 
 const DEFAULT_TUNING: Required<FilesSourceTuning> = {
   maxWaitMs: 1000,
   retryDelayMs: 500,
   readConcurrency: 8,
+  fullWalkIntervalMs: 5 * 60_000,
 };
 
+/**
+ * `workDir`, when given, keeps what was read (read-cache.ts) so that a restart re-reads only
+ * the files that changed meanwhile.
+ */
 export function createFilesSource(
   config: FilesSourceConfig,
   tuning: FilesSourceTuning = {},
+  workDir?: string,
 ): Source {
-  return new FilesSource(withFilesDefaults(config), { ...DEFAULT_TUNING, ...tuning });
+  return new FilesSource(withFilesDefaults(config), { ...DEFAULT_TUNING, ...tuning }, workDir);
 }
 
 /**
- * Watches files and directories. Every batch walks the roots again and re-reads the files
- * that an event named or whose signature (inode, size, times) moved: events only say when
- * to look, the walk says what is there, so a missed or odd event (symlink swaps, renamed
- * directories) cannot leave the picture wrong.
+ * Watches files and directories. A batch starts a fixed debounceMs after the first event of
+ * a burst (events that arrive meanwhile join it) and looks only at the paths the events
+ * named when they are plain files (see look-at.ts). Start-up, flush, a watcher error, a
+ * periodic check, and every odd case (a directory or symlink named, a `..data` swap, a
+ * problem or unknown place outstanding) walk the roots again and re-read the files whose
+ * signature (inode, size, times) moved, so a missed or odd event cannot leave the picture
+ * wrong.
  *
  * The cursor is a short hash over (path, mtimeMs, size) of the files read; nothing resumes
  * from it (every start emits a snapshot), it only tells two states apart.
@@ -73,16 +93,19 @@ class FilesSource implements Source {
   private view: View = emptyView();
   private dirty = new Set<string>();
   private timer: TimerHandle | undefined;
-  private firstDirtyAt: number | undefined;
   /** Batches run one after another, emit included, so two are never in flight. */
   private work: Promise<void> = Promise.resolve();
   private stopped = false;
   /** Why the watcher may have missed events, until a full rescan has been emitted. */
   private pendingGap: string | undefined;
+  /** The last walk, brought up to date by each batch that looked at named paths only. */
+  private lastScan: ScanResult | undefined;
+  private periodic: TimerHandle | undefined;
 
   constructor(
     private readonly config: ResolvedFilesSourceConfig,
     private readonly tuning: Required<FilesSourceTuning>,
+    private readonly workDir?: string,
   ) {
     this.name = config.name;
     this.selector = new FileSelector(config);
@@ -95,13 +118,21 @@ class FilesSource implements Source {
   async run(ctx: SourceContext, signal: AbortSignal): Promise<void> {
     this.ctx = ctx;
     this.stopped = false;
-    this.records = new Map();
+    // Last run's reads: the start-up walk re-reads only files whose signature moved.
+    this.records = this.workDir
+      ? await loadReadCache(this.workDir, this.name, (err) =>
+          ctx.log.warn({ err }, "files read cache unusable; reading every file"),
+        )
+      : new Map();
     this.view = emptyView();
+    this.lastScan = undefined;
     try {
       // Watch before the first walk, so nothing that changes during it goes unseen.
       await this.startWatcher();
       await this.enqueueBatch("initial");
+      await this.saveReadCache();
       this.reportMissingRoots();
+      this.armPeriodicWalk();
       ctx.ready();
       await new Promise<void>((resolve) => {
         if (signal.aborted) return resolve();
@@ -119,12 +150,34 @@ class FilesSource implements Source {
     await this.enqueueBatch("flush");
   }
 
+  private armPeriodicWalk(): void {
+    const clock = this.ctx!.clock;
+    this.periodic = clock.setTimeout(() => {
+      this.enqueueBatch("periodic")
+        .catch((err) => this.ctx?.log.error({ err }, "periodic walk failed"))
+        .finally(() => {
+          if (!this.stopped) this.armPeriodicWalk();
+        });
+    }, this.tuning.fullWalkIntervalMs);
+  }
+
   private async release(): Promise<void> {
     this.stopped = true;
     this.clearTimer();
+    this.ctx?.clock.clearTimeout(this.periodic);
     await this.watcher?.close();
     this.watcher = undefined;
     await this.work;
+    await this.saveReadCache();
+  }
+
+  /** Never fails the source: without a cache the next start reads every file. */
+  private async saveReadCache(): Promise<void> {
+    if (!this.workDir || !this.lastScan) return;
+    const keep = (r: FileRecord) => r.readable && r.known && !r.problems.some(isTransient);
+    await saveReadCache(this.workDir, this.name, this.records.values(), keep).catch((err) =>
+      this.ctx?.log.warn({ err }, "could not save the files read cache; the next start reads all"),
+    );
   }
 
   private async startWatcher(): Promise<void> {
@@ -170,17 +223,17 @@ class FilesSource implements Source {
     }
   }
 
-  /** Debounce with a ceiling: quiet for debounceMs, or maxWaitMs after the first event. */
+  /**
+   * The first event of a burst arms one timer, debounceMs (at most maxWaitMs) ahead; later
+   * events join the batch without moving it, so a steady stream of edits cannot hold the
+   * batch back (a quiet-time debounce would wait for its ceiling every time).
+   */
   private touch(path: string): void {
     if (this.stopped) return;
     this.dirty.add(path);
-    const clock = this.ctx!.clock;
-    const now = clock.now();
-    this.firstDirtyAt ??= now;
-    const deadline = this.firstDirtyAt + this.tuning.maxWaitMs;
-    clock.clearTimeout(this.timer);
-    const delay = Math.max(0, Math.min(this.config.debounceMs, deadline - now));
-    this.timer = clock.setTimeout(() => this.onTimer(), delay);
+    if (this.timer !== undefined) return;
+    const delay = Math.min(this.config.debounceMs, this.tuning.maxWaitMs);
+    this.timer = this.ctx!.clock.setTimeout(() => this.onTimer(), delay);
   }
 
   private onTimer(): void {
@@ -193,7 +246,6 @@ class FilesSource implements Source {
   private clearTimer(): void {
     this.ctx?.clock.clearTimeout(this.timer);
     this.timer = undefined;
-    this.firstDirtyAt = undefined;
   }
 
   private enqueueBatch(trigger: BatchTrigger): Promise<void> {
@@ -210,7 +262,12 @@ class FilesSource implements Source {
     const dirty = this.dirty;
     this.dirty = new Set();
     try {
-      const { records, view, events } = await this.observe(initial || gap !== undefined, dirty);
+      const walk = trigger !== "timer" || gap !== undefined;
+      const { records, view, events, found } = await this.observe(
+        initial || gap !== undefined,
+        walk,
+        dirty,
+      );
       if (gap !== undefined)
         events.unshift({
           type: "gap",
@@ -221,6 +278,7 @@ class FilesSource implements Source {
       if (events.length > 0) await this.ctx!.emit(this.observation(records, events));
       this.records = records;
       this.view = view;
+      this.lastScan = found;
     } catch (err) {
       // Nothing is dropped: the paths (and the gap) go back and the batch is tried again.
       for (const path of dirty) this.dirty.add(path);
@@ -234,12 +292,24 @@ class FilesSource implements Source {
     this.timer ??= this.ctx!.clock.setTimeout(() => this.onTimer(), this.tuning.retryDelayMs);
   }
 
-  /** Walks, reads what changed, and works out the events; touches no state. */
-  private async observe(initial: boolean, dirty: Set<string>) {
-    const found = await scan(this.selector);
+  /** Walks (or looks at the named paths), reads what changed, works out the events; touches no state. */
+  private async observe(
+    snapshot: boolean,
+    walk: boolean,
+    dirty: Set<string>,
+  ): Promise<{
+    records: Map<string, FileRecord>;
+    view: View;
+    events: ObservationEvent[];
+    found: ScanResult;
+  }> {
+    const last = walk ? undefined : this.lookAtBase();
+    const looked = last && (await lookAt(this.selector, last, dirty));
+    const found = looked ?? (await scan(this.selector));
     const toRead = found.files.filter((file) =>
       needsRead(this.records.get(file.absPath), file, dirty),
     );
+    this.ctx?.log.debug({ read: toRead.length, files: found.files.length }, "reading files");
     const progress = this.progress(toRead.length);
     const outcomes = await mapLimit(toRead, this.tuning.readConcurrency, async (file) => {
       const outcome = await readResourceFile({
@@ -266,11 +336,28 @@ class FilesSource implements Source {
       }
     }
     const view = buildView(records.values(), found);
-    const snapshot = initial || unknownResolved(this.view, view);
-    const events = snapshot
+    const asSnapshot = snapshot || unknownResolved(this.view, view);
+    const events = asSnapshot
       ? snapshotEvents(this.view, view)
       : changeEvents(this.view, view, reread);
-    return { records, view, events };
+    // The watcher reports a removal late (chokidar holds an unlink back to spot atomic
+    // saves), so a rename's new name can come before its old one goes: a definition that
+    // looks duplicated after looking at named paths only is checked by a full walk.
+    if (looked && newDuplicate(this.view, view)) return this.observe(snapshot, true, dirty);
+    return { records, view, events, found };
+  }
+
+  /**
+   * The last walk, when looking at named paths alone can be trusted: nothing outstanding
+   * that only a walk resolves (a problem, a place not listed, a file that could not be read).
+   */
+  private lookAtBase(): ScanResult | undefined {
+    const last = this.lastScan;
+    if (!last || last.problems.length > 0 || last.unlisted.length > 0) return undefined;
+    if (last.missingRoots.length > 0 || this.view.unknown.size > 0) return undefined;
+    for (const record of this.records.values())
+      if (!record.readable || record.problems.some(isTransient)) return undefined;
+    return last;
   }
 
   /** Counts reads; a long read (a big initial scan) says how far it has got every few seconds. */
@@ -301,11 +388,18 @@ function needsRead(record: FileRecord | undefined, file: FoundFile, dirty: Set<s
     a.size !== b.size ||
     a.mtimeMs !== b.mtimeMs ||
     a.ctimeMs !== b.ctimeMs;
-  // A permission or I/O error is not in the bytes, so it is worth another try each time.
-  const transient = record.problems.some(
-    (p) => p.code === "CRW_FILE_UNREADABLE" || p.code === "CRW_FILE_VANISHED",
-  );
-  return changed || transient;
+  return changed || record.problems.some(isTransient);
+}
+
+function newDuplicate(before: View, after: View): boolean {
+  for (const [key, problem] of after.problems)
+    if (problem.code === "CRW_DUPLICATE_RESOURCE" && !before.problems.has(key)) return true;
+  return false;
+}
+
+/** A permission or I/O error is not in the bytes, so it is worth another try each time. */
+function isTransient(problem: { code: string }): boolean {
+  return problem.code === "CRW_FILE_UNREADABLE" || problem.code === "CRW_FILE_VANISHED";
 }
 
 function nextRecord(

@@ -117,8 +117,16 @@ function openReadOnly(path: string): Database.Database {
   }
 }
 
+/**
+ * SQLite's page cache per connection, sized on purpose (negative: KiB): 8 MiB holds the
+ * indexes' upper levels and the pages a commit touches; the OS page cache holds the rest,
+ * so a larger one would only count against crwatch's resident memory (decision 0023).
+ */
+const PAGE_CACHE_KIB = -8192;
+
 function configureReader(db: Database.Database): void {
   db.pragma("busy_timeout = 5000");
+  db.pragma(`cache_size = ${PAGE_CACHE_KIB}`);
   db.function("crw_ref_contains", { deterministic: true }, refContains);
 }
 
@@ -135,6 +143,7 @@ function configure(db: Database.Database): void {
   db.pragma("synchronous = NORMAL");
   db.pragma("busy_timeout = 5000");
   db.pragma("foreign_keys = ON");
+  db.pragma(`cache_size = ${PAGE_CACHE_KIB}`);
   db.function("crw_ref_contains", { deterministic: true }, refContains);
 }
 
