@@ -56,7 +56,7 @@ describe("webhook delivery across a kill -9", () => {
     receiver.answer = () => ({ status: 200 });
     served = serve(["--config", config]);
     await waitUntilWatching(served);
-    const history = await readHistory(join(tmp.path, "data"));
+    const history = await readHistory(join(tmp.path, "data"), true);
     const accepted = () =>
       receiver.requests
         .filter((r) => r.status === 200)
