@@ -2,7 +2,7 @@ import { stat } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { LineFinder } from "../compose/lint.js";
-import { offlineDiff } from "../compose/offline-diff.js";
+import { type OfflineDiff, offlineDiffReport } from "../compose/offline-diff.js";
 import { loadConfig } from "../config/load.js";
 import type { CrwatchConfig } from "../config/schema.js";
 import { renderChange } from "../core/render-change.js";
@@ -51,9 +51,10 @@ export function registerDiff(program: Command): void {
       const failOn = parseFailOn(flags.failOn);
       const config = await loadConfig(flags.config ? { configPath: flags.config } : {});
       const engine = createRuleEngine({ policy: config.policy, rules: config.rules });
-      const changes = await diffPaths(resolve(before), resolve(after), config);
-      await print(changes, output, engine, flags.explain === true);
-      setExitCode(changes, failOn);
+      const report = await diffPaths(resolve(before), resolve(after), config);
+      await print(report.changes, output, engine, flags.explain === true);
+      noteProblems(report);
+      setExitCode(report.changes, failOn);
     });
 }
 
@@ -62,13 +63,31 @@ export async function diffPaths(
   before: string,
   after: string,
   config: CrwatchConfig,
-): Promise<Change[]> {
+): Promise<OfflineDiff> {
   for (const path of [before, after]) {
     await stat(path).catch((err) => {
       throw new CrwatchError("CRW_DIFF_INPUT", `${path} cannot be read`, { cause: err });
     });
   }
-  return offlineDiff(config, before, after);
+  return offlineDiffReport(config, before, after);
+}
+
+/**
+ * Problems are changes only when they differ (as in the history): one AFTER still has
+ * unchanged is not printed, one it fixed has no entry. Both are said on stderr, so that the
+ * output stays one change per line and the reader still learns of them.
+ */
+function noteProblems(report: OfflineDiff): void {
+  if (report.unchanged > 0)
+    process.stderr.write(
+      `crwatch: ${report.unchanged} problem(s) unchanged since BEFORE (not reported again)\n`,
+    );
+  if (report.fixed.length > 0) {
+    const list = report.fixed.map((p) => `${p.path} (${p.code})`).join(", ");
+    process.stderr.write(
+      `crwatch: ${report.fixed.length} problem(s) of BEFORE fixed in AFTER: ${list}\n`,
+    );
+  }
 }
 
 async function print(
@@ -122,8 +141,9 @@ async function locate(changes: Change[]): Promise<LocatedFinding[]> {
 }
 
 /**
- * 2 when a file of AFTER could not be read (the diff is incomplete: a CI gate must not pass
- * on it), else 1 when a finding reaches --fail-on, else 0.
+ * 2 when a file of AFTER could not be read in a way BEFORE could (the diff is incomplete: a
+ * CI gate must not pass on it), else 1 when a finding reaches --fail-on, else 0. A file
+ * broken identically on both sides hides no change, so it does not fail the gate.
  */
 function setExitCode(changes: Change[], failOn: FailOn): void {
   const unreadable = changes.filter((c) => c.type === "ERROR");

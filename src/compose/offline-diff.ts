@@ -1,14 +1,13 @@
 import { randomBytes } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, symlink, unlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, relative, sep } from "node:path";
+import { basename, dirname, join, relative } from "node:path";
 import pino from "pino";
 import type { CrwatchConfig } from "../config/schema.js";
 import { systemClock } from "../core/clock.js";
 import type { Ingest } from "../ingest/pipeline.js";
 import type { Change } from "../model/change.js";
-import { CrwatchError } from "../model/errors.js";
-import type { Observation } from "../model/observation.js";
+import { CrwatchError, type ErrorCode } from "../model/errors.js";
 import type { EvaluateRules } from "../model/rule.js";
 import { createFilesSource } from "../sources/files/source.js";
 import { SourceRuntime } from "../sources/runtime.js";
@@ -16,6 +15,22 @@ import type { Store } from "../store/store.js";
 import { buildIngest } from "./ingest.js";
 import { loadMaskKey } from "./mask-key.js";
 import { openStore } from "./store.js";
+
+/** A problem of BEFORE that AFTER no longer has, at its BEFORE path. */
+export interface FixedProblem {
+  path: string;
+  code: ErrorCode;
+  message: string;
+}
+
+export interface OfflineDiff {
+  /** The changes from BEFORE to AFTER, located on the side they are about. */
+  changes: Change[];
+  /** Problems of BEFORE that AFTER fixed (the history records no entry for a fix). */
+  fixed: FixedProblem[];
+  /** Problems AFTER still has exactly as BEFORE had them: not reported as changes. */
+  unchanged: number;
+}
 
 /**
  * Runs both sides through the same source, ingest settings (masking, canonicalization) and
@@ -28,12 +43,73 @@ export async function offlineDiff(
   after: string,
   sourceName = "diff",
 ): Promise<Change[]> {
-  return withScratchIngest(config, undefined, async (ingest, store) => {
-    await readSide(ingest, sourceName, [before], (o) => o);
+  return (await offlineDiffReport(config, before, after, sourceName)).changes;
+}
+
+/**
+ * Both sides are read through one symbolic link, pointed at BEFORE and then at AFTER, so
+ * the source sees what `serve` sees when a file is edited in place: the same paths, so the
+ * same problem slots and fingerprints (some hash the path). A problem AFTER has exactly as
+ * BEFORE had it is then not recorded again, one that changed or is new is, and one that is
+ * gone is closed, as in the history. Paths in the result are mapped back to the real side.
+ */
+export async function offlineDiffReport(
+  config: CrwatchConfig,
+  before: string,
+  after: string,
+  sourceName = "diff",
+): Promise<OfflineDiff> {
+  return withScratchIngest(config, undefined, async (ingest, store, dir) => {
+    const link = join(dir, "side", basename(after));
+    await mkdir(dirname(link));
+    await symlink(before, link);
+    await readSide(ingest, sourceName, link, before);
     const start = await store.lastSeq();
-    await readSide(ingest, sourceName, [after], (o) => keepAcrossSides(o, after, before));
-    return store.readChanges({ afterSeq: start, limit: Number.MAX_SAFE_INTEGER });
+    const openBefore = await store.openProblems(sourceName);
+    await unlink(link);
+    await symlink(after, link);
+    await readSide(ingest, sourceName, link, after);
+    const changes = await store.readChanges({ afterSeq: start, limit: Number.MAX_SAFE_INTEGER });
+    const openAfter = new Map(
+      (await store.openProblems(sourceName)).map((p) => [p.location, p.fingerprint]),
+    );
+    const toBefore = sideMapper(link, before);
+    const toAfter = sideMapper(link, after);
+    const fixedSeqs = openBefore.filter((p) => !openAfter.has(p.location)).map((p) => p.seq);
+    const fixed = (await readEntries(store, fixedSeqs)).map((c) => ({
+      path: relative(before, toBefore(c.location?.path ?? before)) || basename(before),
+      code: c.notice!.code,
+      message: toBefore(c.notice!.message),
+    }));
+    const unchanged = openBefore.filter((p) => openAfter.get(p.location) === p.fingerprint);
+    return {
+      changes: changes.map((c) => locateOnSide(c, c.type === "DELETED" ? toBefore : toAfter)),
+      fixed,
+      unchanged: unchanged.length,
+    };
   });
+}
+
+/** Rewrites the link's path, wherever it occurs in a string, to the side's real path. */
+function sideMapper(link: string, real: string): (text: string) => string {
+  return (text) => text.split(link).join(real);
+}
+
+function locateOnSide(change: Change, toSide: (text: string) => string): Change {
+  const located: Change = { ...change, ref: { ...change.ref, name: toSide(change.ref.name) } };
+  if (change.location)
+    located.location = { ...change.location, path: toSide(change.location.path) };
+  if (change.notice) located.notice = { ...change.notice, message: toSide(change.notice.message) };
+  return located;
+}
+
+async function readEntries(store: Store, seqs: number[]): Promise<Change[]> {
+  const entries: Change[] = [];
+  for (const seq of seqs) {
+    const [entry] = await store.readChanges({ afterSeq: seq - 1, limit: 1 });
+    if (entry?.notice) entries.push(entry);
+  }
+  return entries;
 }
 
 /**
@@ -43,7 +119,7 @@ export async function offlineDiff(
 export async function withScratchIngest<T>(
   config: CrwatchConfig,
   rules: EvaluateRules | undefined,
-  work: (ingest: Ingest, store: Store) => Promise<T>,
+  work: (ingest: Ingest, store: Store, dir: string) => Promise<T>,
 ): Promise<T> {
   const dir = await mkdtemp(join(tmpdir(), "crwatch-diff-"));
   const { store, release } = await openStore({ type: "sqlite", path: dir }, "scratch");
@@ -52,7 +128,7 @@ export async function withScratchIngest<T>(
     const key =
       config.maskKey || config.maskKeyFile ? await loadMaskKey(config, false) : randomBytes(32);
     const ingest = buildIngest(config, store, key, pino({ level: "silent" }), rules);
-    return await work(ingest, store);
+    return await work(ingest, store, dir);
   } finally {
     await store.close();
     await release();
@@ -60,17 +136,12 @@ export async function withScratchIngest<T>(
   }
 }
 
-/** Emits one side's full view (`paths`) through the source runtime, once, and stops. */
-async function readSide(
-  ingest: Ingest,
-  name: string,
-  paths: string[],
-  translate: (o: Observation) => Observation,
-): Promise<void> {
-  const source = createFilesSource({ name, type: "files", paths });
+/** Emits one side's full view (`path`, the link to `real`) through the source runtime, once, and stops. */
+async function readSide(ingest: Ingest, name: string, path: string, real: string): Promise<void> {
+  const source = createFilesSource({ name, type: "files", paths: [path] });
   let failure: string | undefined;
   const runtime = new SourceRuntime([source], {
-    commit: (observation) => ingest.accept(translate(observation)),
+    commit: (observation) => ingest.accept(observation),
     loadCursors: async () => ({}),
     onHealth: (health) => {
       if (health.status === "failed") failure ??= health.message;
@@ -81,35 +152,5 @@ async function readSide(
   runtime.start();
   await runtime.ready();
   await runtime.stop();
-  if (failure)
-    throw new CrwatchError("CRW_DIFF_INPUT", `${paths.join(", ")} could not be read: ${failure}`);
-}
-
-/**
- * What AFTER could not read says nothing about the objects BEFORE held at the same place:
- * the objects' locations are BEFORE's paths, so each unreadable AFTER path is also kept
- * under its BEFORE name (a broken file is an ERROR in the diff, not a deletion).
- */
-function keepAcrossSides(
-  observation: Observation,
-  afterRoot: string,
-  beforeRoot: string,
-): Observation {
-  const translate = (path: string) =>
-    path === afterRoot || path.startsWith(`${afterRoot}${sep}`)
-      ? join(beforeRoot, relative(afterRoot, path))
-      : path;
-  const events = observation.events.map((event) =>
-    event.type === "snapshot"
-      ? {
-          ...event,
-          keep: (event.keep ?? []).flatMap((k) =>
-            k.locationPrefix === undefined
-              ? [k]
-              : [k, { ...k, locationPrefix: translate(k.locationPrefix) }],
-          ),
-        }
-      : event,
-  );
-  return { ...observation, events };
+  if (failure) throw new CrwatchError("CRW_DIFF_INPUT", `${real} could not be read: ${failure}`);
 }

@@ -11,8 +11,19 @@ export interface Served {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-export function serve(args: string[], cwd?: string, env: NodeJS.ProcessEnv = {}): Served {
-  const child = spawn(process.execPath, [cliPath, "serve", "--log-level", "debug", ...args], {
+/**
+ * `launcher`, when given, runs the node process through another command (such as `setpriv`
+ * with arguments that drop capabilities), which execs node with the usual arguments.
+ */
+export function serve(
+  args: string[],
+  cwd?: string,
+  env: NodeJS.ProcessEnv = {},
+  launcher: string[] = [],
+): Served {
+  const command = [process.execPath, cliPath, "serve", "--log-level", "debug", ...args];
+  const [file, ...rest] = [...launcher, ...command] as [string, ...string[]];
+  const child = spawn(file, rest, {
     cwd,
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, CRWATCH_MASK_KEY: "e2e-mask-key-0123456789", ...env },

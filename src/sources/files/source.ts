@@ -4,6 +4,7 @@ import { sha256Hex } from "../../core/stable-json.js";
 import { errorMessage } from "../../model/errors.js";
 import { DEFAULT_STREAM, type ObservationEvent } from "../../model/observation.js";
 import type { Emitted, Source, SourceContext } from "../source.js";
+import { BlindRecheck, blindPlaces, keepBlindRecords } from "./blind.js";
 import {
   type FilesSourceConfig,
   type ResolvedFilesSourceConfig,
@@ -40,6 +41,10 @@ export interface FilesSourceTuning {
   readConcurrency?: number;
   /** A full walk this often, to catch what the watcher may have missed without an error. */
   fullWalkIntervalMs?: number;
+  /** First wait before walking again while a directory cannot be listed (it doubles). */
+  blindRecheckMinMs?: number;
+  /** Longest wait between those walks. */
+  blindRecheckMaxMs?: number;
 }
 
 const PROGRESS_INTERVAL_MS = 2000;
@@ -50,13 +55,15 @@ const PROGRESS_INTERVAL_MS = 2000;
  */
 const PATH_ERRORS = new Set(["ELOOP", "ENOENT", "EACCES", "EPERM", "ENOTDIR"]);
 
-type BatchTrigger = "initial" | "timer" | "flush" | "gap" | "periodic";
+type BatchTrigger = "initial" | "timer" | "flush" | "gap" | "periodic" | "recheck";
 
 const DEFAULT_TUNING: Required<FilesSourceTuning> = {
   maxWaitMs: 1000,
   retryDelayMs: 500,
   readConcurrency: 8,
   fullWalkIntervalMs: 5 * 60_000,
+  blindRecheckMinMs: 2000,
+  blindRecheckMaxMs: 60_000,
 };
 
 /**
@@ -101,6 +108,9 @@ class FilesSource implements Source {
   /** The last walk, brought up to date by each batch that looked at named paths only. */
   private lastScan: ScanResult | undefined;
   private periodic: TimerHandle | undefined;
+  /** Directories that could not be listed: walked again on a timer until they can be. */
+  private blind: BlindRecheck;
+  private recheck: TimerHandle | undefined;
 
   constructor(
     private readonly config: ResolvedFilesSourceConfig,
@@ -109,6 +119,7 @@ class FilesSource implements Source {
   ) {
     this.name = config.name;
     this.selector = new FileSelector(config);
+    this.blind = new BlindRecheck(tuning.blindRecheckMinMs, tuning.blindRecheckMaxMs);
   }
 
   /**
@@ -126,6 +137,7 @@ class FilesSource implements Source {
       : new Map();
     this.view = emptyView();
     this.lastScan = undefined;
+    this.blind = new BlindRecheck(this.tuning.blindRecheckMinMs, this.tuning.blindRecheckMaxMs);
     try {
       // Watch before the first walk, so nothing that changes during it goes unseen.
       await this.startWatcher();
@@ -165,6 +177,7 @@ class FilesSource implements Source {
     this.stopped = true;
     this.clearTimer();
     this.ctx?.clock.clearTimeout(this.periodic);
+    this.ctx?.clock.clearTimeout(this.recheck);
     await this.watcher?.close();
     this.watcher = undefined;
     await this.work;
@@ -279,6 +292,7 @@ class FilesSource implements Source {
       this.records = records;
       this.view = view;
       this.lastScan = found;
+      this.followBlindPlaces(found);
     } catch (err) {
       // Nothing is dropped: the paths (and the gap) go back and the batch is tried again.
       for (const path of dirty) this.dirty.add(path);
@@ -286,6 +300,28 @@ class FilesSource implements Source {
       if (!initial && !this.stopped) this.retryLater();
       throw err;
     }
+  }
+
+  /**
+   * The watcher drops a directory it cannot list and hears nothing when it becomes
+   * readable again: while one is blind, walk again on a timer; once it can be listed, hand
+   * it back to the watcher.
+   */
+  private followBlindPlaces(found: ScanResult): void {
+    const recovered = this.blind.update(blindPlaces(found));
+    if (recovered.length > 0) {
+      this.ctx?.log.info({ paths: recovered }, "directories can be listed again; watching them");
+      this.watcher?.add(recovered);
+    }
+    if (this.recheck !== undefined || this.stopped) return;
+    const delay = this.blind.nextDelay();
+    if (delay === undefined) return;
+    this.recheck = this.ctx!.clock.setTimeout(() => {
+      this.recheck = undefined;
+      this.enqueueBatch("recheck").catch((err) =>
+        this.ctx?.log.error({ err }, "walk of an unreadable directory failed"),
+      );
+    }, delay);
   }
 
   private retryLater(): void {
@@ -335,7 +371,8 @@ class FilesSource implements Source {
         reread.add(file.absPath);
       }
     }
-    const view = buildView(records.values(), found);
+    const kept = keepBlindRecords(records, this.records, blindPlaces(found));
+    const view = buildView(kept.values(), found);
     const asSnapshot = snapshot || unknownResolved(this.view, view);
     const events = asSnapshot
       ? snapshotEvents(this.view, view)
@@ -344,7 +381,7 @@ class FilesSource implements Source {
     // saves), so a rename's new name can come before its old one goes: a definition that
     // looks duplicated after looking at named paths only is checked by a full walk.
     if (looked && newDuplicate(this.view, view)) return this.observe(snapshot, true, dirty);
-    return { records, view, events, found };
+    return { records: kept, view, events, found };
   }
 
   /**
