@@ -36,7 +36,10 @@ export function benchWorkers(): number {
 }
 
 /** The rules and, with workers, the build worker pool, as `buildIngest` sets them up. */
-function buildSetup(args: IngestTaskArgs, evaluate?: EvaluateRules): Partial<IngestOptions> {
+export function buildSetup(
+  args: Pick<IngestTaskArgs, "rules" | "workers">,
+  evaluate?: EvaluateRules,
+): Partial<IngestOptions> {
   const workers = args.workers ?? 0;
   if (workers === 0) return evaluate ? { rules: evaluate } : {};
   const data: BuildWorkerData = {
