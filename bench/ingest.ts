@@ -1,10 +1,13 @@
+import { availableParallelism } from "node:os";
 import { performance } from "node:perf_hooks";
 import pino from "pino";
+import type { BuildWorkerData } from "../src/compose/build-worker.js";
 import { createMasker } from "../src/core/mask.js";
-import { Ingest } from "../src/ingest/pipeline.js";
+import { Ingest, type IngestOptions } from "../src/ingest/pipeline.js";
 import type { Change } from "../src/model/change.js";
 import type { Observation, ObservedObject } from "../src/model/observation.js";
 import type { EvaluateRules } from "../src/model/rule.js";
+import { createRuleEngine } from "../src/rules/index.js";
 import { Dispatcher } from "../src/sinks/dispatcher.js";
 import { allDelivered, type Sink } from "../src/sinks/sink.js";
 import { openSqliteStore } from "../src/store/sqlite/store.js";
@@ -25,6 +28,38 @@ const LATENCY_RATE_PER_S = 1_000;
 const LATENCY_CHANGES = 5_000;
 
 const SOURCE = "bench";
+const MASK_KEY = Buffer.from("bench-key");
+
+/** Build workers as `serve` starts them by default (cores - 1), unless BENCH_WORKERS says. */
+export function benchWorkers(): number {
+  return Number(process.env.BENCH_WORKERS ?? availableParallelism() - 1);
+}
+
+/** The rules and, with workers, the build worker pool, as `buildIngest` sets them up. */
+export function buildSetup(
+  args: Pick<IngestTaskArgs, "rules" | "workers">,
+  evaluate?: EvaluateRules,
+): Partial<IngestOptions> {
+  const workers = args.workers ?? 0;
+  if (workers === 0) return evaluate ? { rules: evaluate } : {};
+  const data: BuildWorkerData = {
+    maskKey: new Uint8Array(MASK_KEY),
+    secretKeys: [],
+    canonicalize: {},
+    ...(args.rules ? {} : { policy: { disable: createRuleEngine().ids() } }),
+  };
+  return {
+    ...(args.rules && {
+      rules: createRuleEngine({ part: "stateless" }),
+      statefulRules: createRuleEngine({ part: "stateful" }),
+    }),
+    workers: {
+      url: new URL("../src/compose/build-worker.js", import.meta.url),
+      data,
+      size: workers,
+    },
+  };
+}
 
 export interface IngestTaskArgs {
   resources: number;
@@ -32,6 +67,8 @@ export interface IngestTaskArgs {
   /** Also measure change → sink latency at a paced rate. */
   latency: boolean;
   rules?: boolean;
+  /** Build worker threads (0: build in the ingest thread). */
+  workers?: number;
 }
 
 /** Change n's input: the JSON text of resource n % resources at version floor(n / resources). */
@@ -79,9 +116,12 @@ export async function crwatchIngestTask(
     const inputWatch = new Stopwatch();
     const ingest = new Ingest({
       store: timed(store, commitWatch, ["commit"]),
-      masker: createMasker({ key: Buffer.from("bench-key") }),
+      masker: createMasker({ key: MASK_KEY }),
       log: pino({ level: "silent" }),
-      ...(evaluate && { rules: evaluate }),
+      ...buildSetup(args, evaluate),
+      ...(process.env.BENCH_CACHE_MIB && {
+        maxCachedObjectBytes: Number(process.env.BENCH_CACHE_MIB) * 1024 * 1024,
+      }),
     });
     const sent = new Map<string, number>();
     const latencies: number[] = [];
@@ -174,10 +214,12 @@ export async function crwatchIngestTask(
       };
     }
     await dispatcher.stop({ drain: true });
+    await ingest.close();
     await store.close();
     return {
       changes: committed,
       changesPerSecond: Math.round(committed / (wallMs / 1000)),
+      buildWorkers: args.workers ?? 0,
       meanChangesPerCommit: Math.round(committed / Math.max(1, stats.commits)),
       cpuUsPerChange: {
         total: perChange(cpuMs),

@@ -14,6 +14,7 @@ import { SourceRuntime } from "../src/sources/runtime.js";
 import { openSqliteStore } from "../src/store/sqlite/store.js";
 import { writeKubeconfig } from "../test/fake-kube/fixtures.js";
 import { tempDir } from "../test/helpers.js";
+import { benchWorkers, buildSetup } from "./ingest.js";
 import { percentile, RssSampler } from "./stats.js";
 
 const run = promisify(execFile);
@@ -30,6 +31,7 @@ const GW = "gateway.networking.k8s.io";
  */
 export async function kubernetesScenario(): Promise<Record<string, unknown>> {
   const dir = await tempDir("crwatch-bench-k8s-");
+  const workers = benchWorkers();
   const script = fileURLToPath(new URL("./fake-kube-serve.js", import.meta.url));
   const child = spawn(process.execPath, [script, String(OBJECTS)], {
     stdio: ["pipe", "pipe", "inherit"],
@@ -44,6 +46,7 @@ export async function kubernetesScenario(): Promise<Record<string, unknown>> {
       store,
       masker: createMasker({ key: Buffer.alloc(32, 1) }),
       log: pino({ level: "silent" }),
+      ...buildSetup({ rules: false, workers }),
     });
     const latencies: number[] = [];
     let watching = false;
@@ -82,10 +85,11 @@ export async function kubernetesScenario(): Promise<Record<string, unknown>> {
     while (latencies.length < written && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, 100));
     await runtime.stop();
-    await ingest.idle();
+    await ingest.close();
     await store.close();
     return {
       scenario: "kubernetes",
+      buildWorkers: workers,
       objects: OBJECTS,
       syncMs: Math.round(syncMs),
       kubectlRawListMs: baselineMs === undefined ? "kubectl not installed" : Math.round(baselineMs),

@@ -6,6 +6,7 @@ import type { NewChange } from "../src/model/change.js";
 import { openPostgresStore, type PostgresStore } from "../src/store/postgres/store.js";
 import { postgresUrl } from "../test/helpers.js";
 import { dropSchema, pgQuery } from "../test/postgres.js";
+import { benchWorkers, buildSetup } from "./ingest.js";
 import { offer } from "./ingest-feed.js";
 
 /** Smaller than the SQLite scenario by default: a network round trip per commit. */
@@ -19,12 +20,14 @@ const CHANGES = Number(process.env.BENCH_PG_CHANGES ?? 20_000);
 export async function postgresIngestScenario(): Promise<Record<string, unknown>> {
   const schema = `crw_bench_${process.pid}`;
   const rawSchema = `${schema}_raw`;
+  const workers = benchWorkers();
   try {
     const store = await openPostgresStore({ url: postgresUrl, schema, mode: "write" });
     const ingest = new Ingest({
       store,
       masker: createMasker({ key: Buffer.from("bench-key") }),
       log: pino({ level: "silent" }),
+      ...buildSetup({ rules: false, workers }),
     });
     let commits = 0;
     ingest.onCommit(() => {
@@ -33,6 +36,7 @@ export async function postgresIngestScenario(): Promise<Record<string, unknown>>
     const t0 = performance.now();
     await offer(ingest, 0, CHANGES);
     await ingest.idle();
+    await ingest.close();
     const seconds = (performance.now() - t0) / 1000;
     const committed = await store.lastSeq();
     const phases = ingest.stats();
@@ -43,6 +47,7 @@ export async function postgresIngestScenario(): Promise<Record<string, unknown>>
     const [sync] = await pgQuery<{ synchronous_commit: string }>("SHOW synchronous_commit");
     return {
       scenario: "ingest-postgres",
+      buildWorkers: workers,
       changes: committed,
       changesPerSecond: Math.round(committed / seconds),
       meanChangesPerCommit: perCommit,

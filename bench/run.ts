@@ -4,6 +4,7 @@ import { tempDir } from "../test/helpers.js";
 import { diffScenario, lintScenario } from "./ci.js";
 import { makeTree } from "./files.js";
 import { gitScenario } from "./git.js";
+import { benchWorkers } from "./ingest.js";
 import { kubernetesScenario } from "./kubernetes.js";
 import { pollScenario } from "./poll.js";
 import { postgresIngestScenario } from "./postgres.js";
@@ -42,6 +43,7 @@ async function ingest(name: string, rules: boolean): Promise<Record<string, unkn
     changes: CHANGES,
     latency: true,
     rules,
+    workers: benchWorkers(),
   });
   const perTransaction = num(crwatch, "meanChangesPerCommit");
   const args = { resources: RESOURCES, changes: CHANGES, perTransaction };

@@ -1,10 +1,13 @@
+import { availableParallelism } from "node:os";
 import type { Logger } from "pino";
 import type { CrwatchConfig } from "../config/schema.js";
 import { createMasker } from "../core/mask.js";
+import type { WorkerSpec } from "../ingest/build-pool.js";
 import { Ingest } from "../ingest/pipeline.js";
 import type { EvaluateRules } from "../model/rule.js";
 import { createRuleEngine } from "../rules/index.js";
 import type { Store } from "../store/store.js";
+import type { BuildWorkerData } from "./build-worker.js";
 
 /** Ingest as `serve` runs it; `diff` builds the same, so both agree on what a change is. */
 export function buildIngest(
@@ -12,15 +15,40 @@ export function buildIngest(
   store: Store,
   maskKey: Buffer,
   log: Logger,
-  /** Replaces the config's engine (`lint` runs the single-state rules only). */
+  /** Replaces the config's engine (`lint` runs the single-state rules only); builds in this thread. */
   rules?: EvaluateRules,
 ): Ingest {
+  const { ingest } = config;
+  const canonicalize = { keepStatus: ingest.keepStatus, ignorePaths: ingest.ignorePaths };
+  const workers = rules ? 0 : workerCount(ingest.workers);
+  const ruleConfig = { policy: config.policy, rules: config.rules };
+  // Throws CRW_RULE_COMPILE naming each bad rule and position: refused at start.
+  const engine = (part?: "stateless" | "stateful") => createRuleEngine({ ...ruleConfig, part });
   return new Ingest({
     store,
     log: log.child({ component: "ingest" }),
-    masker: createMasker({ key: maskKey, extraKeys: config.ingest.secretKeys }),
-    canonicalize: { keepStatus: config.ingest.keepStatus, ignorePaths: config.ingest.ignorePaths },
-    // Throws CRW_RULE_COMPILE naming each bad rule and position: refused at start.
-    rules: rules ?? createRuleEngine({ policy: config.policy, rules: config.rules }),
+    masker: createMasker({ key: maskKey, extraKeys: ingest.secretKeys }),
+    canonicalize,
+    ...(workers > 0
+      ? {
+          rules: engine("stateless"),
+          statefulRules: engine("stateful"),
+          workers: workerSpec(workers, {
+            maskKey: new Uint8Array(maskKey),
+            secretKeys: ingest.secretKeys,
+            canonicalize,
+            ...ruleConfig,
+          }),
+        }
+      : { rules: rules ?? engine() }),
   });
+}
+
+/** "auto": one core stays with the ingest thread (sources, commits, sinks). */
+function workerCount(setting: number | "auto"): number {
+  return setting === "auto" ? availableParallelism() - 1 : setting;
+}
+
+function workerSpec(size: number, data: BuildWorkerData): WorkerSpec {
+  return { url: new URL("./build-worker.js", import.meta.url), data, size };
 }

@@ -227,6 +227,7 @@ function withDefaults(
       keepStatus: raw.ingest?.keepStatus ?? false,
       ignorePaths: raw.ingest?.ignorePaths ?? [],
       secretKeys: raw.ingest?.secretKeys ?? [],
+      workers: raw.ingest?.workers ?? "auto",
     },
     delivery: {
       maxAttempts: 10,

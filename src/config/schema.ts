@@ -29,6 +29,8 @@ export interface CrwatchConfig {
     ignorePaths: string[];
     /** Extra field names whose values are secrets (beyond the built-in list). */
     secretKeys: string[];
+    /** Build worker threads for encode and diff: a number, or "auto" (cores - 1). */
+    workers: number | "auto";
   };
   /** HMAC key for secret masks (or CRWATCH_MASK_KEY). */
   maskKey?: string;
@@ -85,6 +87,7 @@ export const configSchema = {
         keepStatus: { type: "boolean" },
         ignorePaths: stringList,
         secretKeys: stringList,
+        workers: { oneOf: [{ type: "integer", minimum: 0, maximum: 64 }, { const: "auto" }] },
       },
     },
     maskKey: { type: "string", minLength: 16 },

@@ -1,9 +1,4 @@
-import { type CanonicalizeOptions, canonicalize } from "../core/canonicalize.js";
-import { diff } from "../core/diff.js";
-import type { Masker } from "../core/mask.js";
-import { sha256Hex } from "../core/stable-json.js";
-import { summarize } from "../core/summarize.js";
-import type { NewChange, Notice, PatchOp, ResourceChangeType } from "../model/change.js";
+import type { NewChange, Notice, ResourceChangeType } from "../model/change.js";
 import type { JsonObject } from "../model/json.js";
 import {
   type Actor,
@@ -17,30 +12,24 @@ import {
 import { noticeRef, type Ref, refKey } from "../model/ref.js";
 import type { EvaluateRules } from "../model/rule.js";
 import type { CommitBatch } from "../store/store.js";
+import {
+  CONTINUE,
+  type Explained,
+  explain,
+  type Kernel,
+  type UpsertJob,
+  type UpsertResult,
+} from "./build-kernel.js";
+import type { UpsertRunner } from "./build-pool.js";
 import type { SourceState } from "./head-cache.js";
 
 export interface BuildOptions {
-  masker: Masker;
-  canonicalize: CanonicalizeOptions;
-  rules: EvaluateRules;
-}
-
-/** The patch from `{}` to `object`: one add per top-level field (what `diff({}, object)` gives, without copying). */
-function addAll(object: JsonObject): PatchOp[] {
-  return Object.keys(object).map((key) => ({
-    op: "add",
-    path: `/${escapeToken(key)}`,
-    value: object[key],
-  }));
-}
-
-/** The patch from `object` to `{}`. */
-function removeAll(object: JsonObject): PatchOp[] {
-  return Object.keys(object).map((key) => ({ op: "remove", path: `/${escapeToken(key)}` }));
-}
-
-function escapeToken(key: string): string {
-  return key.replace(/~/g, "~0").replace(/\//g, "~1");
+  /** Encodes and explains in this thread (deletions, store-read fallbacks). */
+  kernel: Kernel;
+  /** Runs the upserts of a batch, here or in build workers. */
+  runner: UpsertRunner;
+  /** Rules that keep memory across changes (a burst): run here, in commit order. */
+  statefulRules: EvaluateRules;
 }
 
 /** Separates a file from a document index in a problem slot (no path holds a NUL). */
@@ -73,13 +62,6 @@ function gapName(scope: Scope | undefined): string {
     .join(" ");
 }
 
-/** A new object with its serialization and content hash, computed once. */
-interface Encoded {
-  object: JsonObject;
-  json: string;
-  hash: string;
-}
-
 /** A snapshot that arrives in pages: what it covers, and the refs seen so far. */
 export interface OpenSnapshot {
   scope: Scope | undefined;
@@ -93,91 +75,315 @@ export interface Attribution {
   cause: Cause | null;
 }
 
-/** Turns one observation's events into changes, appended to a commit batch. */
+/** Who, where and why of one resource change. */
+interface Who {
+  location: Location | null;
+  actor: Actor | null;
+  cause: Cause | null;
+  observedAt: string;
+}
+
+/** One step of a batch, in commit order; upserts wait for their outcome until finalize. */
+type Entry =
+  | { kind: "notice"; change: NewChange }
+  | { kind: "upsert"; state: SourceState; job: UpsertJob; location: Location | null }
+  | { kind: "delete"; state: SourceState; key: string; ref: Ref; who: Who };
+
+/**
+ * A ref as the batch left it so far. Whether a ref is live after an upsert or a deletion is
+ * known at once; only the content (so the revision number) waits for the upsert's outcome.
+ */
+interface Overlay {
+  ref: Ref;
+  live: boolean;
+  location: Location | null;
+  /** The last event of this ref in the batch was an upsert: the next one CONTINUEs it. */
+  upserted: boolean;
+}
+
+/**
+ * One commit's worth of observations on their way to changes, in three steps: collect (every
+ * observation's events in order: which refs are upserted, deleted, noticed), run (the
+ * upserts, in build workers or here) and finalize (in order again: drop what did not change,
+ * number the revisions, explain deletions, move the heads). Decision 0025.
+ */
+export class PendingBatch {
+  private readonly entries: Entry[] = [];
+  private readonly overlays = new Map<SourceState, Map<string, Overlay>>();
+  private results: UpsertResult[] = [];
+
+  constructor(
+    readonly batch: CommitBatch,
+    private readonly options: BuildOptions,
+  ) {}
+
+  overlayOf(state: SourceState): Map<string, Overlay> {
+    let overlay = this.overlays.get(state);
+    if (!overlay) {
+      overlay = new Map();
+      this.overlays.set(state, overlay);
+    }
+    return overlay;
+  }
+
+  push(entry: Entry): void {
+    this.entries.push(entry);
+  }
+
+  async run(): Promise<void> {
+    const jobs: UpsertJob[] = [];
+    for (const entry of this.entries) if (entry.kind === "upsert") jobs.push(entry.job);
+    this.results = jobs.length > 0 ? await this.options.runner.run(jobs) : [];
+  }
+
+  /** Appends the changes to the batch and moves each source's heads; call after run(). */
+  async finalize(): Promise<void> {
+    // The latest JSON of refs changed in this batch (the object cache may be off or full).
+    const latest = new Map<string, string | null>();
+    let next = 0;
+    for (const entry of this.entries) {
+      if (entry.kind === "notice") this.batch.changes.push(entry.change);
+      else if (entry.kind === "upsert") {
+        await this.finishUpsert(entry, this.results[next++] as UpsertResult, latest);
+      } else await this.finishDelete(entry, latest);
+    }
+  }
+
+  private async finishUpsert(
+    entry: Extract<Entry, { kind: "upsert" }>,
+    result: UpsertResult,
+    latest: Map<string, string | null>,
+  ): Promise<void> {
+    if (!result.changed) return;
+    const { state, job } = entry;
+    const head = state.heads.get(job.key);
+    const type: ResourceChangeType = head && !head.deleted ? "MODIFIED" : "ADDED";
+    let explained: Explained;
+    if (result.needBefore) {
+      // Not in memory when the batch was collected: the store holds it (nothing in this
+      // batch changed the ref before this upsert, or the job would have CONTINUEd).
+      const before = await this.latestObject(state, job.key, job.ref, latest);
+      const after = JSON.parse(result.json) as JsonObject;
+      explained = explain(this.options.kernel, { ...job, type, before, after });
+    } else explained = result;
+    const { actor, cause, observedAt } = job;
+    const who = { location: entry.location, actor, cause, observedAt };
+    this.record(state, type, job.ref, who, explained, { json: result.json, hash: result.hash });
+    latest.set(job.key, result.json);
+  }
+
+  private async finishDelete(
+    entry: Extract<Entry, { kind: "delete" }>,
+    latest: Map<string, string | null>,
+  ): Promise<void> {
+    const { state, key, ref, who } = entry;
+    const head = state.heads.get(key);
+    if (!head || head.deleted) return;
+    const before = await this.latestObject(state, key, ref, latest);
+    const explained = explain(this.options.kernel, {
+      type: "DELETED",
+      ref,
+      before,
+      after: null,
+      actor: who.actor,
+      cause: who.cause,
+      observedAt: who.observedAt,
+    });
+    this.record(state, "DELETED", ref, who, explained, null);
+    latest.set(key, null);
+  }
+
+  private async latestObject(
+    state: SourceState,
+    key: string,
+    ref: Ref,
+    latest: Map<string, string | null>,
+  ): Promise<JsonObject | null> {
+    const json = latest.get(key);
+    if (json !== undefined) return json === null ? null : (JSON.parse(json) as JsonObject);
+    return state.latestObject(key, ref);
+  }
+
+  private record(
+    state: SourceState,
+    type: ResourceChangeType,
+    ref: Ref,
+    who: Who,
+    explained: Explained,
+    encoded: { json: string; hash: string } | null,
+  ): void {
+    const key = refKey(ref);
+    const head = state.heads.get(key);
+    const revision = (head?.revision ?? 0) + 1;
+    const { patch, summary } = explained;
+    const stateful = this.options.statefulRules({
+      type,
+      ref,
+      before: null,
+      after: null,
+      patch,
+      actor: who.actor,
+      cause: who.cause,
+      observedAt: who.observedAt,
+    });
+    this.batch.changes.push({
+      ...blank(type, ref, who.observedAt),
+      revision,
+      previousRevision: head ? head.revision : null,
+      ...who,
+      patch,
+      summary,
+      findings: stateful.length > 0 ? [...explained.findings, ...stateful] : explained.findings,
+      object: null,
+      ...(encoded ? { objectJson: encoded.json } : {}),
+      contentHash: encoded?.hash ?? null,
+    });
+    state.heads.set(key, {
+      ref,
+      revision,
+      contentHash: encoded?.hash ?? null,
+      deleted: encoded === null,
+      location: who.location,
+    });
+    state.rememberObject(key, encoded?.json ?? null);
+  }
+}
+
+function blank(type: NewChange["type"], ref: Ref, observedAt: string): NewChange {
+  return {
+    type,
+    ref,
+    revision: null,
+    previousRevision: null,
+    actor: null,
+    cause: null,
+    location: null,
+    observedAt,
+    patch: [],
+    summary: [],
+    findings: [],
+    notice: null,
+    object: null,
+    contentHash: null,
+  };
+}
+
+/** Collects one observation's events into a pending batch, in order. */
 export class ChangeBuilder {
   /** Scopes of the full views in this observation (their silence about a problem closes it). */
   private readonly viewedScopes: (Scope | undefined)[] = [];
   private readonly reportedProblems = new Set<string>();
   /** Paged snapshots this observation ended. */
   readonly endedSnapshots: string[] = [];
+  private readonly batch: CommitBatch;
+  private readonly overlay: Map<string, Overlay>;
 
   constructor(
-    private readonly batch: CommitBatch,
-    private readonly options: BuildOptions,
+    private readonly pending: PendingBatch,
     private readonly source: string,
     private readonly state: SourceState,
     private readonly observedAt: string,
     private readonly attribution: Attribution,
     /** Paged snapshots still open for this source; they outlive one observation. */
     private readonly openSnapshots: Map<string, OpenSnapshot>,
-  ) {}
+  ) {
+    this.batch = pending.batch;
+    this.overlay = pending.overlayOf(state);
+  }
 
-  async apply(event: ObservationEvent): Promise<void> {
+  apply(event: ObservationEvent): void {
     switch (event.type) {
       case "upsert":
-        return this.upsert(event.item);
+        this.upsert(event.item);
+        break;
       case "delete":
-        return this.remove(event.ref, event.location ?? null, {
+        this.remove(event.ref, event.location ?? null, {
           actor: event.actor ?? this.attribution.actor,
           cause: event.cause ?? this.attribution.cause,
         });
+        break;
       case "snapshot":
-        return this.snapshot(event.items, event.scope, event.keep ?? []);
+        this.snapshot(event.items, event.scope, event.keep ?? []);
+        break;
       case "snapshot-begin":
         this.openSnapshots.set(event.id, {
           scope: event.scope,
           keep: event.keep ?? [],
           seen: new Set(),
         });
-        return;
+        break;
       case "snapshot-page":
-        return this.snapshotPage(event.id, event.items);
+        this.snapshotPage(event.id, event.items);
+        break;
       case "snapshot-end":
-        return this.snapshotEnd(event.id);
+        this.snapshotEnd(event.id);
+        break;
       case "gap":
         this.notice("GAP", noticeRef(this.source, gapName(event.scope)), null, {
           code: event.code,
           message: event.detail ? `${event.reason}: ${event.detail}` : event.reason,
         });
-        return;
+        break;
       case "problem":
-        return this.problem(event);
+        this.problem(event);
+        break;
       case "recovered":
-        return this.recovered(event.location);
+        this.recovered(event.location);
+        break;
     }
   }
 
-  private async upsert(item: ObservedObject): Promise<void> {
-    const object = this.options.masker(canonicalize(item.object, this.options.canonicalize));
-    const objectJson = JSON.stringify(object);
-    const contentHash = sha256Hex(objectJson);
-    const key = refKey(item.ref);
+  /** Live and where, as of the last event collected (the batch's own events first). */
+  private view(key: string): Overlay | undefined {
+    const own = this.overlay.get(key);
+    if (own) return own;
     const head = this.state.heads.get(key);
-    if (head && !head.deleted && head.contentHash === contentHash) return; // not a change
-    const before = head && !head.deleted ? await this.state.latestObject(key, item.ref) : null;
-    const type: ResourceChangeType = before ? "MODIFIED" : "ADDED";
-    this.resourceChange(
-      type,
-      item.ref,
-      before,
-      { object, json: objectJson, hash: contentHash },
-      {
-        location: item.location ?? null,
-        actor: item.actor ?? this.attribution.actor,
-        cause: item.cause ?? this.attribution.cause,
-      },
-    );
+    return head && { ref: head.ref, live: !head.deleted, location: head.location, upserted: false };
   }
 
-  private async remove(ref: Ref, location: Location | null, who: Attribution): Promise<void> {
-    const key = refKey(ref);
+  private upsert(item: ObservedObject): void {
+    const key = refKey(item.ref);
+    const seen = this.view(key);
     const head = this.state.heads.get(key);
-    if (!head || head.deleted) return;
-    const before = await this.state.latestObject(key, ref);
-    this.resourceChange("DELETED", ref, before, null, {
-      location: location ?? head.location,
-      ...who,
+    let before: UpsertJob["before"] = null;
+    let headHash: string | null = null;
+    if (seen?.upserted) before = CONTINUE;
+    else if (seen?.live && !this.overlay.has(key)) {
+      headHash = head?.contentHash ?? null;
+      before = this.state.cachedJson(key);
+    }
+    const location = item.location ?? null;
+    this.pending.push({
+      kind: "upsert",
+      state: this.state,
+      location,
+      job: {
+        key,
+        ref: item.ref,
+        object: item.object,
+        headHash,
+        before,
+        actor: item.actor ?? this.attribution.actor,
+        cause: item.cause ?? this.attribution.cause,
+        observedAt: this.observedAt,
+      },
     });
+    this.overlay.set(key, { ref: item.ref, live: true, location, upserted: true });
+  }
+
+  private remove(ref: Ref, location: Location | null, who: Attribution): void {
+    const key = refKey(ref);
+    const seen = this.view(key);
+    if (!seen?.live) return;
+    const at = location ?? seen.location;
+    this.pending.push({
+      kind: "delete",
+      state: this.state,
+      key,
+      ref,
+      who: { location: at, ...who, observedAt: this.observedAt },
+    });
+    this.overlay.set(key, { ref, live: false, location: at, upserted: false });
   }
 
   /**
@@ -198,29 +404,25 @@ export class ChangeBuilder {
   }
 
   /** Upserts everything seen, then deletes what the source no longer has within the scope. */
-  private async snapshot(
-    items: ObservedObject[],
-    scope: Scope | undefined,
-    keep: Scope[],
-  ): Promise<void> {
+  private snapshot(items: ObservedObject[], scope: Scope | undefined, keep: Scope[]): void {
     const seen = new Set<string>();
     for (const item of items) {
       seen.add(refKey(item.ref));
-      await this.upsert(item);
+      this.upsert(item);
     }
-    await this.inferDeletions({ scope, keep, seen });
+    this.inferDeletions({ scope, keep, seen });
   }
 
-  private async snapshotPage(id: string, items: ObservedObject[]): Promise<void> {
+  private snapshotPage(id: string, items: ObservedObject[]): void {
     // Without its begin (ingest restarted mid-list), the items still count as upserts.
     const open = this.openSnapshots.get(id);
     for (const item of items) {
       open?.seen.add(refKey(item.ref));
-      await this.upsert(item);
+      this.upsert(item);
     }
   }
 
-  private async snapshotEnd(id: string): Promise<void> {
+  private snapshotEnd(id: string): void {
     const open = this.openSnapshots.get(id);
     if (!open) {
       // Deleting on a partial view would be wrong; say that deletions went unseen instead.
@@ -232,17 +434,20 @@ export class ChangeBuilder {
     }
     // Forgotten only once the commit holds (Ingest does it): a failed commit is retried.
     this.endedSnapshots.push(id);
-    await this.inferDeletions(open);
+    this.inferDeletions(open);
   }
 
   /** What the view does not list, within its scope and outside what it could not read, is gone. */
-  private async inferDeletions(view: OpenSnapshot): Promise<void> {
+  private inferDeletions(view: OpenSnapshot): void {
     this.viewedScopes.push(view.scope);
-    for (const [key, head] of [...this.state.heads]) {
-      if (head.deleted || view.seen.has(key)) continue;
-      if (!inScope(view.scope, head.ref, head.location)) continue;
-      if (view.keep.some((k) => inScope(k, head.ref, head.location))) continue;
-      await this.remove(head.ref, head.location, this.attribution);
+    const keys = new Set([...this.state.heads.keys(), ...this.overlay.keys()]);
+    for (const key of keys) {
+      const seen = this.view(key);
+      if (!seen?.live || view.seen.has(key)) continue;
+      const where = seen.location;
+      if (!inScope(view.scope, seen.ref, where)) continue;
+      if (view.keep.some((k) => inScope(k, seen.ref, where))) continue;
+      this.remove(seen.ref, where, this.attribution);
     }
   }
 
@@ -286,76 +491,11 @@ export class ChangeBuilder {
     notice: Notice,
     problem?: { slot: string; fingerprint: string },
   ): void {
-    const change: NewChange = {
-      ...this.blank(type, ref),
-      location,
-      notice,
-    };
+    const change: NewChange = { ...blank(type, ref, this.observedAt), location, notice };
     if (problem) {
       change.fingerprint = problem.fingerprint;
       change.problemSlot = problem.slot;
     }
-    this.batch.changes.push(change);
-  }
-
-  private resourceChange(
-    type: ResourceChangeType,
-    ref: Ref,
-    before: JsonObject | null,
-    encoded: Encoded | null,
-    who: { location: Location | null; actor: Actor | null; cause: Cause | null },
-  ): void {
-    const after = encoded?.object ?? null;
-    const contentHash = encoded?.hash ?? null;
-    const key = refKey(ref);
-    const head = this.state.heads.get(key);
-    const revision = (head?.revision ?? 0) + 1;
-    // A missing side is the empty object, so every patch (ADDED, DELETED too) is exact RFC 6902.
-    const patch =
-      before === null
-        ? addAll(after ?? {})
-        : after === null
-          ? removeAll(before)
-          : diff(before, after);
-    const input = { type, ref, before, after, patch, ...who, observedAt: this.observedAt };
-    this.batch.changes.push({
-      ...this.blank(type, ref),
-      revision,
-      previousRevision: head ? head.revision : null,
-      ...who,
-      patch,
-      summary: summarize(patch, before ?? {}, after ?? {}),
-      findings: this.options.rules(input),
-      object: after,
-      ...(encoded ? { objectJson: encoded.json } : {}),
-      contentHash,
-    });
-    this.state.heads.set(key, {
-      ref,
-      revision,
-      contentHash,
-      deleted: after === null,
-      location: who.location,
-    });
-    this.state.rememberObject(key, encoded?.json ?? null);
-  }
-
-  private blank(type: NewChange["type"], ref: Ref): NewChange {
-    return {
-      type,
-      ref,
-      revision: null,
-      previousRevision: null,
-      actor: null,
-      cause: null,
-      location: null,
-      observedAt: this.observedAt,
-      patch: [],
-      summary: [],
-      findings: [],
-      notice: null,
-      object: null,
-      contentHash: null,
-    };
+    this.pending.push({ kind: "notice", change });
   }
 }

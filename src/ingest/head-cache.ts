@@ -49,6 +49,11 @@ export class SourceState {
     }
   }
 
+  /** The latest object's JSON text when it is in memory. */
+  cachedJson(key: string): string | undefined {
+    return this.objects.get(key);
+  }
+
   /** The latest object of a ref, from memory or the store. */
   async latestObject(key: string, ref: Ref): Promise<JsonObject | null> {
     const cached = this.objects.get(key);

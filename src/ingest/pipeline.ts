@@ -6,7 +6,13 @@ import { errorMessage } from "../model/errors.js";
 import { DEFAULT_STREAM, type Observation } from "../model/observation.js";
 import type { EvaluateRules } from "../model/rule.js";
 import type { CommitBatch, Store } from "../store/store.js";
-import { type BuildOptions, ChangeBuilder, type OpenSnapshot } from "./build-changes.js";
+import {
+  type BuildOptions,
+  ChangeBuilder,
+  type OpenSnapshot,
+  PendingBatch,
+} from "./build-changes.js";
+import { InlineRunner, type UpsertRunner, WorkerRunner, type WorkerSpec } from "./build-pool.js";
 import { DEFAULT_OBJECT_CACHE_BYTES, SourceState } from "./head-cache.js";
 
 export interface IngestOptions {
@@ -15,6 +21,13 @@ export interface IngestOptions {
   log: Logger;
   canonicalize?: CanonicalizeOptions;
   rules?: EvaluateRules;
+  /**
+   * Rules with memory across changes (a burst), run in commit order in this thread. With
+   * `workers`, `rules` must hold only the rules that judge one change alone.
+   */
+  statefulRules?: EvaluateRules;
+  /** Build workers for encode and diff (absent or size 0: this thread builds). */
+  workers?: WorkerSpec;
   /**
    * Bytes of JSON text of the latest objects kept in memory for diffing (LRU); older ones
    * are read from the store. 0 turns the cache off. Default DEFAULT_OBJECT_CACHE_BYTES.
@@ -28,6 +41,18 @@ interface Pending {
   observation: Observation;
   resolve: () => void;
   reject: (err: unknown) => void;
+}
+
+/** A batch collected and handed to the build runner, waiting to be finalized and committed. */
+interface Prepared {
+  taken: Pending[];
+  batch: CommitBatch;
+  pending: PendingBatch;
+  /** Paged snapshots the batch ends: forgotten once it commits. */
+  ended: { source: string; id: string }[];
+  /** The upserts' build (in workers or here). */
+  ran: Promise<void>;
+  collectMs: number;
 }
 
 export interface IngestStats {
@@ -56,13 +81,30 @@ export class Ingest {
 
   private readonly counters: IngestStats = { commits: 0, changes: 0, buildMs: 0, commitMs: 0 };
   private readonly buildOptions: BuildOptions;
+  private readonly runner: UpsertRunner;
 
   constructor(private readonly options: IngestOptions) {
-    this.buildOptions = {
+    const kernel = {
       masker: options.masker,
       canonicalize: options.canonicalize ?? {},
       rules: options.rules ?? (() => []),
     };
+    const inline = new InlineRunner(kernel);
+    this.runner =
+      options.workers && options.workers.size > 0
+        ? new WorkerRunner(options.workers, inline)
+        : inline;
+    this.buildOptions = {
+      kernel,
+      runner: this.runner,
+      statefulRules: options.statefulRules ?? (() => []),
+    };
+  }
+
+  /** Stops the build workers (idle ones never hold the process open; this frees them now). */
+  async close(): Promise<void> {
+    await this.idle();
+    await this.runner.close();
   }
 
   /** Resolves once the observation's changes are committed (or it held none). */
@@ -82,44 +124,83 @@ export class Ingest {
     while (this.running) await this.running;
   }
 
-  /** Never throws: failures reject the observations they belong to. */
+  /**
+   * Never throws: failures reject the observations they belong to. Two batches overlap: the
+   * next one is collected (on the heads the current one leaves) and sent to the build
+   * workers before the current one commits, so workers and commits run at the same time.
+   */
   private async drain(): Promise<void> {
-    while (this.queue.length > 0) {
-      const taken = this.queue.splice(0, this.options.maxObservationsPerCommit ?? 16);
+    let next: Prepared | null = null;
+    for (;;) {
+      let current = next;
+      next = null;
+      if (!current) {
+        // In the same synchronous step as `running = null` below, so an accept() from here
+        // on starts a new drain instead of queueing behind one that has finished.
+        if (this.queue.length === 0) break;
+        current = await this.prepareNext();
+        if (!current) continue;
+      }
       try {
-        const committed = await this.commit(taken.map((p) => p.observation));
-        for (const p of taken) p.resolve();
+        const started = performance.now();
+        await current.ran;
+        await current.pending.finalize();
+        this.counters.buildMs += current.collectMs + performance.now() - started;
+        next = this.queue.length > 0 ? await this.prepareNext() : null;
+        const committed = await this.commitPrepared(current);
+        for (const p of current.taken) p.resolve();
         if (committed.length > 0) this.notify(committed);
       } catch (err) {
-        // In-memory heads may now be ahead of the store (or behind it: CRW_STORE_CONFLICT,
-        // another writer moved a head). Forget them; the retry rebuilds on fresh heads.
-        for (const p of taken) this.states.delete(p.observation.source);
-        // The caller (the source runtime) reports it, once per episode.
-        this.options.log.debug({ error: errorMessage(err) }, "ingest commit failed");
-        for (const p of taken) p.reject(err);
+        // The next batch was collected on heads this failure makes unreliable: it goes back
+        // to the front of the queue, to be collected again.
+        const redo: Prepared | null = next;
+        next = null;
+        if (redo) this.queue.unshift(...redo.taken);
+        this.fail(current.taken, err, redo?.taken ?? []);
       }
     }
-    // In the same synchronous step as the last queue check, so an accept() from here on
-    // starts a new drain instead of queueing behind one that has finished.
     this.running = null;
   }
 
-  private async commit(observations: Observation[]): Promise<Change[]> {
+  /**
+   * In-memory heads may now be ahead of the store (or behind it: CRW_STORE_CONFLICT, another
+   * writer moved a head). Forget them; the retry rebuilds on fresh heads.
+   */
+  private fail(taken: Pending[], err: unknown, requeued: Pending[] = []): void {
+    for (const p of [...taken, ...requeued]) this.states.delete(p.observation.source);
+    // The caller (the source runtime) reports it, once per episode.
+    this.options.log.debug({ error: errorMessage(err) }, "ingest commit failed");
+    for (const p of taken) p.reject(err);
+  }
+
+  /** Takes the next observations off the queue and starts building them (null: it failed). */
+  private async prepareNext(): Promise<Prepared | null> {
+    const taken = this.queue.splice(0, this.options.maxObservationsPerCommit ?? 16);
+    try {
+      return await this.prepare(taken);
+    } catch (err) {
+      this.fail(taken, err);
+      return null;
+    }
+  }
+
+  /** Collects the observations' events in order and hands the upserts to the runner. */
+  private async prepare(taken: Pending[]): Promise<Prepared> {
     const started = performance.now();
     const batch: CommitBatch = { changes: [], cursors: [], resolvedProblems: [] };
     const ended: { source: string; id: string }[] = [];
-    for (const observation of observations) {
+    const pending = new PendingBatch(batch, this.buildOptions);
+    for (const { observation } of taken) {
       const state = await this.stateOf(observation.source);
       const builder = new ChangeBuilder(
-        batch,
-        this.buildOptions,
+        pending,
         observation.source,
         state,
         observation.observedAt,
         { actor: observation.actor ?? null, cause: observation.cause ?? null },
         this.snapshotsOf(observation.source),
       );
-      for (const event of observation.events) await builder.apply(event);
+      for (const event of observation.events) builder.apply(event);
       builder.finish();
       for (const id of builder.endedSnapshots) ended.push({ source: observation.source, id });
       for (const [stream, cursor] of Object.entries(observation.cursors ?? {})) {
@@ -130,6 +211,14 @@ export class Ingest {
         });
       }
     }
+    const ran = pending.run();
+    // Awaited by drain(); until then a failure must not count as unhandled.
+    ran.catch(() => {});
+    return { taken, batch, pending, ended, ran, collectMs: performance.now() - started };
+  }
+
+  private async commitPrepared(prepared: Prepared): Promise<Change[]> {
+    const { batch, ended } = prepared;
     const forgetEnded = () => {
       for (const { source, id } of ended) this.snapshots.get(source)?.delete(id);
     };
@@ -141,11 +230,10 @@ export class Ingest {
       forgetEnded();
       return [];
     }
-    const built = performance.now();
+    const started = performance.now();
     const committed = await this.options.store.commit(batch);
     forgetEnded();
-    this.counters.buildMs += built - started;
-    this.counters.commitMs += performance.now() - built;
+    this.counters.commitMs += performance.now() - started;
     this.counters.commits++;
     this.counters.changes += committed.length;
     return committed;

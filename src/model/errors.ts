@@ -83,6 +83,7 @@ export const ERROR_CODES = {
   CRW_RULE_FAILED: "a rule threw while judging a change; the change is kept, the rule named",
   CRW_RULE_CONFIG: "the policy block is not usable (bad duration, unknown rule id in disable)",
   CRW_CRD_SCHEMA: "a CRD's openAPIV3Schema could not be compiled",
+  CRW_BUILD_WORKER: "an ingest build worker failed or exited; its batch is retried",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -15,6 +15,11 @@ export interface RuleEngineOptions {
   singleState?: boolean;
   /** Replaces the built-in catalog (tests). */
   catalog?: BuiltinRule[];
+  /**
+   * Only the rules that judge one change alone (build workers run them), or only those with
+   * memory across changes (run in commit order by ingest); default all.
+   */
+  part?: "stateless" | "stateful";
 }
 
 /** What `--explain` shows of one rule. */
@@ -57,10 +62,12 @@ export function createRuleEngine(options: RuleEngineOptions = {}): RuleEngine {
       `policy.disable names unknown rules: ${unknown.join(", ")}`,
     );
   }
+  const inPart = (r: BuiltinRule) =>
+    options.part === undefined || (options.part === "stateful") === (r.stateful === true);
   const builtins = (options.catalog ?? builtinRules()).filter(
-    (r) => !policy.disabled.has(r.id) && (!options.singleState || r.singleState),
+    (r) => !policy.disabled.has(r.id) && (!options.singleState || r.singleState) && inPart(r),
   );
-  const users = options.singleState ? [] : compiled.rules;
+  const users = options.singleState || options.part === "stateful" ? [] : compiled.rules;
   const evaluate = (input: RuleInput): Finding[] => {
     const ctx: RuleContext = {
       input,

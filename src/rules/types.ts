@@ -37,5 +37,11 @@ export interface BuiltinRule {
   rationale: string;
   /** True when the rule can judge one state alone (`crwatch lint`): it then sees before = null. */
   singleState?: boolean;
+  /**
+   * True when the rule keeps memory across changes (a burst counter): it runs in commit
+   * order in the ingest thread, never in a build worker, and sees no objects (before and
+   * after are null), only the change's ref, type, patch and times.
+   */
+  stateful?: boolean;
   check(ctx: RuleContext): Hit[];
 }

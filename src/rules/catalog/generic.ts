@@ -43,6 +43,7 @@ export function createBurstRule(): BuiltinRule {
     id: "generic/change-burst",
     severity: "medium",
     match: [],
+    stateful: true,
     rationale:
       "Many changes to one kind in a short time is how a runaway script, a bad sync or an attack looks; policy.burst sets how many in what window.",
     check: (ctx) => {

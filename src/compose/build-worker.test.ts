@@ -1,0 +1,196 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import fc from "fast-check";
+import pino from "pino";
+import { repoRoot, tempDir } from "../../test/helpers.js";
+import { createMasker } from "../core/mask.js";
+import { Ingest, type IngestOptions } from "../ingest/pipeline.js";
+import type { Change } from "../model/change.js";
+import type { JsonObject } from "../model/json.js";
+import type { Observation, ObservationEvent, ObservedObject } from "../model/observation.js";
+import { createRuleEngine } from "../rules/index.js";
+import { openSqliteStore } from "../store/sqlite/store.js";
+import type { BuildWorkerData } from "./build-worker.js";
+
+const KEY = Buffer.from("w".repeat(32));
+const WORKER = new URL("./build-worker.js", import.meta.url);
+const log = pino({ level: "silent" });
+
+function workerData(extra: Partial<BuildWorkerData> = {}): BuildWorkerData {
+  return { maskKey: new Uint8Array(KEY), secretKeys: [], canonicalize: {}, ...extra };
+}
+
+/** Ingest built in this thread, or with build workers, as `buildIngest` sets each up. */
+function options(workers: number, cacheBytes: number): Partial<IngestOptions> {
+  const common = { masker: createMasker({ key: KEY }), log, maxCachedObjectBytes: cacheBytes };
+  if (workers === 0) return { ...common, rules: createRuleEngine() };
+  return {
+    ...common,
+    rules: createRuleEngine({ part: "stateless" }),
+    statefulRules: createRuleEngine({ part: "stateful" }),
+    workers: { url: WORKER, data: workerData(), size: workers },
+  };
+}
+
+function route(name: string, weight: number, token: string): ObservedObject {
+  return {
+    ref: {
+      source: "s",
+      group: "gateway.networking.k8s.io",
+      kind: "HTTPRoute",
+      namespace: "a",
+      name,
+    },
+    location: { path: `/cfg/${name}.yaml`, line: 1 },
+    object: {
+      apiVersion: "gateway.networking.k8s.io/v1",
+      kind: "HTTPRoute",
+      metadata: { name, namespace: "a", annotations: { auth: `Bearer ${token}` } },
+      spec: {
+        rules: [
+          {
+            backendRefs: [
+              { name: "v1", weight },
+              { name: "v2", weight: 100 - weight },
+            ],
+          },
+        ],
+      },
+    } as JsonObject,
+  };
+}
+
+type Step =
+  | { op: "upsert"; name: string; weight: number; token: string }
+  | { op: "delete"; name: string }
+  | { op: "snapshot"; names: string[]; weight: number };
+
+const names = ["r0", "r1", "r2", "r3", "r4"];
+const step: fc.Arbitrary<Step> = fc.oneof(
+  fc.record({
+    op: fc.constant("upsert" as const),
+    name: fc.constantFrom(...names),
+    weight: fc.constantFrom(0, 50, 90),
+    token: fc.constantFrom("t1", "t2"),
+  }),
+  fc.record({ op: fc.constant("delete" as const), name: fc.constantFrom(...names) }),
+  fc.record({
+    op: fc.constant("snapshot" as const),
+    names: fc.subarray(names),
+    weight: fc.constantFrom(0, 50),
+  }),
+);
+
+function event(s: Step): ObservationEvent {
+  if (s.op === "upsert") return { type: "upsert", item: route(s.name, s.weight, s.token) };
+  if (s.op === "delete") return { type: "delete", ref: route(s.name, 0, "").ref };
+  return { type: "snapshot", items: s.names.map((n) => route(n, s.weight, "t1")) };
+}
+
+/** What a change says, without what depends on the clock or the chain. */
+function meaning(c: Change): unknown {
+  return [
+    c.type,
+    c.ref.name,
+    c.revision,
+    c.previousRevision,
+    c.patch,
+    c.summary,
+    c.findings,
+    c.contentHash,
+  ];
+}
+
+/** Feeds every observation at once (so they fold into batches however timing falls), in order. */
+async function history(observations: ObservationEvent[][], opts: Partial<IngestOptions>) {
+  const dir = await tempDir();
+  const store = await openSqliteStore({ dir: dir.path });
+  const ingest = new Ingest({ store, ...opts } as IngestOptions);
+  try {
+    const observedAt = "2026-11-30T00:00:00.000Z";
+    await Promise.all(
+      observations.map((events) =>
+        ingest.accept({ source: "s", observedAt, events } as Observation),
+      ),
+    );
+    return (await store.readChanges({ afterSeq: 0 })).map(meaning);
+  } finally {
+    await ingest.close();
+    await store.close();
+    await dir.cleanup();
+  }
+}
+
+describe("build workers", () => {
+  it("should record exactly what building in the ingest thread records, whatever the batching and cache", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.array(step, { minLength: 1, maxLength: 6 }), { minLength: 1, maxLength: 12 }),
+        async (plan) => {
+          const observations = plan.map((steps) => steps.map(event));
+          const inline = await history(observations, options(0, 1 << 20));
+          assert.ok(inline.length > 0);
+          // Cache off: every MODIFIED needs its "before" read from the store.
+          assert.deepStrictEqual(await history(observations, options(2, 0)), inline);
+          assert.deepStrictEqual(await history(observations, options(1, 1 << 20)), inline);
+        },
+      ),
+      { seed: 20261130, numRuns: 25 },
+    );
+  });
+
+  it("should keep the burst rule's count in commit order across workers", async () => {
+    const policy = { burst: { changes: 2, window: "5m" } };
+    const opts = options(2, 1 << 20);
+    opts.statefulRules = createRuleEngine({ policy, part: "stateful" });
+    opts.rules = createRuleEngine({ policy, part: "stateless" });
+    opts.workers = { url: WORKER, data: workerData({ policy }), size: 2 };
+    const upserts = names.map(
+      (n, i) => ({ type: "upsert", item: route(n, i, "t") }) as ObservationEvent,
+    );
+    const changes = await history([upserts], opts);
+    const bursts = changes.filter((c) => JSON.stringify(c).includes("generic/change-burst"));
+    // Five changes, two allowed: the third fires once per window.
+    assert.equal(bursts.length, 1);
+    assert.equal((bursts[0] as unknown[])[1], "r2");
+  });
+
+  it("should fail a batch whose worker dies with CRW_BUILD_WORKER, then build it again on a new worker", async () => {
+    const dir = await tempDir();
+    const store = await openSqliteStore({ dir: dir.path });
+    const marker = join(dir.path, "crashed-once");
+    const crashing = new URL(
+      `file://${join(repoRoot, "dist", "test", "crash-once-build-worker.js")}`,
+    );
+    const ingest = new Ingest({
+      ...options(1, 1 << 20),
+      store,
+      workers: { url: crashing, data: { ...workerData(), marker }, size: 1 },
+    } as IngestOptions);
+    try {
+      // Enough jobs that the batch goes to the worker rather than being built here.
+      const many = Array.from({ length: 20 }, (_, i) => `m${i}`);
+      const batch = many.map(
+        (n) => ({ type: "upsert", item: route(n, 10, "t") }) as ObservationEvent,
+      );
+      const observation: Observation = {
+        source: "s",
+        observedAt: new Date().toISOString(),
+        events: batch,
+      };
+      await assert.rejects(ingest.accept(observation), { code: "CRW_BUILD_WORKER" });
+      assert.equal(await store.lastSeq(), 0, "nothing of the failed batch is committed");
+      await ingest.accept(observation);
+      const changes = await store.readChanges({ afterSeq: 0 });
+      assert.deepEqual(
+        changes.map((c) => [c.type, c.ref.name]),
+        many.map((n) => ["ADDED", n]),
+      );
+    } finally {
+      await ingest.close();
+      await store.close();
+      await dir.cleanup();
+    }
+  });
+});

@@ -1,0 +1,146 @@
+import { type CanonicalizeOptions, canonicalize } from "../core/canonicalize.js";
+import { diff } from "../core/diff.js";
+import type { Masker } from "../core/mask.js";
+import { sha256Hex } from "../core/stable-json.js";
+import { summarize } from "../core/summarize.js";
+import type { Finding, PatchOp, ResourceChangeType } from "../model/change.js";
+import type { JsonObject } from "../model/json.js";
+import type { Actor, Cause } from "../model/observation.js";
+import type { Ref } from "../model/ref.js";
+import type { EvaluateRules } from "../model/rule.js";
+
+/**
+ * The per-object work of ingest, with no state beyond one batch: encode (canonicalize,
+ * mask, serialize, hash) and explain (patch, summary, findings). Pure, so it runs the same
+ * in the ingest thread and in build workers (decision 0025).
+ */
+export interface Kernel {
+  masker: Masker;
+  canonicalize: CanonicalizeOptions;
+  /** Rules that judge one change alone; stateful rules run in order in the ingest thread. */
+  rules: EvaluateRules;
+}
+
+/** A new object with its serialization and content hash, computed once. */
+export interface Encoded {
+  object: JsonObject;
+  json: string;
+  hash: string;
+}
+
+export interface Explained {
+  patch: PatchOp[];
+  summary: string[];
+  findings: Finding[];
+}
+
+export interface ExplainInput {
+  type: ResourceChangeType;
+  ref: Ref;
+  before: JsonObject | null;
+  after: JsonObject | null;
+  actor: Actor | null;
+  cause: Cause | null;
+  observedAt: string;
+}
+
+/**
+ * What the "before" side of an upsert is: the JSON text of the ref's latest object, null
+ * when the ref has no live head (an ADDED), CONTINUE when an earlier upsert of the same ref
+ * in this batch decides it, and undefined when the ingest thread does not hold it in memory
+ * (the job then reports `needBefore` and the ingest thread reads it from the store).
+ */
+export const CONTINUE = 1;
+export type BeforeSide = string | null | typeof CONTINUE | undefined;
+
+export interface UpsertJob {
+  key: string;
+  ref: Ref;
+  object: JsonObject;
+  /** Content hash of the live head (null: none); ignored with CONTINUE. */
+  headHash: string | null;
+  before: BeforeSide;
+  actor: Actor | null;
+  cause: Cause | null;
+  observedAt: string;
+}
+
+export type UpsertResult =
+  | { changed: false }
+  | { changed: true; json: string; hash: string; needBefore: true }
+  | ({ changed: true; json: string; hash: string; needBefore: false } & Explained);
+
+/** Canonical, masked, serialized and hashed: what ingest stores and compares. */
+export function encode(kernel: Kernel, object: JsonObject): Encoded {
+  const masked = kernel.masker(canonicalize(object, kernel.canonicalize));
+  const json = JSON.stringify(masked);
+  return { object: masked, json, hash: sha256Hex(json) };
+}
+
+/** The patch from `before` to `after` (a missing side is `{}`), its summary and findings. */
+export function explain(kernel: Kernel, input: ExplainInput): Explained {
+  const { before, after } = input;
+  // A missing side is the empty object, so every patch (ADDED, DELETED too) is exact RFC 6902.
+  const patch =
+    before === null
+      ? addAll(after ?? {})
+      : after === null
+        ? removeAll(before)
+        : diff(before, after);
+  return {
+    patch,
+    summary: summarize(patch, before ?? {}, after ?? {}),
+    findings: kernel.rules({ ...input, patch }),
+  };
+}
+
+/**
+ * Runs a batch's upserts in order. Jobs of one ref must all be in the same call (the
+ * caller shards by ref), so CONTINUE can refer to the previous job's outcome.
+ */
+export function runUpserts(kernel: Kernel, jobs: readonly UpsertJob[]): UpsertResult[] {
+  const latest = new Map<string, { hash: string | null; json: string | null | undefined }>();
+  return jobs.map((job) => {
+    const side =
+      job.before === CONTINUE
+        ? (latest.get(job.key) ?? { hash: job.headHash, json: undefined })
+        : { hash: job.headHash, json: job.before };
+    const encoded = encode(kernel, job.object);
+    if (side.hash !== null && side.hash === encoded.hash) {
+      latest.set(job.key, side);
+      return { changed: false };
+    }
+    latest.set(job.key, { hash: encoded.hash, json: encoded.json });
+    const { json, hash } = encoded;
+    if (side.json === undefined) return { changed: true, json, hash, needBefore: true };
+    const before = side.json === null ? null : (JSON.parse(side.json) as JsonObject);
+    const explained = explain(kernel, {
+      type: before === null ? "ADDED" : "MODIFIED",
+      ref: job.ref,
+      before,
+      after: encoded.object,
+      actor: job.actor,
+      cause: job.cause,
+      observedAt: job.observedAt,
+    });
+    return { changed: true, json, hash, needBefore: false, ...explained };
+  });
+}
+
+/** The patch from `{}` to `object`: one add per top-level field (what `diff({}, object)` gives, without copying). */
+function addAll(object: JsonObject): PatchOp[] {
+  return Object.keys(object).map((key) => ({
+    op: "add",
+    path: `/${escapeToken(key)}`,
+    value: object[key],
+  }));
+}
+
+/** The patch from `object` to `{}`. */
+function removeAll(object: JsonObject): PatchOp[] {
+  return Object.keys(object).map((key) => ({ op: "remove", path: `/${escapeToken(key)}` }));
+}
+
+function escapeToken(key: string): string {
+  return key.replace(/~/g, "~0").replace(/\//g, "~1");
+}

@@ -1,0 +1,75 @@
+import type { JsonObject } from "../model/json.js";
+import type { UpsertJob, UpsertResult } from "./build-kernel.js";
+
+/**
+ * How upsert jobs and results cross to a build worker. Structured clone of an object tree
+ * costs about four times JSON text on V8 (measured for 2 KiB routes: 177 vs 45 µs round
+ * trip), and strings cross as a copy: so objects go as JSON text, the small parts of every
+ * job together as one JSON text, and the large strings (objects, before sides) as arrays.
+ */
+export interface WireRequest {
+  id: number;
+  meta: string;
+  texts: string[];
+  befores: string[];
+}
+
+export interface WireReply {
+  id: number;
+  meta: string;
+  jsons: string[];
+}
+
+/** A job without its object; `before` says where its text is (see BeforeSide). */
+type JobMeta = Omit<UpsertJob, "object" | "before"> & { before: "text" | null | 1 | "missing" };
+
+export function encodeJobs(id: number, jobs: readonly UpsertJob[]): WireRequest {
+  const texts: string[] = [];
+  const befores: string[] = [];
+  const meta: JobMeta[] = jobs.map(({ object, before, ...rest }) => {
+    texts.push(JSON.stringify(object));
+    if (typeof before === "string") befores.push(before);
+    return {
+      ...rest,
+      before: typeof before === "string" ? "text" : before === undefined ? "missing" : before,
+    };
+  });
+  return { id, meta: JSON.stringify(meta), texts, befores };
+}
+
+export function decodeJobs(request: WireRequest): UpsertJob[] {
+  let next = 0;
+  return (JSON.parse(request.meta) as JobMeta[]).map((meta, i) => {
+    const { before, ...rest } = meta;
+    return {
+      ...rest,
+      object: JSON.parse(request.texts[i] as string) as JsonObject,
+      before:
+        before === "text"
+          ? (request.befores[next++] as string)
+          : before === "missing"
+            ? undefined
+            : before,
+    };
+  });
+}
+
+type ResultMeta = { changed: false } | Omit<Extract<UpsertResult, { changed: true }>, "json">;
+
+export function encodeResults(id: number, results: readonly UpsertResult[]): WireReply {
+  const jsons: string[] = [];
+  const meta: ResultMeta[] = results.map((result) => {
+    if (!result.changed) return result;
+    const { json, ...rest } = result;
+    jsons.push(json);
+    return rest;
+  });
+  return { id, meta: JSON.stringify(meta), jsons };
+}
+
+export function decodeResults(reply: WireReply): UpsertResult[] {
+  let next = 0;
+  return (JSON.parse(reply.meta) as ResultMeta[]).map((meta) =>
+    meta.changed ? ({ ...meta, json: reply.jsons[next++] as string } as UpsertResult) : meta,
+  );
+}
