@@ -12,6 +12,10 @@ export interface ApiTokenConfig {
   role: Role;
   sha256?: string;
   token?: string;
+  /** Scope: the token sees only changes and resources of this namespace ("" cluster-scoped). */
+  namespace?: string;
+  /** Scope: the token sees only changes and resources of this source. */
+  source?: string;
 }
 
 /** The `api` block of crwatch.yaml; the API runs only when the block is present. */
@@ -56,6 +60,8 @@ export const apiConfigSchema: JsonSchema = {
           role: { enum: [...ROLES] },
           sha256: { type: "string", pattern: "^[0-9a-fA-F]{64}$" },
           token: { type: "string", minLength: 16 },
+          namespace: { type: "string" },
+          source: { type: "string", minLength: 1 },
         },
       },
     },
