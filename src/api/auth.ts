@@ -1,8 +1,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { Hono, type MiddlewareHandler } from "hono";
-import type { ApiConfig, Role } from "./config.js";
+import type { ApiConfig, Role, Scope } from "./config.js";
 import { ApiError } from "./errors.js";
-import type { Scope } from "./scope.js";
 
 export interface Principal {
   name: string;

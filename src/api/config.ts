@@ -6,6 +6,15 @@ export const ROLES = ["viewer", "operator", "admin"] as const;
 /** viewer reads; operator also acts on delivery (retry dead letters); admin may do everything. */
 export type Role = (typeof ROLES)[number];
 
+/**
+ * What a token may see: changes and resources of one namespace and/or one source (unset:
+ * any). A token without a scope sees everything its role allows.
+ */
+export interface Scope {
+  namespace?: string;
+  source?: string;
+}
+
 /** One accepted bearer token: its sha256 (hex), or the token itself from `${VAR}`. */
 export interface ApiTokenConfig {
   name: string;

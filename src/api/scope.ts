@@ -1,16 +1,8 @@
 import type { MiddlewareHandler } from "hono";
 import type { Ref } from "../model/ref.js";
 import type { ApiEnv, Principal } from "./auth.js";
+import type { Scope } from "./config.js";
 import { ApiError } from "./errors.js";
-
-/**
- * What a token may see: changes and resources of one namespace and/or one source (unset:
- * any). A token without a scope sees everything its role allows.
- */
-export interface Scope {
-  namespace?: string;
-  source?: string;
-}
 
 const DIMENSIONS = ["namespace", "source"] as const;
 
