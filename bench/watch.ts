@@ -30,6 +30,8 @@ const ROUNDS = Number(env.BENCH_WATCH_ROUNDS ?? 3);
 const TOKEN = "bench-token-0123456789";
 
 export interface WatchTaskArgs {
+  /** Raw baseline only: HTTP chunked bodies (Node's default) or close-delimited ones. */
+  framing?: "chunked" | "close";
   subscribers: number;
   rate: number;
   seconds: number;
@@ -152,6 +154,11 @@ export async function watchRawTask(args: WatchTaskArgs): Promise<Record<string, 
   const store = await openSqliteStore({ dir: dir.path });
   const clients = new Set<ServerResponse>();
   const server = createServer((_req, res) => {
+    // "close": the framing crwatch uses (one plain socket write per event), for a like pair.
+    if (args.framing === "close") {
+      res.removeHeader("Transfer-Encoding");
+      res.shouldKeepAlive = false;
+    }
     res.writeHead(200, { "Content-Type": "text/event-stream" });
     res.write("retry: 2000\n\n");
     clients.add(res);
@@ -170,7 +177,7 @@ export async function watchRawTask(args: WatchTaskArgs): Promise<Record<string, 
   await new Promise((r) => server.close(r));
   await store.close();
   await dir.cleanup();
-  return { phase: "raw-sse", ...result };
+  return { phase: args.framing === "close" ? "raw-sse-close-delimited" : "raw-sse", ...result };
 }
 
 /** crwatch's API: commits wake the watch hub through the notifier, as ingest does in `serve`. */
@@ -215,7 +222,8 @@ function medianRound<T extends { crwatch: Record<string, unknown> }>(rounds: T[]
 
 /**
  * Each phase runs in a process of its own (its peak RSS is its own), with its clients in
- * further processes. Raw and crwatch alternate for ROUNDS rounds, as this machine's load
+ * further processes. Raw (chunked, Node's default), crwatch and raw with crwatch's
+ * close-delimited framing alternate for ROUNDS rounds, as this machine's load
  * changes from one minute to the next; the figures are those of the median round (by
  * crwatch's p99), and every round is listed.
  */
@@ -231,9 +239,10 @@ export async function watchScenario(): Promise<Record<string, unknown>> {
   for (let i = 0; i < ROUNDS; i++) {
     const raw = await inChild("watch-raw", { ...args });
     const crwatch = await inChild("watch-crwatch", { ...args });
-    rounds.push({ raw, crwatch, loadAvg1m: round(loadavg()[0] as number) });
+    const rawClose = await inChild("watch-raw", { ...args, framing: "close" });
+    rounds.push({ raw, crwatch, rawClose, loadAvg1m: round(loadavg()[0] as number) });
   }
-  const { raw, crwatch: api } = medianRound(rounds);
+  const { raw, crwatch: api, rawClose } = medianRound(rounds);
   const rateVsRaw = round(num(api, "ratePerS") / num(raw, "ratePerS"));
   return {
     scenario: "watch",
@@ -245,18 +254,27 @@ export async function watchScenario(): Promise<Record<string, unknown>> {
       rawP99Ms: vsTarget(num(raw, "p99Ms"), 100, "lower"),
     },
     crwatch: api,
-    baselines: [raw],
+    baselines: [raw, rawClose],
     p50VsRaw: round(num(api, "p50Ms") / num(raw, "p50Ms")),
     p99VsRaw: round(num(api, "p99Ms") / num(raw, "p99Ms")),
     rssVsRaw: round(num(api, "peakRssMiB") / num(raw, "peakRssMiB")),
+    // Against a raw broadcast with crwatch's framing: what is left is crwatch's own work.
+    sameFraming: {
+      p50VsRaw: round(num(api, "p50Ms") / num(rawClose, "p50Ms")),
+      p99VsRaw: round(num(api, "p99Ms") / num(rawClose, "p99Ms")),
+      rateVsRaw: round(num(api, "ratePerS") / num(rawClose, "ratePerS")),
+      serverCpuVsRaw: round(num(api, "serverCpuMs") / num(rawClose, "serverCpuMs")),
+    },
     everyRound: rounds.map((r) => ({
       loadAvg1m: r.loadAvg1m,
       raw: pick(r.raw),
       crwatch: pick(r.crwatch),
+      rawCloseDelimited: pick(r.rawClose),
     })),
   };
 }
 
 function pick(r: Record<string, unknown>) {
-  return { p50Ms: r.p50Ms, p99Ms: r.p99Ms, delivered: r.delivered, peakRssMiB: r.peakRssMiB };
+  const { p50Ms, p99Ms, delivered, peakRssMiB, serverCpuMs } = r;
+  return { p50Ms, p99Ms, delivered, peakRssMiB, serverCpuMs };
 }
