@@ -170,7 +170,8 @@ async function startReplica(
   ingest.onCommit(() => commits.notify());
   let unwatch: (() => Promise<void>) | undefined;
   let api: Awaited<ReturnType<typeof startApi>>;
-  let sourcesReady = false;
+  // readyz: this replica has made its first round of lease requests (and started what it won).
+  let leasesSettled = false;
   try {
     unwatch = await watchStoreCommits(store, () => commits.notify(), { clock, log });
     // Readers run on every replica: each serves the API on its own address.
@@ -180,7 +181,7 @@ async function startReplica(
       log,
       clock,
       onRequeued: () => replica.wake(),
-      ready: () => sourcesReady,
+      ready: () => leasesSettled,
     });
   } catch (err) {
     await unwatch?.();
@@ -192,7 +193,7 @@ async function startReplica(
   replica
     .ready()
     .then(() => {
-      sourcesReady = true;
+      leasesSettled = true;
     })
     .catch(() => undefined);
   return {
