@@ -2,6 +2,7 @@ import { createRuleEngine } from "../src/rules/index.js";
 import { naivePipelineTask, sqliteRawInsertTask } from "./baselines.js";
 import { filesLatencyTask, readParseTask, startTask, walkStatTask } from "./files.js";
 import { crwatchIngestTask, type IngestTaskArgs } from "./ingest.js";
+import { watchCrwatchTask, watchRawTask } from "./watch.js";
 
 /** One measurement per process (see `inChild`): `node child.js TASK JSON-ARGS`. */
 // biome-ignore lint/suspicious/noExplicitAny: each task checks its own arguments' shape
@@ -14,6 +15,8 @@ const tasks: Record<string, (args: any) => Promise<Record<string, unknown>>> = {
   "read-and-parse": readParseTask,
   start: startTask,
   "files-latency": filesLatencyTask,
+  "watch-raw": watchRawTask,
+  "watch-crwatch": watchCrwatchTask,
 };
 
 const [task, json] = process.argv.slice(2);

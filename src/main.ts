@@ -1,6 +1,8 @@
 import { join } from "node:path";
 import type { Logger } from "pino";
+import { callbackNotifier, fanoutNotifier } from "./api/notifier.js";
 import { startApi } from "./compose/api.js";
+import { watchStoreCommits } from "./compose/commit-watch.js";
 import { recordDowntime, startHeartbeat } from "./compose/downtime.js";
 import { buildIngest } from "./compose/ingest.js";
 import { checkMaskKey, loadMaskKey } from "./compose/mask-key.js";
@@ -77,7 +79,7 @@ export async function startCrwatch(config: CrwatchConfig, deps: RuntimeDeps): Pr
   try {
     api = await startApi(config, {
       store,
-      ingest,
+      notifier: callbackNotifier((listener) => ingest.onCommit(listener)),
       log,
       clock,
       onRequeued: () => dispatcher.wake(),
@@ -161,24 +163,49 @@ async function startReplica(
       ),
     );
   }
-  ingest.onCommit(() => replica.wake());
+  // Commits of this replica and, through the store's LISTEN/NOTIFY, of every other one
+  // wake this replica's sinks and its API's watch streams.
+  const commits = fanoutNotifier();
+  commits.subscribe(() => replica.wake());
+  ingest.onCommit(() => commits.notify());
   let unwatch: (() => Promise<void>) | undefined;
+  let api: Awaited<ReturnType<typeof startApi>>;
+  // readyz: this replica has made its first round of lease requests (and started what it won).
+  let leasesSettled = false;
   try {
-    unwatch = await store.watchCommits?.(() => replica.wake());
+    unwatch = await watchStoreCommits(store, () => commits.notify(), { clock, log });
+    // Readers run on every replica: each serves the API on its own address.
+    api = await startApi(config, {
+      store,
+      notifier: commits,
+      log,
+      clock,
+      onRequeued: () => replica.wake(),
+      ready: () => leasesSettled,
+    });
   } catch (err) {
+    await unwatch?.();
     await store.close();
     await release();
     throw err;
   }
   replica.start();
+  replica
+    .ready()
+    .then(() => {
+      leasesSettled = true;
+    })
+    .catch(() => undefined);
   return {
     store,
     ingest,
+    ...(api ? { apiUrl: api.url } : {}),
     ready: () => replica.ready(),
     // Replica sinks stop with their leases; the replica does not name them yet.
     unfinishedSinks: () => [],
     async stop() {
       await replica.stop(() => ingest.idle());
+      await api?.stop();
       await unwatch?.();
       await store.close();
       await release();

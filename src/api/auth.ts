@@ -1,11 +1,13 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { Hono, type MiddlewareHandler } from "hono";
-import type { ApiConfig, Role } from "./config.js";
+import type { ApiConfig, Role, Scope } from "./config.js";
 import { ApiError } from "./errors.js";
 
 export interface Principal {
   name: string;
   role: Role;
+  /** What the token may see (empty: everything its role allows). */
+  scope: Scope;
 }
 
 /** The Hono environment of every route: who is asking. */
@@ -34,7 +36,14 @@ export class TokenTable {
 
   constructor(config: ApiConfig["tokens"]) {
     this.tokens = config.map((t) => ({
-      principal: { name: t.name, role: t.role },
+      principal: {
+        name: t.name,
+        role: t.role,
+        scope: {
+          ...(t.namespace !== undefined ? { namespace: t.namespace } : {}),
+          ...(t.source !== undefined ? { source: t.source } : {}),
+        },
+      },
       digest: t.sha256 ? Buffer.from(t.sha256, "hex") : sha256(t.token ?? ""),
     }));
   }
@@ -54,7 +63,7 @@ export function tokenDigest(token: string): string {
   return sha256(token).toString("hex");
 }
 
-const ANONYMOUS: Principal = { name: "anonymous", role: "admin" };
+const ANONYMOUS: Principal = { name: "anonymous", role: "admin", scope: {} };
 
 /** Sets the principal from `Authorization: Bearer …`; 401 without a known token. */
 export function authenticate(config: ApiConfig): MiddlewareHandler<ApiEnv> {

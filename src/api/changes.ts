@@ -5,6 +5,7 @@ import { FILTER_PROPERTIES, type FilterParams, filterOf } from "./change-filters
 import type { ApiDeps } from "./deps.js";
 import { notFound } from "./errors.js";
 import { type ParamSchema, pathParams, query } from "./params.js";
+import { checkRefInScope, narrowToScope } from "./scope.js";
 
 const seqText = { type: "string", pattern: "^[0-9]{1,15}$" };
 
@@ -52,7 +53,8 @@ export function changeRoutes(deps: ApiDeps): Hono<ApiEnv> {
 
   app.get("/changes", async (c) => {
     const params = query<ListParams>(c, LIST_CHANGES);
-    const items = await deps.store.readChanges({ ...filterOf(params), ...windowOf(params) });
+    const filter = narrowToScope(c.get("principal"), filterOf(params));
+    const items = await deps.store.readChanges({ ...filter, ...windowOf(params) });
     const last = items[items.length - 1];
     const nextCursor = last && items.length === params.limit ? String(last.seq) : null;
     return c.json({ items, nextCursor });
@@ -62,6 +64,7 @@ export function changeRoutes(deps: ApiDeps): Hono<ApiEnv> {
     const { seq } = pathParams<{ seq: number }>(c, CHANGE_PATH);
     const change = await deps.store.getChange(seq);
     if (!change) throw notFound(`no change with seq ${seq}`);
+    checkRefInScope(c.get("principal"), change.ref, `change ${seq}`);
     const revision = async (n: number | null) =>
       n === null ? null : ((await deps.store.getRevision(change.ref, n))?.object ?? null);
     const before = await revision(change.previousRevision);

@@ -50,6 +50,21 @@ describe("api config", () => {
     assert.equal((await loadConfig({ configPath, env: {} })).api, undefined);
   });
 
+  it("should take a replica's own address from apiListen, checked like api.listen", async () => {
+    const configPath = join(dir.path, "replica.yaml");
+    await writeFile(configPath, "sources: []\napi:\n  listen: 127.0.0.1:7070\n  auth: none\n");
+    const config = await loadConfig({ configPath, env: {}, apiListen: "127.0.0.1:7071" });
+    assert.equal(config.api?.listen, "127.0.0.1:7071");
+    await assert.rejects(loadConfig({ configPath, env: {}, apiListen: "0.0.0.0:7071" }), {
+      code: "CRW_CONFIG_INVALID",
+    });
+    const bare = join(dir.path, "bare.yaml");
+    await writeFile(bare, "sources: []\n");
+    await assert.rejects(loadConfig({ configPath: bare, env: {}, apiListen: "127.0.0.1:0" }), {
+      code: "CRW_USAGE",
+    });
+  });
+
   it("should refuse auth none on an address that is not loopback", async () => {
     await refused("  listen: 0.0.0.0:7070\n  auth: none", /only on a loopback address/);
     const ok = await load("  listen: '[::1]:0'\n  auth: none");

@@ -6,12 +6,25 @@ export const ROLES = ["viewer", "operator", "admin"] as const;
 /** viewer reads; operator also acts on delivery (retry dead letters); admin may do everything. */
 export type Role = (typeof ROLES)[number];
 
+/**
+ * What a token may see: changes and resources of one namespace and/or one source (unset:
+ * any). A token without a scope sees everything its role allows.
+ */
+export interface Scope {
+  namespace?: string;
+  source?: string;
+}
+
 /** One accepted bearer token: its sha256 (hex), or the token itself from `${VAR}`. */
 export interface ApiTokenConfig {
   name: string;
   role: Role;
   sha256?: string;
   token?: string;
+  /** Scope: the token sees only changes and resources of this namespace ("" cluster-scoped). */
+  namespace?: string;
+  /** Scope: the token sees only changes and resources of this source. */
+  source?: string;
 }
 
 /** The `api` block of crwatch.yaml; the API runs only when the block is present. */
@@ -56,6 +69,8 @@ export const apiConfigSchema: JsonSchema = {
           role: { enum: [...ROLES] },
           sha256: { type: "string", pattern: "^[0-9a-fA-F]{64}$" },
           token: { type: "string", minLength: 16 },
+          namespace: { type: "string" },
+          source: { type: "string", minLength: 1 },
         },
       },
     },

@@ -3,10 +3,26 @@ import type { ChangeLog } from "../store/store.js";
 
 /**
  * Tells watch streams that the log may have grown. The composition root provides it: in
- * the writing process, ingest's commit listener; elsewhere, `pollingNotifier`.
+ * the writing process, ingest's commit listener; on a shared PostgreSQL store, also the
+ * store's LISTEN/NOTIFY (another replica committed); for a read-only process on a store that
+ * cannot notify, `pollingNotifier`.
  */
 export interface CommitNotifier {
   subscribe(listener: () => void): () => void;
+}
+
+/** A notifier that its owner fires by hand (`notify`), from as many feeds as it likes. */
+export function fanoutNotifier(): CommitNotifier & { notify(): void } {
+  const listeners = new Set<() => void>();
+  return {
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    notify() {
+      for (const listener of listeners) listener();
+    },
+  };
 }
 
 /** A notifier fed by a callback registration that has no way to unregister (ingest.onCommit). */

@@ -168,7 +168,14 @@ export function openApiDocument(): Record<string, unknown> {
   }
   return {
     openapi: "3.1.0",
-    info: { title: "crwatch API", version: "1" },
+    info: {
+      title: "crwatch API",
+      version: "1",
+      description:
+        "Bearer tokens carry a role and may be scoped to one namespace and/or one source: " +
+        "lists and the watch stream are narrowed to the scope; one change or resource outside " +
+        "it, a filter naming another scope, metrics and dead letters answer 403.",
+    },
     security: [{ bearer: [] }],
     components: {
       securitySchemes: { bearer: { type: "http", scheme: "bearer" } },

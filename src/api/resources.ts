@@ -1,4 +1,4 @@
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { diff } from "../core/diff.js";
 import { summarize } from "../core/summarize.js";
 import type { Revision } from "../model/change.js";
@@ -8,6 +8,7 @@ import type { ApiEnv } from "./auth.js";
 import type { ApiDeps } from "./deps.js";
 import { badParameter, notFound } from "./errors.js";
 import { type ParamSchema, pathParams, query } from "./params.js";
+import { checkRefInScope, narrowToScope } from "./scope.js";
 
 /** A ref in a URL: base64url of `[source, group, kind, namespace, name]`. */
 export function resourceId(ref: Ref): string {
@@ -76,6 +77,14 @@ export function resourceRoutes(deps: ApiDeps): Hono<ApiEnv> {
   const app = new Hono<ApiEnv>();
   const { store } = deps;
 
+  /** The resource named by the path, 403 when it is outside the token's scope. */
+  const refOf = (c: Context<ApiEnv>, schema = RESOURCE_PATH): Ref => {
+    const { id } = pathParams<{ id: string }>(c, schema);
+    const ref = refOfId(id);
+    checkRefInScope(c.get("principal"), ref, "that resource");
+    return ref;
+  };
+
   const revisionOrFail = async (ref: Ref, n?: number) => {
     const revision = await store.getRevision(ref, n);
     if (!revision) throw notFound(`no revision ${n ?? "(latest)"} of that resource`);
@@ -85,20 +94,19 @@ export function resourceRoutes(deps: ApiDeps): Hono<ApiEnv> {
   app.get("/resources", async (c) => {
     const { cursor, ...params } = query<ListParams>(c, LIST_RESOURCES);
     const afterRef = cursor === undefined ? undefined : refOfId(cursor, "cursor");
-    const items = await store.listResources({ ...params, ...(afterRef ? { afterRef } : {}) });
+    const scoped = narrowToScope(c.get("principal"), params);
+    const items = await store.listResources({ ...scoped, ...(afterRef ? { afterRef } : {}) });
     const last = items[items.length - 1];
     const nextCursor = last && items.length === params.limit ? resourceId(last.ref) : null;
     return c.json({ items: items.map(resourceOf), nextCursor });
   });
 
   app.get("/resources/:id", async (c) => {
-    const { id } = pathParams<{ id: string }>(c, RESOURCE_PATH);
-    return c.json(resourceOf(await revisionOrFail(refOfId(id))));
+    return c.json(resourceOf(await revisionOrFail(refOf(c))));
   });
 
   app.get("/resources/:id/revisions", async (c) => {
-    const { id } = pathParams<{ id: string }>(c, RESOURCE_PATH);
-    const revisions = await store.listRevisions(refOfId(id));
+    const revisions = await store.listRevisions(refOf(c));
     if (revisions.length === 0) throw notFound("no such resource");
     const items = await Promise.all(
       revisions.map(async ({ object: _object, ...revision }) => {
@@ -111,14 +119,13 @@ export function resourceRoutes(deps: ApiDeps): Hono<ApiEnv> {
   });
 
   app.get("/resources/:id/revisions/:revision", async (c) => {
-    const { id, revision } = pathParams<{ id: string; revision: number }>(c, REVISION_PATH);
-    return c.json(resourceOf(await revisionOrFail(refOfId(id), revision)));
+    const { revision } = pathParams<{ id: string; revision: number }>(c, REVISION_PATH);
+    return c.json(resourceOf(await revisionOrFail(refOf(c, REVISION_PATH), revision)));
   });
 
   app.get("/resources/:id/diff", async (c) => {
-    const { id } = pathParams<{ id: string }>(c, RESOURCE_PATH);
+    const ref = refOf(c);
     const { from, to } = query<{ from: number; to: number }>(c, DIFF_QUERY);
-    const ref = refOfId(id);
     const before = (await revisionOrFail(ref, from)).object ?? {};
     const after = (await revisionOrFail(ref, to)).object ?? {};
     const patch = diff(before, after);

@@ -71,9 +71,13 @@ describe("api: access control", () => {
   });
 
   it("should accept hashed and plain configured tokens, telling who is asking", async () => {
-    assert.deepEqual(await json(await get("/api/v1/whoami")), { name: "v", role: "viewer" });
+    assert.deepEqual(await json(await get("/api/v1/whoami")), {
+      name: "v",
+      role: "viewer",
+      scope: {},
+    });
     const op = await json(await get("/api/v1/whoami", TOKENS.operator));
-    assert.deepEqual(op, { name: "o", role: "operator" });
+    assert.deepEqual(op, { name: "o", role: "operator", scope: {} });
   });
 
   it("should refuse a viewer's dead-letter retry with 403 and allow an operator's and admin's", async () => {
@@ -95,6 +99,7 @@ describe("api: access control", () => {
     assert.deepEqual(await json(await get("/api/v1/whoami", null)), {
       name: "anonymous",
       role: "admin",
+      scope: {},
     });
   });
 });

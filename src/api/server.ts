@@ -13,6 +13,7 @@ import { healthRoutes } from "./health.js";
 import { ApiMetrics, countStreamEnd, metricsRoutes, timeRequests } from "./metrics.js";
 import { openApiRoutes } from "./openapi.js";
 import { resourceRoutes } from "./resources.js";
+import { requireUnscoped } from "./scope.js";
 import { sinkRoutes } from "./sinks.js";
 import { sourceRoutes } from "./sources.js";
 import { uiRoutes } from "./ui.js";
@@ -65,6 +66,8 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
   const auth = authenticate(deps.config);
   app.use("/api/*", auth);
   app.use("/metrics", auth);
+  // Figures of every source and sink: not for a token scoped to a part of them.
+  app.use("/metrics", requireUnscoped());
   app.route("/", metricsRoutes(metrics));
   const v1 = new Hono<ApiEnv>();
   for (const routes of [

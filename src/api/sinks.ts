@@ -4,6 +4,7 @@ import { requireRole } from "./auth.js";
 import type { ApiDeps } from "./deps.js";
 import { notFound } from "./errors.js";
 import { jsonBody, type ParamSchema, pathParams } from "./params.js";
+import { requireUnscoped } from "./scope.js";
 
 export const SINK_PATH: ParamSchema = {
   type: "object",
@@ -50,28 +51,34 @@ export function sinkRoutes(deps: ApiDeps): Hono<ApiEnv> {
     return c.json({ lastSeq, items });
   });
 
-  app.get("/sinks/:name/dead-letters", async (c) => {
+  // Dead letters hold changes of every scope: for unscoped tokens only.
+  app.get("/sinks/:name/dead-letters", requireUnscoped(), async (c) => {
     const { name } = pathParams<{ name: string }>(c, SINK_PATH);
     const items = await deps.store.listDeadLetters({ consumer: consumerOf(name) });
     return c.json({ items });
   });
 
-  app.post("/sinks/:name/dead-letters/retry", requireRole("operator"), async (c) => {
-    const { name } = pathParams<{ name: string }>(c, SINK_PATH);
-    const consumer = consumerOf(name);
-    const { ids } = await jsonBody<{ ids?: number[] }>(c, RETRY_BODY);
-    const requeued = await deps.store.requeueDeadLetters({
-      consumer,
-      state: "dead",
-      ...(ids ? { ids } : {}),
-    });
-    deps.logger.info(
-      { sink: name, requeued, by: c.get("principal").name },
-      "dead letters requeued",
-    );
-    if (requeued > 0) deps.onDeadLettersRequeued?.();
-    return c.json({ requeued });
-  });
+  app.post(
+    "/sinks/:name/dead-letters/retry",
+    requireRole("operator"),
+    requireUnscoped(),
+    async (c) => {
+      const { name } = pathParams<{ name: string }>(c, SINK_PATH);
+      const consumer = consumerOf(name);
+      const { ids } = await jsonBody<{ ids?: number[] }>(c, RETRY_BODY);
+      const requeued = await deps.store.requeueDeadLetters({
+        consumer,
+        state: "dead",
+        ...(ids ? { ids } : {}),
+      });
+      deps.logger.info(
+        { sink: name, requeued, by: c.get("principal").name },
+        "dead letters requeued",
+      );
+      if (requeued > 0) deps.onDeadLettersRequeued?.();
+      return c.json({ requeued });
+    },
+  );
 
   return app;
 }

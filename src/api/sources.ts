@@ -11,14 +11,19 @@ async function sourceNames(deps: ApiDeps): Promise<string[]> {
 export function sourceRoutes(deps: ApiDeps): Hono<ApiEnv> {
   const app = new Hono<ApiEnv>();
   app.get("/sources", async (c) => {
+    const { scope } = c.get("principal");
     const health = new Map((await deps.store.listSourceHealth()).map((h) => [h.source, h]));
+    const names = (await sourceNames(deps)).filter(
+      (name) => scope.source === undefined || name === scope.source,
+    );
     const items = await Promise.all(
-      (await sourceNames(deps)).map(async (name) => ({
+      names.map(async (name) => ({
         name,
         configured: deps.sources.includes(name),
         health: health.get(name) ?? null,
         cursors: await deps.store.getSourceCursors(name),
-        openProblems: await deps.store.openProblems(name),
+        // A problem names a file or an address, not a namespace: not for a namespace's token.
+        openProblems: scope.namespace === undefined ? await deps.store.openProblems(name) : null,
       })),
     );
     return c.json({ items });

@@ -8,7 +8,7 @@ import type { Store } from "../store/store.js";
 import { tokenDigest } from "./auth.js";
 import { type ApiConfig, apiWithDefaults } from "./config.js";
 import type { ApiDeps } from "./deps.js";
-import type { CommitNotifier } from "./notifier.js";
+import { type CommitNotifier, fanoutNotifier } from "./notifier.js";
 
 /** Tokens of the test config, one per role. */
 export const TOKENS = {
@@ -31,16 +31,7 @@ export function testConfig(over: Partial<ApiConfig> = {}): ApiConfig {
 
 /** A notifier the test fires by hand after it commits. */
 export function manualNotifier(): CommitNotifier & { notify(): void } {
-  const listeners = new Set<() => void>();
-  return {
-    subscribe(listener) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
-    notify: () => {
-      for (const l of listeners) l();
-    },
-  };
+  return fanoutNotifier();
 }
 
 export interface Fixture {

@@ -32,18 +32,42 @@ export interface WatchEvent {
 
 export function encodeEvent(change: Change): WatchEvent {
   const text = `id: ${change.seq}\nevent: change\ndata: ${JSON.stringify(change)}\n\n`;
-  return { change, bytes: encoder.encode(text) };
+  // A Buffer (not TextEncoder's Uint8Array): the socket takes it as is, without a copy.
+  return { change, bytes: Buffer.from(text, "utf8") };
+}
+
+/**
+ * Streams whose filters are equal: a new change is matched against the filter once for all
+ * of them, and the same bytes are written to each.
+ */
+interface FilterClass {
+  filter: ChangeQuery;
+  live: Set<WatchStream>;
+}
+
+/** Equal filters give equal keys (keys sorted, list values sorted). */
+export function filterKey(filter: ChangeQuery): string {
+  const entries = Object.entries(filter)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => [k, Array.isArray(v) ? [...v].sort() : v] as const)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return JSON.stringify(entries);
 }
 
 /**
  * Reads each new change from the log once and offers it to every open stream. Streams read
  * their backlog from the log themselves, so nothing is fed from memory alone: memory holds
- * at most `maxBuffered` events per stream.
+ * at most `maxBuffered` events per stream. Live streams are grouped by filter: each change
+ * is encoded once, matched once per distinct filter, and its bytes written to every stream
+ * of each matching group, with the writes of one read corked into one write per socket.
  */
 export class WatchHub {
   readonly options: WatchHubOptions;
   private seq = 0;
   private readonly streams = new Set<WatchStream>();
+  /** Streams still reading their backlog: they keep what the hub reads meanwhile. */
+  private readonly catching = new Set<WatchStream>();
+  private readonly classes = new Map<string, FilterClass>();
   private unsubscribe: (() => void) | undefined;
   private pumping: Promise<void> | undefined;
   private again = false;
@@ -61,16 +85,37 @@ export class WatchHub {
     return this.streams.size;
   }
 
+  /** Distinct filters among the live streams (what a new change is matched against). */
+  get filterClasses(): number {
+    return this.classes.size;
+  }
+
   /** A stream of the changes after `since` that pass `filter`: the backlog, then live. */
   open(filter: ChangeQuery, since: number, transport: Transport): WatchStream {
-    const stream = new WatchStream(this, filter, since, transport);
+    const stream = new WatchStream(this, filter, filterKey(filter), since, transport);
     this.streams.add(stream);
+    this.catching.add(stream);
     transport.attach(stream);
     return stream;
   }
 
+  /** The stream has read its backlog: from now on it gets its group's live changes. */
+  promote(stream: WatchStream): void {
+    if (!this.catching.delete(stream)) return;
+    let group = this.classes.get(stream.key);
+    if (!group) {
+      group = { filter: stream.filter, live: new Set() };
+      this.classes.set(stream.key, group);
+    }
+    group.live.add(stream);
+  }
+
   remove(stream: WatchStream, reason: StreamEnd): void {
-    if (this.streams.delete(stream)) this.options.onStreamEnd?.(reason);
+    if (!this.streams.delete(stream)) return;
+    this.catching.delete(stream);
+    const group = this.classes.get(stream.key);
+    if (group?.live.delete(stream) && group.live.size === 0) this.classes.delete(stream.key);
+    this.options.onStreamEnd?.(reason);
   }
 
   /** The log grew: read what is new (one reader, however often it is poked). */
@@ -104,9 +149,25 @@ export class WatchHub {
       if (!last) return;
       this.seq = last.seq;
       if (this.streams.size === 0) continue;
-      const events = batch.map(encodeEvent);
-      for (const stream of this.streams) stream.offer(events);
+      this.broadcast(batch.map(encodeEvent));
     }
+  }
+
+  private broadcast(events: WatchEvent[]): void {
+    for (const stream of this.catching) stream.keep(events);
+    const corked: WatchStream[] = [];
+    for (const group of this.classes.values()) {
+      const matched = events.filter((e) => matchesChangeQuery(e.change, group.filter));
+      if (matched.length === 0) continue;
+      // Several events for one socket: corked, they leave in one write when uncorked.
+      const cork = matched.length > 1;
+      // A stream cut off as slow leaves the set while we walk it, which a Set allows.
+      for (const stream of group.live) {
+        if (cork && stream.cork()) corked.push(stream);
+        stream.deliver(matched);
+      }
+    }
+    for (const stream of corked) stream.uncork();
   }
 }
 
@@ -118,6 +179,9 @@ export interface Transport {
   /** Called once: the transport calls `stream.catchUp()` whenever the client has room. */
   attach(stream: WatchStream): void;
   write(bytes: Uint8Array): void;
+  /** Holds writes until `uncork` (one system call for several events); false: not supported. */
+  cork?(): boolean;
+  uncork?(): void;
   /** Events the client can still take before it counts as behind; negative: over the limit. */
   room(): number;
   close(): void;
@@ -185,6 +249,11 @@ export class NodeTransport implements Transport {
     private readonly res: ServerResponse,
     private readonly maxBuffered: number,
   ) {
+    // Without chunked framing the body ends where the connection does (RFC 9112 §6.3), as a
+    // watch stream does anyway; each event is then one plain socket write, where a chunk
+    // costs a corked three-part writev (size line, bytes, CRLF) per event per subscriber.
+    res.removeHeader("Transfer-Encoding");
+    res.shouldKeepAlive = false;
     res.writeHead(200, SSE_HEADERS);
     res.write(RETRY_HINT);
   }
@@ -201,6 +270,15 @@ export class NodeTransport implements Transport {
   write(bytes: Uint8Array): void {
     if (this.res.writableNeedDrain) this.queued++;
     this.res.write(bytes);
+  }
+
+  cork(): boolean {
+    this.res.cork();
+    return true;
+  }
+
+  uncork(): void {
+    this.res.uncork();
   }
 
   room(): number {
@@ -226,8 +304,8 @@ export const SSE_HEADERS = {
  * One client's stream. It first reads its backlog from the log at the client's pace
  * (`catchUp` runs while the transport has room), keeping what the hub offers meanwhile; once
  * a read comes back short it sends what it kept (skipping what the backlog already had) and
- * goes live. A client that lets more than `maxBuffered` live events pile up is cut off with
- * CRW_API_SLOW_SUBSCRIBER and can resume with Last-Event-ID.
+ * joins its filter's group of live streams. A client that lets more than `maxBuffered` live
+ * events pile up is cut off with CRW_API_SLOW_SUBSCRIBER and can resume with Last-Event-ID.
  */
 export class WatchStream {
   private cursor: number;
@@ -241,25 +319,44 @@ export class WatchStream {
 
   constructor(
     private readonly hub: WatchHub,
-    private readonly filter: ChangeQuery,
+    readonly filter: ChangeQuery,
+    /** `filterKey(filter)`: which group of live streams it joins. */
+    readonly key: string,
     since: number,
     private readonly transport: Transport,
   ) {
     this.cursor = since;
   }
 
-  /** Changes the hub just read, in seq order. */
-  offer(events: WatchEvent[]): void {
-    if (this.closed) return;
-    if (this.live) {
-      this.deliver(events);
-      return;
-    }
-    this.pending.push(...events);
+  /** While reading the backlog: what the hub just read, in seq order, sent once live. */
+  keep(events: WatchEvent[]): void {
+    if (this.closed || this.live) return;
+    for (const event of events) this.pending.push(event);
     if (this.pending.length > this.hub.options.maxBuffered) {
       this.pending = [];
       this.overflowed = true;
     }
+  }
+
+  /** Live events that pass this stream's filter, in seq order. */
+  deliver(events: WatchEvent[]): void {
+    for (const event of events) {
+      if (this.closed) return;
+      if (event.change.seq <= this.cursor) continue;
+      this.send(event);
+      if (this.transport.room() < 0) {
+        this.end("slow");
+        return;
+      }
+    }
+  }
+
+  cork(): boolean {
+    return this.transport.cork?.() ?? false;
+  }
+
+  uncork(): void {
+    this.transport.uncork?.();
   }
 
   end(reason: StreamEnd): void {
@@ -314,23 +411,11 @@ export class WatchStream {
 
   private goLive(): void {
     this.live = true;
-    const kept = this.pending;
+    const kept = this.pending.filter((e) => matchesChangeQuery(e.change, this.filter));
     this.pending = [];
+    this.hub.promote(this);
     this.deliver(kept);
-    this.scheduleHeartbeat();
-  }
-
-  private deliver(events: WatchEvent[]): void {
-    for (const event of events) {
-      if (this.closed) return;
-      const { change } = event;
-      if (change.seq <= this.cursor || !matchesChangeQuery(change, this.filter)) continue;
-      this.send(event);
-      if (this.transport.room() < 0) {
-        this.end("slow");
-        return;
-      }
-    }
+    if (!this.closed) this.scheduleHeartbeat();
   }
 
   private send(event: WatchEvent): void {

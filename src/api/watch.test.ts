@@ -66,6 +66,43 @@ describe("watch: over a real socket", () => {
     await resumed.return(undefined);
   });
 
+  it("should group streams by filter and give each stream of a group the same events", async () => {
+    const aborts: AbortController[] = [];
+    const open = async (query: string) => {
+      const abort = new AbortController();
+      aborts.push(abort);
+      const res = await fetch(`${server.url}/api/v1/watch?since=0${query}`, {
+        headers: auth,
+        signal: abort.signal,
+      });
+      return readEvents(res.body as ReadableStream<Uint8Array>);
+    };
+    // Two equal filters (the list parameters in another order), one other, one without.
+    const streams = [
+      await open("&type=MODIFIED,ADDED&name=cart"),
+      await open("&name=cart&type=ADDED,MODIFIED"),
+      await open("&type=MODIFIED"),
+      await open(""),
+    ];
+    await waitFor(() => server.hub.filterClasses === 3, 10_000, "the streams to go live");
+    // One commit of several changes: the hub writes them to each socket corked, in one go.
+    await fx.commit([...sampleChanges(), ...edits("cart", 1, 3)]); // 1-3, then cart 4-6
+    const [cartA, cartB, modified, all] = await Promise.all([
+      take(streams[0]!, 3),
+      take(streams[1]!, 3),
+      take(streams[2]!, 3),
+      take(streams[3]!, 6),
+    ]);
+    assert.deepEqual(ids(cartA), [4, 5, 6]);
+    assert.deepEqual(cartB, cartA);
+    assert.deepEqual(ids(modified), [2, 5, 6]);
+    assert.deepEqual(ids(all), [1, 2, 3, 4, 5, 6]);
+    for (const abort of aborts) abort.abort();
+    for (const events of streams) await events.return(undefined).catch(() => undefined);
+    await waitFor(() => server.hub.size === 0, 10_000, "the server to notice the disconnects");
+    assert.equal(server.hub.filterClasses, 0);
+  });
+
   it("should refuse a watch without a token and a bad Last-Event-ID", async () => {
     const anonymous = await fetch(`${server.url}/api/v1/watch`);
     assert.equal(anonymous.status, 401);

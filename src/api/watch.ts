@@ -5,6 +5,7 @@ import { FILTER_PROPERTIES, type FilterParams, filterOf } from "./change-filters
 import type { ApiDeps } from "./deps.js";
 import { badParameter } from "./errors.js";
 import { type ParamSchema, query } from "./params.js";
+import { narrowToScope } from "./scope.js";
 import { NodeTransport, SSE_HEADERS, type WatchHub, WebTransport } from "./watch-hub.js";
 
 export const WATCH_QUERY: ParamSchema = {
@@ -42,7 +43,8 @@ export function watchRoutes(deps: ApiDeps, hub: WatchHub): Hono<ApiEnv> {
   const app = new Hono<ApiEnv>();
   app.get("/watch", async (c) => {
     const params = query<FilterParams & { since?: number }>(c, WATCH_QUERY);
-    const filter = filterOf(params);
+    // The token's scope is part of the filter: the backlog query and the live match alike.
+    const filter = narrowToScope(c.get("principal"), filterOf(params));
     const since = await resumePoint(deps, c.req.header("last-event-id"), params.since);
     const { maxBuffered } = deps.config.watch;
     // On a real socket, write to the Node response directly (no web-stream cost per event).

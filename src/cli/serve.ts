@@ -10,6 +10,7 @@ interface ServeFlags {
   config?: string;
   dataDir?: string;
   watch?: string[];
+  apiListen?: string;
   logLevel: string;
 }
 
@@ -27,6 +28,10 @@ export function registerServe(program: Command): void {
       "watch a file, directory or glob (repeatable; a files source named `files`)",
       collect,
     )
+    .option(
+      "--api-listen <host:port>",
+      "the API's address (overrides api.listen; each replica of a shared store needs its own)",
+    )
     .option("--log-level <level>", `one of ${LOG_LEVELS.join(", ")}`, "info")
     .action(async (flags: ServeFlags) => serve(flags));
 }
@@ -42,6 +47,7 @@ async function serve(flags: ServeFlags): Promise<void> {
     ...(configPath ? { configPath } : {}),
     ...(flags.dataDir ? { dataDir: flags.dataDir } : {}),
     ...(flags.watch ? { watch: flags.watch } : {}),
+    ...(flags.apiListen ? { apiListen: flags.apiListen } : {}),
   });
   if (config.sources.length === 0) {
     throw new CrwatchError(

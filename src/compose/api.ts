@@ -1,18 +1,21 @@
 import type { Logger } from "pino";
-import { callbackNotifier } from "../api/notifier.js";
+import type { CommitNotifier } from "../api/notifier.js";
 import { type ApiServer, startApiServer } from "../api/server.js";
 import type { CrwatchConfig } from "../config/schema.js";
 import type { Clock } from "../core/clock.js";
-import type { Ingest } from "../ingest/pipeline.js";
 import { consumerOf } from "../sinks/dispatcher.js";
 import type { Store } from "../store/store.js";
 
-/** The API of a writing process: new commits are noticed through ingest's commit listener. */
+/**
+ * The API of a `serve` process. `notifier` says when the log grew: ingest's commit listener
+ * in a single writer; on a shared store also the store's LISTEN/NOTIFY, so a replica that
+ * does not drive a source still streams what the one that does commits.
+ */
 export function startApi(
   config: CrwatchConfig,
   parts: {
     store: Store;
-    ingest: Ingest;
+    notifier: CommitNotifier;
     log: Logger;
     clock: Clock;
     onRequeued: () => void;
@@ -26,7 +29,7 @@ export function startApi(
     config: config.api,
     sources: config.sources.map((s) => s.name),
     sinks: config.sinks.map((s) => ({ name: s.name, consumer: consumerOf(s.name) })),
-    notifier: callbackNotifier((listener) => parts.ingest.onCommit(listener)),
+    notifier: parts.notifier,
     logger: parts.log.child({ component: "api" }),
     clock: parts.clock,
     onDeadLettersRequeued: parts.onRequeued,

@@ -23,6 +23,8 @@ export interface LoadOptions {
   dataDir?: string;
   /** Adds a files source named `files` watching these paths. */
   watch?: string[];
+  /** Overrides `api.listen` (each replica of a shared store listens on its own address). */
+  apiListen?: string;
   cwd?: string;
   env?: NodeJS.ProcessEnv;
 }
@@ -52,6 +54,12 @@ export async function loadConfig(options: LoadOptions): Promise<CrwatchConfig> {
   }
   checkUniqueNames(config.sources, "sources", options.configPath ?? "flags");
   checkUniqueNames(config.sinks, "sinks", options.configPath ?? "flags");
+  if (options.apiListen !== undefined) {
+    if (!config.api) {
+      throw new CrwatchError("CRW_USAGE", "--api-listen needs an api block in the config");
+    }
+    config.api = { ...config.api, listen: options.apiListen };
+  }
   if (config.api) checkApiConfig(config.api, options.configPath ?? "flags");
   return config;
 }

@@ -202,7 +202,7 @@ async function loadHealth() {
         {},
         `source ${s.name}: `,
         el("span", { class: status === "ok" ? "ok" : "bad" }, status),
-        s.openProblems.length ? ` · ${s.openProblems.length} problem(s)` : "",
+        s.openProblems?.length ? ` · ${s.openProblems.length} problem(s)` : "",
       );
     }),
   );
@@ -319,6 +319,14 @@ function drawChart() {
   $("chart").replaceChildren(...rows);
 }
 
+/** ", namespace edge" for a token that sees one namespace and/or one source. */
+function scopeText(scope) {
+  const parts = [];
+  if (scope?.namespace !== undefined) parts.push(`namespace ${scope.namespace || "(cluster)"}`);
+  if (scope?.source !== undefined) parts.push(`source ${scope.source}`);
+  return parts.length ? `, ${parts.join(", ")} only` : "";
+}
+
 function setStatus(text) {
   $("status").textContent = text;
 }
@@ -328,7 +336,7 @@ async function start() {
     const me = await api("/api/v1/whoami");
     $("login").hidden = true;
     $("main").hidden = false;
-    setStatus(`signed in as ${me.name} (${me.role})`);
+    setStatus(`signed in as ${me.name} (${me.role}${scopeText(me.scope)})`);
     await Promise.all([loadTimeline(), loadHealth(), loadResources()]);
   } catch (err) {
     if (err.status !== 401) return setStatus(`error: ${err.message}`);
