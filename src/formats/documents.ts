@@ -1,11 +1,16 @@
 import {
+  Composer,
+  type CST,
   type Document,
+  type DocumentOptions,
   isAlias,
   isCollection,
   isPair,
   LineCounter,
   type Node,
-  parseAllDocuments,
+  Parser,
+  type SchemaOptions,
+  type ParseOptions as YamlParseOptions,
 } from "yaml";
 import { sha256Hex } from "../core/stable-json.js";
 import type { ErrorCode } from "../model/errors.js";
@@ -204,10 +209,14 @@ function parseText(
     ],
   });
   const lineCounter = new LineCounter();
-  let parsed: ReturnType<typeof parseAllDocuments>;
+  let tokens: CST.Token[];
+  let parsed: Document.Parsed[];
   try {
+    // Lexed once: the YAML 1.1 reading below composes the same tokens again (lexing and
+    // parsing are two thirds of the time, and do not depend on the YAML version).
+    tokens = [...new Parser(lineCounter.addNewLine).parse(text)];
     // Merge keys (`<<`) on: Kubernetes, decK (go-yaml) and LiteLLM (PyYAML) all honour them.
-    parsed = parseAllDocuments(text, { lineCounter, merge: true });
+    parsed = composeAll(tokens, { merge: true });
   } catch (err) {
     if (err instanceof RangeError) return problem("CRW_YAML_SYNTAX", TOO_DEEP);
     return problem("CRW_YAML_SYNTAX", `the file could not be parsed: ${firstLine(err)}`);
@@ -215,12 +224,19 @@ function parseText(
   const errors = parsed.flatMap((doc) => doc.errors);
   const first = errors[0];
   if (first) {
-    const at = first.linePos?.[0] ?? lineCounter.linePos(first.pos[0]);
+    const at = lineCounter.linePos(first.pos[0]);
     if (/Maximum call stack/i.test(first.message)) {
       return problem("CRW_YAML_SYNTAX", TOO_DEEP, at.line, at.col);
     }
     const more = errors.length > 1 ? ` (and ${errors.length - 1} more errors)` : "";
-    return problem("CRW_YAML_SYNTAX", `${firstLine(first)}${more}`, at.line, at.col);
+    // As parseAllDocuments words it (its prettifyError, minus the quoted source line).
+    const where = first.pos[0] === -1 ? "" : ` at line ${at.line}, column ${at.col}`;
+    return problem(
+      "CRW_YAML_SYNTAX",
+      `${firstLine(`${first.message}${where}`)}${more}`,
+      at.line,
+      at.col,
+    );
   }
   const documents: ParsedDocument[] = [];
   for (const [index, doc] of parsed.entries()) {
@@ -246,9 +262,17 @@ function parseText(
     documents.push(Object.defineProperty({ index, line, value }, "lineOf", { value: lineOf }));
   }
   if (documents.some(readsAsYaml11)) {
-    return yaml11Result(asYaml11(text, documents), path, bytes);
+    return yaml11Result(asYaml11(tokens, documents), path, bytes);
   }
   return { documents, problems: [] };
+}
+
+/** What `parseAllDocuments` does after lexing: the documents of a token stream. */
+function composeAll(
+  tokens: CST.Token[],
+  options: YamlParseOptions & DocumentOptions & SchemaOptions,
+): Document.Parsed[] {
+  return [...new Composer(options).compose(tokens)];
 }
 
 /**
@@ -376,10 +400,10 @@ class NonFinite extends String {}
  * on; integers beyond 2^53 stay exact (as their digits). A document that fails the second
  * reading keeps its first one (the file parsed, and losing it would look like a deletion).
  */
-function asYaml11(text: string, documents: ParsedDocument[]): ParsedDocument[] {
-  let reparsed: ReturnType<typeof parseAllDocuments>;
+function asYaml11(tokens: CST.Token[], documents: ParsedDocument[]): ParsedDocument[] {
+  let reparsed: Document.Parsed[];
   try {
-    reparsed = parseAllDocuments(text, { version: "1.1", merge: true, intAsBigInt: true });
+    reparsed = composeAll(tokens, { version: "1.1", merge: true, intAsBigInt: true });
   } catch {
     return documents;
   }
