@@ -37,6 +37,12 @@ export interface ParseOptions {
    * 100 services each merge `<<: *defaults` is fine, a billion laughs is not.
    */
   maxExpandedNodes?: number;
+  /**
+   * The file is JSON (by its name): read with JSON.parse, many times faster than the YAML
+   * parser, whenever that gives what the YAML reading gives (see parseJson); otherwise, and
+   * for every error message, the YAML parser reads it as before.
+   */
+  json?: boolean;
 }
 
 export interface ParseResult {
@@ -59,6 +65,8 @@ export function parseDocuments(bytes: Buffer, path: string, options: ParseOption
   if (problem) return { documents: [], problems: [problem] };
   let text = bytes.toString("utf8");
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  const fast = options.json ? parseJson(text) : undefined;
+  if (fast) return fast;
   return parseText(text, bytes, path, options.maxExpandedNodes ?? DEFAULT_MAX_EXPANDED_NODES);
 }
 
@@ -185,6 +193,53 @@ function lineOfOffset(bytes: Uint8Array, offset: number): number {
 function locationOfOffset(bytes: Uint8Array, offset: number, path: string): Location {
   const lineStart = bytes.subarray(0, offset).lastIndexOf(0x0a) + 1;
   return { path, line: lineOfOffset(bytes, offset), column: offset - lineStart + 1 };
+}
+
+/**
+ * JSON.parse where its answer is the YAML parser's: not for text with a number the two read
+ * differently (an exponent, which YAML 1.1 keeps as a string; digits beyond 2^53, which the
+ * YAML 1.1 reading keeps exact), a repeated key (an error in YAML, the last one wins in
+ * JSON.parse), a decK or LiteLLM file (its entities' lines come from the YAML nodes), or
+ * text that does not parse (the YAML parser says where). Undefined means: read it as YAML.
+ */
+function parseJson(text: string): ParseResult | undefined {
+  if (/\d[eE]|\d{16}/.test(text)) return undefined;
+  let value: JsonValue;
+  try {
+    value = JSON.parse(text) as JsonValue;
+  } catch {
+    return undefined;
+  }
+  if (value === null) return { documents: [], problems: [] };
+  if (detectFormat(value) !== undefined || countKeys(value) !== countKeysInText(text)) {
+    return undefined;
+  }
+  const start = text.search(/\S/);
+  const line = text.slice(0, start).split("\n").length;
+  return { documents: [{ index: 0, line, value }], problems: [] };
+}
+
+function countKeys(value: JsonValue): number {
+  if (Array.isArray(value)) return value.reduce<number>((n, item) => n + countKeys(item), 0);
+  if (value === null || typeof value !== "object") return 0;
+  let n = 0;
+  for (const key of Object.keys(value)) n += 1 + countKeys(value[key]!);
+  return n;
+}
+
+/** Strings followed by a colon in text that JSON.parse accepted: its object keys, repeats included. */
+function countKeysInText(text: string): number {
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    if (text.charCodeAt(i) !== 0x22) continue;
+    for (i++; i < text.length && text.charCodeAt(i) !== 0x22; i++) {
+      if (text.charCodeAt(i) === 0x5c) i++;
+    }
+    let j = i + 1;
+    while (j < text.length && /\s/.test(text.charAt(j))) j++;
+    if (text.charCodeAt(j) === 0x3a) n++;
+  }
+  return n;
 }
 
 function parseText(
