@@ -97,11 +97,24 @@ export class Ingest {
         // The caller (the source runtime) reports it, once per episode.
         this.options.log.debug({ error: errorMessage(err) }, "ingest commit failed");
         for (const p of taken) p.reject(err);
+        // What a failed source queued behind these must not commit before their retry does.
+        for (const p of this.takeQueuedOf(new Set(taken.map((t) => t.observation.source)))) {
+          p.reject(err);
+        }
       }
     }
     // In the same synchronous step as the last queue check, so an accept() from here on
     // starts a new drain instead of queueing behind one that has finished.
     this.running = null;
+  }
+
+  private takeQueuedOf(sources: Set<string>): Pending[] {
+    const taken = this.queue.filter((p) => sources.has(p.observation.source));
+    if (taken.length > 0) {
+      const rest = this.queue.filter((p) => !sources.has(p.observation.source));
+      this.queue.splice(0, this.queue.length, ...rest);
+    }
+    return taken;
   }
 
   private async commit(observations: Observation[]): Promise<Change[]> {
