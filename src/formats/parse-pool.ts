@@ -29,7 +29,6 @@ interface Task {
   resolve: (result: TimedParse) => void;
   reject: (err: unknown) => void;
   signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
 }
 
 interface Slot {
@@ -53,6 +52,8 @@ export class ParsePool {
   private nextId = 1;
   private closed = false;
   private crashes = 0;
+  /** Tasks by the signal that may abort them; a WeakMap lets a finished run's signal go. */
+  private readonly bySignal = new WeakMap<AbortSignal, Set<Task>>();
 
   constructor(options: ParsePoolOptions = {}) {
     this.size = Math.max(1, options.size ?? availableParallelism());
@@ -73,12 +74,8 @@ export class ParsePool {
         resolve,
         reject,
         signal,
-        onAbort: undefined,
       };
-      if (signal) {
-        task.onAbort = () => this.abort(task);
-        signal.addEventListener("abort", task.onAbort, { once: true });
-      }
+      if (signal) this.watch(signal, task);
       this.queue.push(task);
       this.dispatch();
     });
@@ -170,8 +167,27 @@ export class ParsePool {
     this.dispatch();
   }
 
+  /** One abort listener per signal, whatever the number of its tasks (a walk queues hundreds). */
+  private watch(signal: AbortSignal, task: Task): void {
+    let tasks = this.bySignal.get(signal);
+    if (!tasks) {
+      const set = new Set<Task>();
+      tasks = set;
+      this.bySignal.set(signal, set);
+      signal.addEventListener(
+        "abort",
+        () => {
+          this.bySignal.delete(signal);
+          for (const t of [...set]) this.abort(t);
+        },
+        { once: true },
+      );
+    }
+    tasks.add(task);
+  }
+
   private settle(task: Task, done: () => void): void {
-    if (task.onAbort) task.signal?.removeEventListener("abort", task.onAbort);
+    if (task.signal) this.bySignal.get(task.signal)?.delete(task);
     done();
   }
 }
