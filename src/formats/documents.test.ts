@@ -263,3 +263,29 @@ describe("parseDocuments on .json files", () => {
     assert.equal(read('{"a": 1, "a": 2}', true).problems[0]?.code, "CRW_YAML_SYNTAX");
   });
 });
+
+describe("parseDocuments on a mapping with many keys", () => {
+  const configMap = (keys: string[]) =>
+    Buffer.from(
+      `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: big}\ndata:\n${keys.map((k) => `  ${k}: v\n`).join("")}`,
+    );
+
+  it("should read every key of a 20,000-key ConfigMap", () => {
+    const keys = Array.from({ length: 20_000 }, (_, i) => `key-${i}`);
+    const { documents, problems } = parseDocuments(configMap(keys), "/w/big.yaml", {
+      maxBytes: 8 * MiB,
+    });
+    assert.deepEqual(problems, []);
+    const data = (documents[0]?.value as { data: Record<string, string> }).data;
+    assert.equal(Object.keys(data).length, 20_000);
+  });
+
+  it("should still refuse a key repeated far down a big mapping, at the repeated key's line", () => {
+    const keys = Array.from({ length: 20_000 }, (_, i) => `key-${i}`);
+    keys.push("key-7");
+    const { problems } = parseDocuments(configMap(keys), "/w/big.yaml", { maxBytes: 8 * MiB });
+    assert.equal(problems[0]?.code, "CRW_YAML_SYNTAX");
+    assert.match(problems[0]?.message ?? "", /Map keys must be unique at line 20005, column 3/);
+    assert.equal(problems[0]?.location.line, 20_005);
+  });
+});

@@ -6,10 +6,13 @@ import {
   isAlias,
   isCollection,
   isPair,
+  isScalar,
   LineCounter,
   type Node,
   Parser,
   type SchemaOptions,
+  visit,
+  YAMLParseError,
   type ParseOptions as YamlParseOptions,
 } from "yaml";
 import { sha256Hex } from "../core/stable-json.js";
@@ -322,12 +325,68 @@ function parseText(
   return { documents, problems: [] };
 }
 
-/** What `parseAllDocuments` does after lexing: the documents of a token stream. */
+/**
+ * What `parseAllDocuments` does after lexing: the documents of a token stream. The library
+ * checks each mapping key against every key before it, which made a 45,000-key ConfigMap
+ * take most of a minute; here keys are checked by a set per mapping instead. A file that does
+ * repeat a key is composed again the library's way (exact error positions), unless it is so
+ * big that this would be slow: then the error is placed at the repeated key itself.
+ */
 function composeAll(
   tokens: CST.Token[],
   options: YamlParseOptions & DocumentOptions & SchemaOptions,
 ): Document.Parsed[] {
-  return [...new Composer(options).compose(tokens)];
+  const docs = [...new Composer({ ...options, uniqueKeys: false }).compose(tokens)];
+  let keys = 0;
+  const repeats = docs.map((doc) => {
+    const found = repeatedKeys(doc);
+    keys += found.keys;
+    return found.repeated;
+  });
+  if (repeats.every((r) => r.length === 0)) return docs;
+  if (keys <= EXACT_DUPLICATE_CHECK_KEYS) return [...new Composer(options).compose(tokens)];
+  for (const [i, doc] of docs.entries()) addErrors(doc, repeats[i]!);
+  return docs;
+}
+
+/** Up to this many keys in a file with a repeated key, the library finds it (see composeAll). */
+const EXACT_DUPLICATE_CHECK_KEYS = 10_000;
+
+/** Keys that repeat an earlier key of their mapping (the library's test: equal scalar values). */
+function repeatedKeys(doc: Document.Parsed): { keys: number; repeated: YAMLParseError[] } {
+  const repeated: YAMLParseError[] = [];
+  let keys = 0;
+  visit(doc, {
+    Map(_, map) {
+      const seen = new Set<unknown>();
+      keys += map.items.length;
+      for (const { key } of map.items) {
+        if (!isScalar(key) || Number.isNaN(key.value)) continue;
+        if (!seen.has(key.value)) {
+          seen.add(key.value);
+          continue;
+        }
+        const at = key.range?.[0] ?? -1;
+        repeated.push(new YAMLParseError([at, at + 1], "DUPLICATE_KEY", "Map keys must be unique"));
+      }
+    },
+  });
+  return { keys, repeated };
+}
+
+/** Adds errors among a document's own, in order of position. */
+function addErrors(doc: Document.Parsed, found: YAMLParseError[]): void {
+  if (found.length === 0) return;
+  found.sort((a, b) => a.pos[0] - b.pos[0]);
+  const errors = doc.errors;
+  const merged: YAMLParseError[] = [];
+  let i = 0;
+  for (const error of found) {
+    while (i < errors.length && errors[i]!.pos[0] <= error.pos[0]) merged.push(errors[i++]!);
+    merged.push(error);
+  }
+  merged.push(...errors.slice(i));
+  errors.splice(0, errors.length, ...merged);
 }
 
 /**
