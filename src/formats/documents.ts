@@ -10,6 +10,7 @@ import {
   LineCounter,
   type Node,
   Parser,
+  Schema,
   type SchemaOptions,
   visit,
   YAMLParseError,
@@ -319,10 +320,48 @@ function parseText(
     // Not enumerable: a helper, not data (documents compare and serialize as before).
     documents.push(Object.defineProperty({ index, line, value }, "lineOf", { value: lineOf }));
   }
-  if (documents.some(readsAsYaml11)) {
+  if (documents.some(readsAsYaml11) && readsDifferentlyAsYaml11(text, parsed)) {
     return yaml11Result(asYaml11(tokens, documents), path, bytes);
   }
   return { documents, problems: [] };
+}
+
+/** Plain scalars that YAML 1.1 and 1.2 read the same: true/false and null spellings. */
+const SAME_IN_BOTH = /^(?:true|True|TRUE|false|False|FALSE|~|null|Null|NULL|)$/;
+const DECIMAL = /^[-+]?(?:0|[1-9][0-9]*)$/;
+
+/** The patterns by which each schema gives a plain scalar a type other than string. */
+function typePatterns(schema: "yaml-1.1" | "core"): RegExp[] {
+  const tags = new Schema({ schema, merge: true }).tags as Array<{ tag: string; test?: RegExp }>;
+  return tags.flatMap((t) => (t.test && !t.tag.endsWith(":merge") ? [t.test] : []));
+}
+const TYPED = [...typePatterns("yaml-1.1"), ...typePatterns("core")];
+
+/**
+ * Whether the YAML 1.1 reading (asYaml11) could differ from the 1.2 one, so it is worth its
+ * time (a second compose, a fifth of a manifest's parse). It cannot when every plain scalar
+ * is a string to both schemas (`10s`, `v1`, a name: no type pattern of either matches), a
+ * true/false/null spelling, or a plain decimal integer within 2^53; and no explicit tag (`!`)
+ * appears anywhere.
+ */
+function readsDifferentlyAsYaml11(text: string, docs: Document.Parsed[]): boolean {
+  if (text.includes("!")) return true;
+  let differs = false;
+  for (const doc of docs) {
+    visit(doc, {
+      Scalar(_, node) {
+        if (node.type !== "PLAIN") return undefined;
+        const source = String(node.source ?? "");
+        if (SAME_IN_BOTH.test(source)) return undefined;
+        if (DECIMAL.test(source) && Number.isSafeInteger(Number(source))) return undefined;
+        if (!TYPED.some((pattern) => pattern.test(source))) return undefined;
+        differs = true;
+        return visit.BREAK;
+      },
+    });
+    if (differs) return true;
+  }
+  return false;
 }
 
 /**
