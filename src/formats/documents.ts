@@ -5,6 +5,7 @@ import {
   type DocumentOptions,
   isAlias,
   isCollection,
+  isMap,
   isPair,
   isScalar,
   LineCounter,
@@ -12,7 +13,6 @@ import {
   Parser,
   Schema,
   type SchemaOptions,
-  visit,
   YAMLParseError,
   type ParseOptions as YamlParseOptions,
 } from "yaml";
@@ -346,22 +346,14 @@ const TYPED = [...typePatterns("yaml-1.1"), ...typePatterns("core")];
  */
 function readsDifferentlyAsYaml11(text: string, docs: Document.Parsed[]): boolean {
   if (text.includes("!")) return true;
-  let differs = false;
-  for (const doc of docs) {
-    visit(doc, {
-      Scalar(_, node) {
-        if (node.type !== "PLAIN") return undefined;
-        const source = String(node.source ?? "");
-        if (SAME_IN_BOTH.test(source)) return undefined;
-        if (DECIMAL.test(source) && Number.isSafeInteger(Number(source))) return undefined;
-        if (!TYPED.some((pattern) => pattern.test(source))) return undefined;
-        differs = true;
-        return visit.BREAK;
-      },
-    });
-    if (differs) return true;
-  }
-  return false;
+  const same = (node: unknown) => {
+    if (!isScalar(node) || node.type !== "PLAIN") return true;
+    const source = String(node.source ?? "");
+    if (SAME_IN_BOTH.test(source)) return true;
+    if (DECIMAL.test(source) && Number.isSafeInteger(Number(source))) return true;
+    return !TYPED.some((pattern) => pattern.test(source));
+  };
+  return !docs.every((doc) => eachNode(doc.contents, same));
 }
 
 /**
@@ -395,22 +387,42 @@ const EXACT_DUPLICATE_CHECK_KEYS = 10_000;
 function repeatedKeys(doc: Document.Parsed): { keys: number; repeated: YAMLParseError[] } {
   const repeated: YAMLParseError[] = [];
   let keys = 0;
-  visit(doc, {
-    Map(_, map) {
-      const seen = new Set<unknown>();
-      keys += map.items.length;
-      for (const { key } of map.items) {
-        if (!isScalar(key) || Number.isNaN(key.value)) continue;
-        if (!seen.has(key.value)) {
-          seen.add(key.value);
-          continue;
-        }
-        const at = key.range?.[0] ?? -1;
-        repeated.push(new YAMLParseError([at, at + 1], "DUPLICATE_KEY", "Map keys must be unique"));
+  eachNode(doc.contents, (node) => {
+    if (!isMap(node)) return true;
+    const seen = new Set<unknown>();
+    keys += node.items.length;
+    for (const { key } of node.items) {
+      if (!isScalar(key) || Number.isNaN(key.value)) continue;
+      if (!seen.has(key.value)) {
+        seen.add(key.value);
+        continue;
       }
-    },
+      const at = key.range?.[0] ?? -1;
+      repeated.push(new YAMLParseError([at, at + 1], "DUPLICATE_KEY", "Map keys must be unique"));
+    }
+    return true;
   });
   return { keys, repeated };
+}
+
+/**
+ * Calls `fn` on every node of a tree (keys included, aliases not followed) until it returns
+ * false. The library's `visit` does the same at several times the cost (it allows edits).
+ */
+function eachNode(root: unknown, fn: (node: unknown) => boolean): boolean {
+  const stack = [root];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (node === null || node === undefined) continue;
+    if (isPair(node)) {
+      stack.push(node.value, node.key);
+      continue;
+    }
+    if (!fn(node)) return false;
+    if (isCollection(node))
+      for (let i = node.items.length - 1; i >= 0; i--) stack.push(node.items[i]);
+  }
+  return true;
 }
 
 /** Adds errors among a document's own, in order of position. */
