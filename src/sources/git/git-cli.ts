@@ -147,9 +147,9 @@ export class BlobReader {
     if (this.failure) return Promise.reject(this.failure);
     return new Promise((resolve, reject) => {
       this.pending.push({ resolve, reject });
-      // One write per tick for all the shas asked meanwhile: a write per sha costs a system
-      // call each, more than git takes to answer (a walk asks for hundreds at once).
-      if (this.requests.length === 0) queueMicrotask(() => this.sendRequests());
+      // One write per turn of the event loop for all the shas asked meanwhile: a write per
+      // sha costs a system call each, more than git takes to answer (a walk reads ahead).
+      if (this.requests.length === 0) setImmediate(() => this.sendRequests());
       this.requests.push(sha);
     });
   }

@@ -21,11 +21,11 @@ export interface GitSourceDeps {
 /** Commits listed by one `git log`; the next chunk is listed while this one is walked. */
 const INFO_CHUNK = 200;
 /** Commits whose blobs are read and parsed ahead of the one being applied... */
-const READ_AHEAD = 64;
+const READ_AHEAD = 256;
 /** ...as long as they hold no more than this many blobs (a commit touching 1,000 files). */
-const READ_AHEAD_BLOBS = 512;
+const READ_AHEAD_BLOBS = 2048;
 /** Observations handed to ingest and not yet committed (ingest folds 16 per transaction). */
-const MAX_IN_FLIGHT = 64;
+const MAX_IN_FLIGHT = 256;
 
 /** A commit listed, its blobs on their way through the parse pool. */
 interface Ahead extends CommitChanges {
