@@ -275,13 +275,23 @@ export class GitSource implements Source {
       list.catch(() => undefined); // awaited below; a stop may leave it behind
       return list;
     };
+    const handOn = (committed: Promise<void> | undefined) => {
+      if (committed) inFlight.push(committed);
+    };
     const applyOldest = async () => {
       const commit = ahead.shift()!;
       aheadBlobs -= commit.blobs;
-      const committed = await this.step(pass, commit);
-      if (!committed) return;
-      inFlight.push(committed);
-      if (inFlight.length >= MAX_IN_FLIGHT) await inFlight.shift();
+      // Wrapped: awaiting a promise of a promise would wait for the commit itself.
+      handOn((await this.step(pass, commit)).committed);
+      // Every following commit already parsed goes in the same turn: their observations reach
+      // ingest together, which commits them in shared transactions.
+      while (ahead[0]?.files.settled && ahead[0].info.parents[0] === this.tree.sha) {
+        const next = ahead.shift()!;
+        aheadBlobs -= next.blobs;
+        const events = this.tree.applyParsed(next.info.sha, next.entries, next.files.settled!);
+        handOn(this.emitCommit(pass, next.info, events));
+      }
+      while (inFlight.length >= MAX_IN_FLIGHT) await inFlight.shift();
     };
     try {
       let next = listed(0);
@@ -312,8 +322,8 @@ export class GitSource implements Source {
     if (shas.length > 0) pass.ctx.log.info({ commits: shas.length, head: to }, "walked commits");
   }
 
-  /** Moves the picture to one commit; hands its observation on (undefined: nothing changed). */
-  private async step(pass: Pass, commit: Ahead): Promise<Promise<void> | undefined> {
+  /** Moves the picture to one commit and hands its observation on (none: nothing changed). */
+  private async step(pass: Pass, commit: Ahead): Promise<{ committed?: Promise<void> }> {
     const { info, entries, files } = commit;
     // The log diffs against the first parent; the picture may be of another commit (every
     // commit walked in topological order, or a cursor off the first-parent line).
@@ -328,6 +338,16 @@ export class GitSource implements Source {
             undefined,
             pass.signal,
           );
+    const committed = this.emitCommit(pass, info, events);
+    return committed ? { committed } : {};
+  }
+
+  /** Hands a commit's observation on (undefined: nothing changed); resolves once committed. */
+  private emitCommit(
+    pass: Pass,
+    info: CommitInfo,
+    events: ObservationEvent[],
+  ): Promise<void> | undefined {
     if (events.length === 0) return undefined;
     const committed = pass.ctx.emit(this.commitObservation(info, events)).then(() => {
       this.position = info.sha;

@@ -39,7 +39,10 @@ export interface BlobSource {
 }
 
 /** The parsed files of one commit's entries, by path (absent: the blob was missing). */
-export type PreparedFiles = Promise<Map<string, ParsedFile>>;
+export type PreparedFiles = Promise<Map<string, ParsedFile>> & {
+  /** Set once the parses are in, so a caller can go on without awaiting. */
+  settled?: Map<string, ParsedFile>;
+};
 
 /** A parse kept by blob sha: what it read at `path` in commit `sha`. */
 interface CachedParse {
@@ -86,13 +89,14 @@ export class TreeState {
     const wanted = entries.filter(
       (e) => e.blob && e.status !== "D" && this.options.selector.selects(e.path),
     );
-    const prepared = Promise.all(
+    const prepared: PreparedFiles = Promise.all(
       wanted.map(
         async (e) => [e.path, await this.parsed(e.path, sha, e.blob!, reader, signal)] as const,
       ),
     ).then((pairs) => {
       const files = new Map<string, ParsedFile>();
       for (const [path, parsed] of pairs) if (parsed) files.set(path, parsed);
+      prepared.settled = files;
       return files;
     });
     // Whoever drops a prepared commit (a stop, a diff taken another way) must not see it fail.
@@ -188,6 +192,17 @@ export class TreeState {
   ): Promise<ObservationEvent[]> {
     const selected = entries.filter((e) => this.options.selector.selects(e.path));
     const files = await (prepared ?? this.prepare(sha, selected, reader, signal));
+    return this.applyParsed(sha, entries, files, full);
+  }
+
+  /** `apply` once the commit's files are parsed: no await, so several commits go in a row. */
+  applyParsed(
+    sha: string,
+    entries: TreeEntry[],
+    files: Map<string, ParsedFile>,
+    full = false,
+  ): ObservationEvent[] {
+    const selected = entries.filter((e) => this.options.selector.selects(e.path));
     // Changed in place: should the emit fail, `sha` no longer matches the source's position
     // and the source rebuilds the picture from the recorded commit.
     this.sha = undefined;
