@@ -344,6 +344,7 @@ class FilesSource implements Source {
     const last = walk ? undefined : this.lookAtBase();
     const looked = last && (await lookAt(this.selector, last, dirty));
     const found = looked ?? (await scan(this.selector));
+    if (!looked) this.dropBackgroundReadsOfGoneFiles(found);
     const toRead = found.files.filter((file) =>
       needsRead(this.records.get(file.absPath), file, dirty),
     );
@@ -422,6 +423,17 @@ class FilesSource implements Source {
       },
     );
     return "pending";
+  }
+
+  /** A big file deleted while it parsed: its parse is of no use any more. */
+  private dropBackgroundReadsOfGoneFiles(found: ScanResult): void {
+    if (this.background.size === 0) return;
+    const present = new Set(found.files.map((f) => f.absPath));
+    for (const [path, running] of this.background) {
+      if (present.has(path)) continue;
+      running.controller.abort();
+      this.background.delete(path);
+    }
   }
 
   private async read(file: FoundFile, signal: AbortSignal): Promise<ReadOutcome> {
