@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import fc from "fast-check";
 import { sharedDir } from "../../test/helpers.js";
 import { firstInvalidUtf8, parseDocuments } from "./documents.js";
 
@@ -228,3 +229,64 @@ async function yamlFiles(dir: string): Promise<string[]> {
     .map((e) => join(e.parentPath, e.name))
     .sort();
 }
+
+describe("parseDocuments on .json files", () => {
+  const read = (text: string, json: boolean) =>
+    parseDocuments(Buffer.from(text), "/w/f.json", { maxBytes: MiB, json });
+  const manifest = fc.record({
+    apiVersion: fc.constant("v1"),
+    kind: fc.constantFrom("ConfigMap", "Thing"),
+    metadata: fc.record({ name: fc.string({ minLength: 1 }) }),
+    data: fc.jsonValue(),
+  });
+
+  it("should give what the YAML reading gives, for manifests and any other JSON", () => {
+    fc.assert(
+      fc.property(fc.oneof(manifest, fc.jsonValue()), fc.boolean(), (value, pretty) => {
+        const text = `\n${JSON.stringify(value, null, pretty ? 2 : undefined)}\n`;
+        assert.deepEqual(read(text, true), read(text, false));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("should leave repeated keys, exponents, big integers and syntax errors to the YAML parser", () => {
+    for (const text of [
+      '{"a": 1, "b": {"c": 2, "c": 3}}',
+      '{"apiVersion": "v1", "kind": "X", "metadata": {"name": "a"}, "n": 1e3}',
+      '{"apiVersion": "v1", "kind": "X", "metadata": {"name": "a"}, "n": 12345678901234567890}',
+      '{"a": [1, 2,}',
+      '{"_format_version": "3.0", "services": [{"name": "s", "url": "http://x"}]}',
+    ]) {
+      assert.deepEqual(read(text, true), read(text, false), text);
+    }
+    assert.equal(read('{"a": 1, "a": 2}', true).problems[0]?.code, "CRW_YAML_SYNTAX");
+  });
+});
+
+describe("parseDocuments on a mapping with many keys", () => {
+  const configMap = (keys: string[]) =>
+    Buffer.from(
+      `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: big}\ndata:\n${keys.map((k) => `  ${k}: v\n`).join("")}`,
+    );
+
+  it("should read every key of a 20,000-key ConfigMap", () => {
+    const keys = Array.from({ length: 20_000 }, (_, i) => `key-${i}`);
+    const { documents, problems } = parseDocuments(configMap(keys), "/w/big.yaml", {
+      maxBytes: 8 * MiB,
+    });
+    assert.deepEqual(problems, []);
+    const value = documents[0]?.value as { data: Record<string, string> } | undefined;
+    const data = value?.data ?? {};
+    assert.equal(Object.keys(data).length, 20_000);
+  });
+
+  it("should still refuse a key repeated far down a big mapping, at the repeated key's line", () => {
+    const keys = Array.from({ length: 20_000 }, (_, i) => `key-${i}`);
+    keys.push("key-7");
+    const { problems } = parseDocuments(configMap(keys), "/w/big.yaml", { maxBytes: 8 * MiB });
+    assert.equal(problems[0]?.code, "CRW_YAML_SYNTAX");
+    assert.match(problems[0]?.message ?? "", /Map keys must be unique at line 20005, column 3/);
+    assert.equal(problems[0]?.location.line, 20_005);
+  });
+});

@@ -1,11 +1,20 @@
 import {
+  Composer,
+  type CST,
   type Document,
+  type DocumentOptions,
   isAlias,
   isCollection,
+  isMap,
   isPair,
+  isScalar,
   LineCounter,
   type Node,
-  parseAllDocuments,
+  Parser,
+  Schema,
+  type SchemaOptions,
+  YAMLParseError,
+  type ParseOptions as YamlParseOptions,
 } from "yaml";
 import { sha256Hex } from "../core/stable-json.js";
 import type { ErrorCode } from "../model/errors.js";
@@ -32,6 +41,12 @@ export interface ParseOptions {
    * 100 services each merge `<<: *defaults` is fine, a billion laughs is not.
    */
   maxExpandedNodes?: number;
+  /**
+   * The file is JSON (by its name): read with JSON.parse, many times faster than the YAML
+   * parser, whenever that gives what the YAML reading gives (see parseJson); otherwise, and
+   * for every error message, the YAML parser reads it as before.
+   */
+  json?: boolean;
 }
 
 export interface ParseResult {
@@ -54,6 +69,8 @@ export function parseDocuments(bytes: Buffer, path: string, options: ParseOption
   if (problem) return { documents: [], problems: [problem] };
   let text = bytes.toString("utf8");
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  const fast = options.json ? parseJson(text) : undefined;
+  if (fast) return fast;
   return parseText(text, bytes, path, options.maxExpandedNodes ?? DEFAULT_MAX_EXPANDED_NODES);
 }
 
@@ -182,6 +199,53 @@ function locationOfOffset(bytes: Uint8Array, offset: number, path: string): Loca
   return { path, line: lineOfOffset(bytes, offset), column: offset - lineStart + 1 };
 }
 
+/**
+ * JSON.parse where its answer is the YAML parser's: not for text with a number the two read
+ * differently (an exponent, which YAML 1.1 keeps as a string; digits beyond 2^53, which the
+ * YAML 1.1 reading keeps exact), a repeated key (an error in YAML, the last one wins in
+ * JSON.parse), a decK or LiteLLM file (its entities' lines come from the YAML nodes), or
+ * text that does not parse (the YAML parser says where). Undefined means: read it as YAML.
+ */
+function parseJson(text: string): ParseResult | undefined {
+  if (/\d[eE]|\d{16}/.test(text)) return undefined;
+  let value: JsonValue;
+  try {
+    value = JSON.parse(text) as JsonValue;
+  } catch {
+    return undefined;
+  }
+  if (value === null) return { documents: [], problems: [] };
+  if (detectFormat(value) !== undefined || countKeys(value) !== countKeysInText(text)) {
+    return undefined;
+  }
+  const start = text.search(/\S/);
+  const line = text.slice(0, start).split("\n").length;
+  return { documents: [{ index: 0, line, value }], problems: [] };
+}
+
+function countKeys(value: JsonValue): number {
+  if (Array.isArray(value)) return value.reduce<number>((n, item) => n + countKeys(item), 0);
+  if (value === null || typeof value !== "object") return 0;
+  let n = 0;
+  for (const key of Object.keys(value)) n += 1 + countKeys(value[key]!);
+  return n;
+}
+
+/** Strings followed by a colon in text that JSON.parse accepted: its object keys, repeats included. */
+function countKeysInText(text: string): number {
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    if (text.charCodeAt(i) !== 0x22) continue;
+    for (i++; i < text.length && text.charCodeAt(i) !== 0x22; i++) {
+      if (text.charCodeAt(i) === 0x5c) i++;
+    }
+    let j = i + 1;
+    while (j < text.length && /\s/.test(text.charAt(j))) j++;
+    if (text.charCodeAt(j) === 0x3a) n++;
+  }
+  return n;
+}
+
 function parseText(
   text: string,
   bytes: Buffer,
@@ -204,10 +268,14 @@ function parseText(
     ],
   });
   const lineCounter = new LineCounter();
-  let parsed: ReturnType<typeof parseAllDocuments>;
+  let tokens: CST.Token[];
+  let parsed: Document.Parsed[];
   try {
+    // Lexed once: the YAML 1.1 reading below composes the same tokens again (lexing and
+    // parsing are two thirds of the time, and do not depend on the YAML version).
+    tokens = [...new Parser(lineCounter.addNewLine).parse(text)];
     // Merge keys (`<<`) on: Kubernetes, decK (go-yaml) and LiteLLM (PyYAML) all honour them.
-    parsed = parseAllDocuments(text, { lineCounter, merge: true });
+    parsed = composeAll(tokens, { merge: true });
   } catch (err) {
     if (err instanceof RangeError) return problem("CRW_YAML_SYNTAX", TOO_DEEP);
     return problem("CRW_YAML_SYNTAX", `the file could not be parsed: ${firstLine(err)}`);
@@ -215,12 +283,19 @@ function parseText(
   const errors = parsed.flatMap((doc) => doc.errors);
   const first = errors[0];
   if (first) {
-    const at = first.linePos?.[0] ?? lineCounter.linePos(first.pos[0]);
+    const at = lineCounter.linePos(first.pos[0]);
     if (/Maximum call stack/i.test(first.message)) {
       return problem("CRW_YAML_SYNTAX", TOO_DEEP, at.line, at.col);
     }
     const more = errors.length > 1 ? ` (and ${errors.length - 1} more errors)` : "";
-    return problem("CRW_YAML_SYNTAX", `${firstLine(first)}${more}`, at.line, at.col);
+    // As parseAllDocuments words it (its prettifyError, minus the quoted source line).
+    const where = first.pos[0] === -1 ? "" : ` at line ${at.line}, column ${at.col}`;
+    return problem(
+      "CRW_YAML_SYNTAX",
+      `${firstLine(`${first.message}${where}`)}${more}`,
+      at.line,
+      at.col,
+    );
   }
   const documents: ParsedDocument[] = [];
   for (const [index, doc] of parsed.entries()) {
@@ -245,10 +320,124 @@ function parseText(
     // Not enumerable: a helper, not data (documents compare and serialize as before).
     documents.push(Object.defineProperty({ index, line, value }, "lineOf", { value: lineOf }));
   }
-  if (documents.some(readsAsYaml11)) {
-    return yaml11Result(asYaml11(text, documents), path, bytes);
+  if (documents.some(readsAsYaml11) && readsDifferentlyAsYaml11(text, parsed)) {
+    return yaml11Result(asYaml11(tokens, documents), path, bytes);
   }
   return { documents, problems: [] };
+}
+
+/** Plain scalars that YAML 1.1 and 1.2 read the same: true/false and null spellings. */
+const SAME_IN_BOTH = /^(?:true|True|TRUE|false|False|FALSE|~|null|Null|NULL|)$/;
+const DECIMAL = /^[-+]?(?:0|[1-9][0-9]*)$/;
+
+/** The patterns by which each schema gives a plain scalar a type other than string. */
+function typePatterns(schema: "yaml-1.1" | "core"): RegExp[] {
+  const tags = new Schema({ schema, merge: true }).tags as Array<{ tag: string; test?: RegExp }>;
+  return tags.flatMap((t) => (t.test && !t.tag.endsWith(":merge") ? [t.test] : []));
+}
+const TYPED = [...typePatterns("yaml-1.1"), ...typePatterns("core")];
+
+/**
+ * Whether the YAML 1.1 reading (asYaml11) could differ from the 1.2 one, so it is worth its
+ * time (a second compose, a fifth of a manifest's parse). It cannot when every plain scalar
+ * is a string to both schemas (`10s`, `v1`, a name: no type pattern of either matches), a
+ * true/false/null spelling, or a plain decimal integer within 2^53; and no explicit tag (`!`)
+ * appears anywhere.
+ */
+function readsDifferentlyAsYaml11(text: string, docs: Document.Parsed[]): boolean {
+  if (text.includes("!")) return true;
+  const same = (node: unknown) => {
+    if (!isScalar(node) || node.type !== "PLAIN") return true;
+    const source = String(node.source ?? "");
+    if (SAME_IN_BOTH.test(source)) return true;
+    if (DECIMAL.test(source) && Number.isSafeInteger(Number(source))) return true;
+    return !TYPED.some((pattern) => pattern.test(source));
+  };
+  return !docs.every((doc) => eachNode(doc.contents, same));
+}
+
+/**
+ * What `parseAllDocuments` does after lexing: the documents of a token stream. The library
+ * checks each mapping key against every key before it, which made a 45,000-key ConfigMap
+ * take most of a minute; here keys are checked by a set per mapping instead. A file that does
+ * repeat a key is composed again the library's way (exact error positions), unless it is so
+ * big that this would be slow: then the error is placed at the repeated key itself.
+ */
+function composeAll(
+  tokens: CST.Token[],
+  options: YamlParseOptions & DocumentOptions & SchemaOptions,
+): Document.Parsed[] {
+  const docs = [...new Composer({ ...options, uniqueKeys: false }).compose(tokens)];
+  let keys = 0;
+  const repeats = docs.map((doc) => {
+    const found = repeatedKeys(doc);
+    keys += found.keys;
+    return found.repeated;
+  });
+  if (repeats.every((r) => r.length === 0)) return docs;
+  if (keys <= EXACT_DUPLICATE_CHECK_KEYS) return [...new Composer(options).compose(tokens)];
+  for (const [i, doc] of docs.entries()) addErrors(doc, repeats[i]!);
+  return docs;
+}
+
+/** Up to this many keys in a file with a repeated key, the library finds it (see composeAll). */
+const EXACT_DUPLICATE_CHECK_KEYS = 10_000;
+
+/** Keys that repeat an earlier key of their mapping (the library's test: equal scalar values). */
+function repeatedKeys(doc: Document.Parsed): { keys: number; repeated: YAMLParseError[] } {
+  const repeated: YAMLParseError[] = [];
+  let keys = 0;
+  eachNode(doc.contents, (node) => {
+    if (!isMap(node)) return true;
+    const seen = new Set<unknown>();
+    keys += node.items.length;
+    for (const { key } of node.items) {
+      if (!isScalar(key) || Number.isNaN(key.value)) continue;
+      if (!seen.has(key.value)) {
+        seen.add(key.value);
+        continue;
+      }
+      const at = key.range?.[0] ?? -1;
+      repeated.push(new YAMLParseError([at, at + 1], "DUPLICATE_KEY", "Map keys must be unique"));
+    }
+    return true;
+  });
+  return { keys, repeated };
+}
+
+/**
+ * Calls `fn` on every node of a tree (keys included, aliases not followed) until it returns
+ * false. The library's `visit` does the same at several times the cost (it allows edits).
+ */
+function eachNode(root: unknown, fn: (node: unknown) => boolean): boolean {
+  const stack = [root];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (node === null || node === undefined) continue;
+    if (isPair(node)) {
+      stack.push(node.value, node.key);
+      continue;
+    }
+    if (!fn(node)) return false;
+    if (isCollection(node))
+      for (let i = node.items.length - 1; i >= 0; i--) stack.push(node.items[i]);
+  }
+  return true;
+}
+
+/** Adds errors among a document's own, in order of position. */
+function addErrors(doc: Document.Parsed, found: YAMLParseError[]): void {
+  if (found.length === 0) return;
+  found.sort((a, b) => a.pos[0] - b.pos[0]);
+  const errors = doc.errors;
+  const merged: YAMLParseError[] = [];
+  let i = 0;
+  for (const error of found) {
+    while (i < errors.length && errors[i]!.pos[0] <= error.pos[0]) merged.push(errors[i++]!);
+    merged.push(error);
+  }
+  merged.push(...errors.slice(i));
+  errors.splice(0, errors.length, ...merged);
 }
 
 /**
@@ -376,10 +565,10 @@ class NonFinite extends String {}
  * on; integers beyond 2^53 stay exact (as their digits). A document that fails the second
  * reading keeps its first one (the file parsed, and losing it would look like a deletion).
  */
-function asYaml11(text: string, documents: ParsedDocument[]): ParsedDocument[] {
-  let reparsed: ReturnType<typeof parseAllDocuments>;
+function asYaml11(tokens: CST.Token[], documents: ParsedDocument[]): ParsedDocument[] {
+  let reparsed: Document.Parsed[];
   try {
-    reparsed = parseAllDocuments(text, { version: "1.1", merge: true, intAsBigInt: true });
+    reparsed = composeAll(tokens, { version: "1.1", merge: true, intAsBigInt: true });
   } catch {
     return documents;
   }

@@ -439,3 +439,39 @@ describe("Ingest: the observation protocol", () => {
     });
   });
 });
+
+describe("Ingest when a transaction fails", () => {
+  it("should also reject what the failed source queued behind it, so nothing of it commits out of order", async () => {
+    await withFreshStore(async (store, make) => {
+      const fresh = make();
+      const stale = new Ingest({
+        store,
+        masker: createMasker({ key: Buffer.from("k") }),
+        log: pino({ level: "silent" }),
+        maxObservationsPerCommit: 1,
+      });
+      await stale.accept(obs({ type: "upsert", item: route("a", 1) })); // heads loaded: rev 1
+      await fresh.accept(obs({ type: "upsert", item: route("a", 2) })); // rev 2: stale is behind
+      const queued = [3, 4, 5].map((w) =>
+        stale.accept(obs({ type: "upsert", item: route("a", w) })),
+      );
+      const outcomes = await Promise.allSettled(queued);
+      assert.deepEqual(
+        outcomes.map((o) => o.status),
+        ["rejected", "rejected", "rejected"],
+      );
+      // Nothing of the three went in; retried in order, they go in in order.
+      for (const w of [3, 4, 5]) await stale.accept(obs({ type: "upsert", item: route("a", w) }));
+      const revisions = await store.listRevisions(route("a", 1).ref);
+      const weightOf = (object: JsonObject | null) => {
+        const rules = (object?.spec as JsonObject | undefined)?.rules as JsonObject[] | undefined;
+        const refs = rules?.[0]?.backendRefs as JsonObject[] | undefined;
+        return refs?.[0]?.weight;
+      };
+      assert.deepEqual(
+        revisions.map((r) => weightOf(r.object)),
+        [1, 2, 3, 4, 5],
+      );
+    });
+  });
+});

@@ -151,11 +151,10 @@ export class Ingest {
         for (const p of current.taken) p.resolve();
         if (committed.length > 0) this.notify(committed);
       } catch (err) {
-        // The next batch was collected on heads this failure makes unreliable: it goes back
-        // to the front of the queue, to be collected again.
+        // The next batch was collected on heads this failure makes unreliable: it is
+        // collected again (or rejected with its source, below).
         const redo: Prepared | null = next;
         next = null;
-        if (redo) this.queue.unshift(...redo.taken);
         this.fail(current.taken, err, redo?.taken ?? []);
       }
     }
@@ -164,13 +163,31 @@ export class Ingest {
 
   /**
    * In-memory heads may now be ahead of the store (or behind it: CRW_STORE_CONFLICT, another
-   * writer moved a head). Forget them; the retry rebuilds on fresh heads.
+   * writer moved a head). Forget them; the retry rebuilds on fresh heads. What a failed
+   * source queued behind these (in the queue, or in the next batch already collected) must
+   * not commit before their retry does: it is rejected too. The rest of a collected next
+   * batch goes back to the front of the queue.
    */
-  private fail(taken: Pending[], err: unknown, requeued: Pending[] = []): void {
-    for (const p of [...taken, ...requeued]) this.states.delete(p.observation.source);
+  private fail(taken: Pending[], err: unknown, collected: Pending[] = []): void {
+    for (const p of [...taken, ...collected]) this.states.delete(p.observation.source);
     // The caller (the source runtime) reports it, once per episode.
     this.options.log.debug({ error: errorMessage(err) }, "ingest commit failed");
-    for (const p of taken) p.reject(err);
+    const failed = new Set(taken.map((t) => t.observation.source));
+    this.queue.unshift(...collected.filter((p) => !failed.has(p.observation.source)));
+    const behind = [
+      ...collected.filter((p) => failed.has(p.observation.source)),
+      ...this.takeQueuedOf(failed),
+    ];
+    for (const p of [...taken, ...behind]) p.reject(err);
+  }
+
+  private takeQueuedOf(sources: Set<string>): Pending[] {
+    const taken = this.queue.filter((p) => sources.has(p.observation.source));
+    if (taken.length > 0) {
+      const rest = this.queue.filter((p) => !sources.has(p.observation.source));
+      this.queue.splice(0, this.queue.length, ...rest);
+    }
+    return taken;
   }
 
   /** Takes the next observations off the queue and starts building them (null: it failed). */

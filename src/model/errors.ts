@@ -17,6 +17,7 @@ export const ERROR_CODES = {
   CRW_SYMLINK_LOOP: "symbolic link loop",
   CRW_PATH_MISSING: "watched path does not exist",
   CRW_NOT_AN_OBJECT: "document is not a mapping",
+  CRW_PARSE_FAILED: "the parser failed on a file (its worker crashed or ran out of memory)",
   CRW_DUPLICATE_RESOURCE: "the same resource is defined twice",
   CRW_STORE_OPEN: "store could not be opened",
   CRW_STORE_LOCKED: "another crwatch process is writing to this data directory",

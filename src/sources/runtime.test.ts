@@ -174,6 +174,36 @@ describe("SourceRuntime", () => {
     assert.equal(source.runs, 1, "a failing commit is retried, not the whole source");
   });
 
+  it("should commit several emits in flight in emit order although the first one failed", async () => {
+    const committed: string[] = [];
+    let failFirst = true;
+    const cursor = (o: Observation) => o.cursors?.default ?? "";
+    const source = scripted("s", async (ctx, signal) => {
+      // Three in flight at once, as the git source keeps them.
+      await Promise.all(
+        ["c1", "c2", "c3"].map((c) => ctx.emit({ events: [], cursors: { default: c } })),
+      );
+      ctx.ready();
+      await untilAborted(signal);
+    });
+    // The first emit draws the longest backoff: without ordering, the others would overtake it.
+    const jitter = [1, 0, 0];
+    const { runtime, clock } = harness([source], {
+      random: () => jitter.shift() ?? 0,
+      commit: async (o) => {
+        // Like ingest: the first transaction fails, with everything queued behind it.
+        if (failFirst) {
+          if (cursor(o) === "c3") failFirst = false;
+          throw new Error("SQLITE_BUSY");
+        }
+        committed.push(cursor(o));
+      },
+    });
+    runtime.start();
+    await clock.advanceUntil(() => committed.length === 3);
+    assert.deepEqual(committed, ["c1", "c2", "c3"]);
+  });
+
   it("should flush before it stops, and report the source stopped", async () => {
     let flushed = false;
     const source: Source = {

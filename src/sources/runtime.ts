@@ -88,6 +88,13 @@ class Supervisor {
   private readonly random: () => number;
   private readonly log: Logger;
   private attempts = 0;
+  /**
+   * Emits of this source whose commit failed and is being retried, by emit number. A later
+   * emit neither starts nor retries before they are through, so a source may keep several
+   * observations in flight (the git source does) and they still commit in emit order.
+   */
+  private readonly retrying = new Map<number, Promise<void>>();
+  private emits = 0;
   private done: Promise<void> = Promise.resolve();
   private markSettled: () => void = () => undefined;
   /** Resolves when the source first became ready, or first failed. */
@@ -170,6 +177,10 @@ class Supervisor {
    * Commits with retry until it goes through. A stop does not cut a retry short while the
    * source is still flushing (the signal aborts only after the flush), so pending events are
    * not lost on a graceful stop; after the abort, a failing commit gives up with the error.
+   *
+   * Order: ingest rejects, with a failed transaction, the observations of its sources still
+   * queued behind it; so an emit that fails holds back every later one of this source (they
+   * fail too, or wait before their first attempt) until it is through.
    */
   private async emit(emitted: Emitted, signal: AbortSignal): Promise<void> {
     const observation: Observation = {
@@ -177,22 +188,43 @@ class Supervisor {
       source: this.source.name,
       observedAt: emitted.observedAt ?? new Date(this.deps.clock.now()).toISOString(),
     };
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.deps.commit(observation);
-        if (attempt > 1) {
-          this.log.info({ attempts: attempt }, "commits go through again");
-          this.health("ok", "watching (commits go through again)");
+    const seq = ++this.emits;
+    let through: () => void = () => undefined;
+    try {
+      for (let attempt = 1; ; attempt++) {
+        await this.behindEarlierFailures(seq);
+        try {
+          await this.deps.commit(observation);
+          if (attempt > 1) {
+            this.log.info({ attempts: attempt }, "commits go through again");
+            this.health("ok", "watching (commits go through again)");
+          }
+          return;
+        } catch (err) {
+          if (signal.aborted) throw err;
+          const firstOfEpisode = this.retrying.size === 0;
+          if (!this.retrying.has(seq)) {
+            this.retrying.set(seq, new Promise((resolve) => (through = resolve)));
+          }
+          const delay = backoffDelay(attempt, this.emitRetry, this.random);
+          this.logCommitFailure(err, attempt, delay, firstOfEpisode);
+          this.health("degraded", `commit failed (attempt ${attempt}): ${errorMessage(err)}`);
+          await this.deps.clock.sleep(delay, signal);
+          if (signal.aborted) throw err;
         }
-        return;
-      } catch (err) {
-        if (signal.aborted) throw err;
-        const delay = backoffDelay(attempt, this.emitRetry, this.random);
-        this.logCommitFailure(err, attempt, delay);
-        this.health("degraded", `commit failed (attempt ${attempt}): ${errorMessage(err)}`);
-        await this.deps.clock.sleep(delay, signal);
-        if (signal.aborted) throw err;
       }
+    } finally {
+      this.retrying.delete(seq);
+      through();
+    }
+  }
+
+  /** Waits until every failed emit older than emit `seq` is through. */
+  private async behindEarlierFailures(seq: number): Promise<void> {
+    for (;;) {
+      const older = [...this.retrying].filter(([n]) => n < seq).map(([, p]) => p);
+      if (older.length === 0) return;
+      await Promise.all(older);
     }
   }
 
@@ -200,8 +232,13 @@ class Supervisor {
    * Once per episode with the error in full (a full disk fails every retry the same way);
    * later attempts at debug level, without the stack.
    */
-  private logCommitFailure(err: unknown, attempt: number, retryInMs: number): void {
-    if (attempt === 1) {
+  private logCommitFailure(
+    err: unknown,
+    attempt: number,
+    retryInMs: number,
+    firstOfEpisode: boolean,
+  ): void {
+    if (attempt === 1 && firstOfEpisode) {
       this.log.error({ err, retryInMs }, "commit failed; retrying until it goes through");
     } else {
       this.log.debug({ error: errorMessage(err), attempt, retryInMs }, "commit failed again");

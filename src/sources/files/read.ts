@@ -1,8 +1,9 @@
 import { open, stat } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { sha256Hex } from "../../core/stable-json.js";
-import { fileTooLarge, parseDocuments } from "../../formats/documents.js";
-import { toObservedObjects } from "../../formats/resources.js";
+import { fileTooLarge } from "../../formats/documents.js";
+import type { ParseFileRequest, TimedParse } from "../../formats/parse-file.js";
+import { sharedParsePool } from "../../formats/parse-pool.js";
 import type { ObservedObject, SourceProblem } from "../../model/observation.js";
 import { errnoOf } from "./scan.js";
 
@@ -12,13 +13,23 @@ export interface ReadRequest {
   relPath: string;
   maxBytes: number;
   maxExpandedNodes?: number;
+  /** Stops a parse nobody will wait for (the source is stopping): the read rejects. */
+  signal?: AbortSignal;
+  /** How the bytes are parsed; default: the process's parse pool, off the event loop. */
+  parse?: (request: ParseFileRequest, signal?: AbortSignal) => Promise<TimedParse>;
 }
 
 export type ReadOutcome =
   /** The file was read; `problems` are about single documents (not a mapping), the rest stands. */
-  | { status: "read"; items: ObservedObject[]; problems: SourceProblem[]; contentHash: string }
+  | {
+      status: "read";
+      items: ObservedObject[];
+      problems: SourceProblem[];
+      contentHash: string;
+      parseMs?: number;
+    }
   /** Nothing could be taken from the file; what it held before must be kept. */
-  | { status: "unreadable"; problems: SourceProblem[] }
+  | { status: "unreadable"; problems: SourceProblem[]; parseMs?: number }
   /** The file is no longer there: whatever it held is gone with it. */
   | { status: "gone" };
 
@@ -37,6 +48,7 @@ export async function readResourceFile(request: ReadRequest): Promise<ReadOutcom
     try {
       return await readOnce(request);
     } catch (err) {
+      if (request.signal?.aborted) throw err;
       const errno = errnoOf(err);
       if (errno !== "ENOENT") return unreadable(request.absPath, errno, err);
       if (!(await exists(request.absPath))) return { status: "gone" };
@@ -49,6 +61,7 @@ export async function readResourceFile(request: ReadRequest): Promise<ReadOutcom
 async function readOnce(request: ReadRequest): Promise<ReadOutcome> {
   const { source, absPath, relPath, maxBytes, maxExpandedNodes } = request;
   const handle = await open(absPath, "r");
+  let bytes: Buffer;
   try {
     const st = await handle.stat();
     if (st.size > maxBytes) {
@@ -59,17 +72,29 @@ async function readOnce(request: ReadRequest): Promise<ReadOutcome> {
         problems: [fileTooLarge(absPath, st.size, maxBytes, fingerprint)],
       };
     }
-    const bytes = await handle.readFile();
-    const parsed = parseDocuments(bytes, absPath, {
-      maxBytes,
-      ...(maxExpandedNodes !== undefined && { maxExpandedNodes }),
-    });
-    if (parsed.problems.length > 0) return { status: "unreadable", problems: parsed.problems };
-    const { items, problems } = toObservedObjects(source, relPath, absPath, parsed.documents);
-    return { status: "read", items, problems, contentHash: sha256Hex(bytes) };
+    bytes = await handle.readFile();
   } finally {
     await handle.close();
   }
+  // The file is closed before the parse: a big one may take a while, in a worker.
+  const parse = request.parse ?? ((r, signal) => sharedParsePool().parse(r, signal));
+  const parsed = await parse(
+    {
+      bytes,
+      source,
+      location: absPath,
+      relPath,
+      maxBytes,
+      ...(maxExpandedNodes !== undefined && { maxExpandedNodes }),
+    },
+    request.signal,
+  );
+  const { parseMs } = parsed;
+  if (parsed.status === "unreadable") {
+    return { status: "unreadable", problems: parsed.problems, parseMs };
+  }
+  const { items, problems, contentHash } = parsed;
+  return { status: "read", items, problems, contentHash, parseMs };
 }
 
 async function exists(path: string): Promise<boolean> {

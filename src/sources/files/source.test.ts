@@ -6,6 +6,7 @@ import { afterEach, describe, it } from "node:test";
 import { pino } from "pino";
 import { tempDir, waitFor } from "../../../test/helpers.js";
 import { type Clock, FakeClock, systemClock } from "../../core/clock.js";
+import { sharedParsePool } from "../../formats/parse-pool.js";
 import type { Observation, ObservationEvent } from "../../model/observation.js";
 import { SourceRuntime } from "../runtime.js";
 import type { Source } from "../source.js";
@@ -53,6 +54,8 @@ async function start(
     emit?: (o: Observation) => Promise<void>;
     clock?: Clock;
     workDir?: string;
+    /** False: return at once, without waiting for the first full view. */
+    ready?: boolean;
   } = {},
 ): Promise<Harness> {
   const source = createFilesSource(
@@ -82,7 +85,7 @@ async function start(
   });
   running.push(runtime);
   runtime.start();
-  await runtime.ready();
+  if (options.ready !== false) await runtime.ready();
   const events = (from = 0) => observations.slice(from).flatMap((o) => o.events);
   const waitForEvent = (match: (e: ObservationEvent) => boolean, from = 0, what = "event") =>
     waitFor(() => events(from).find(match), 10_000, what);
@@ -525,5 +528,75 @@ describe("files source", () => {
       snapshot.items.map((i) => i.ref.name),
       ["kept"],
     );
+  });
+
+  describe("with a big file", () => {
+    /** A ConfigMap of `keys` entries: some 100 bytes each, and slow to parse in bulk. */
+    const bigConfigMap = (keys: number) =>
+      `${resource("ConfigMap", "big").replace("gateway.networking.k8s.io/v1", "v1")}data:\n${Array.from(
+        { length: keys },
+        (_, i) => `  key-${i}: ${"v".repeat(80)}\n`,
+      ).join("")}`;
+
+    it("should record another file's edit while a big file's parse is still running", async () => {
+      const dir = await workDir();
+      await writeFile(join(dir, "small.yaml"), route("small", "spec: {hostnames: [a.example]}\n"));
+      // The big file's parse (in the pool, for real) is held until the small edit is in,
+      // so the order below does not depend on how fast this machine parses.
+      let release: () => void = () => undefined;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      const pool = sharedParsePool();
+      const h = await start(
+        { paths: [dir] },
+        {
+          tuning: {
+            backgroundParseBytes: 64 * 1024,
+            parse: async (request, signal) => {
+              const parsed = pool.parse(request, signal);
+              if (request.relPath === "big.yaml") await held;
+              return parsed;
+            },
+          },
+        },
+      );
+      await writeFile(join(dir, "big.yaml"), bigConfigMap(2000));
+      await waitFor(() => h.logs.find((l) => l.msg === "parsing a big file in the background"));
+      const from = h.observations.length;
+      await writeFile(join(dir, "small.yaml"), route("small", "spec: {hostnames: [b.example]}\n"));
+      await h.waitForEvent(isUpsertOf("small"), from, "upsert of small");
+      assert.equal(h.events().find(isUpsertOf("big")), undefined, "big is still being parsed");
+      release();
+      await h.waitForEvent(isUpsertOf("big"), from, "upsert of big");
+      const index = (name: string) =>
+        h.observations.findIndex((o) => o.events.some(isUpsertOf(name)) && o !== h.observations[0]);
+      assert.ok(index("small") < index("big"), "the small edit went first");
+      const parsed = h.logs.find((l) => l.msg === "parsed" || l.msg === "slow parse");
+      assert.ok(parsed && "parseMs" in parsed, "parse time is logged");
+    });
+
+    it("should stop at once while a big file parses, abandoning its parse", async () => {
+      const dir = await workDir();
+      await writeFile(join(dir, "small.yaml"), route("small"));
+      const h = await start({ paths: [dir] }, { tuning: { backgroundParseBytes: 64 * 1024 } });
+      await writeFile(join(dir, "big.yaml"), bigConfigMap(40_000));
+      await waitFor(() => h.logs.find((l) => l.msg === "parsing a big file in the background"));
+      await waitFor(() => sharedParsePool().stats().busy > 0, 10_000, "the parse running");
+      await h.runtime.stop();
+      running.splice(running.indexOf(h.runtime), 1);
+      // The stop did not wait for the parse: it was abandoned, and its worker with it.
+      assert.equal(sharedParsePool().stats().busy, 0);
+      assert.equal(h.events().find(isUpsertOf("big")), undefined);
+    });
+
+    it("should stop during the first read of a big file without waiting for its parse", async () => {
+      const dir = await workDir();
+      await writeFile(join(dir, "big.yaml"), bigConfigMap(40_000));
+      const h = await start({ paths: [dir] }, { ready: false });
+      await waitFor(() => sharedParsePool().stats().busy > 0, 10_000, "the parse running");
+      await h.runtime.stop();
+      running.splice(running.indexOf(h.runtime), 1);
+      assert.equal(sharedParsePool().stats().busy, 0);
+      assert.deepEqual(h.observations, [], "no half view was emitted");
+    });
   });
 });

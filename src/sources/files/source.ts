@@ -11,11 +11,12 @@ import {
   withFilesDefaults,
 } from "./config.js";
 import { lookAt } from "./look-at.js";
-import { type ReadOutcome, readResourceFile } from "./read.js";
+import { type ReadOutcome, type ReadRequest, readResourceFile } from "./read.js";
 import { loadReadCache, saveReadCache } from "./read-cache.js";
 import {
   errnoOf,
   FileSelector,
+  type FileSignature,
   type FoundFile,
   type ScanResult,
   scan,
@@ -45,7 +46,24 @@ export interface FilesSourceTuning {
   blindRecheckMinMs?: number;
   /** Longest wait between those walks. */
   blindRecheckMaxMs?: number;
+  /**
+   * After the first full view, a file at least this big is parsed while later batches go
+   * on: other files' changes do not wait for it, and it is emitted once parsed.
+   */
+  backgroundParseBytes?: number;
+  /** How files are parsed; default the process's parse pool (tests slow one file down). */
+  parse?: ReadRequest["parse"];
 }
+
+/** A big file being parsed while batches go on, for the signature it was read at. */
+interface BackgroundRead {
+  signature: FileSignature;
+  controller: AbortController;
+  outcome?: ReadOutcome;
+}
+
+/** A parse slower than this is logged at info level (debug otherwise). */
+const SLOW_PARSE_MS = 1000;
 
 const PROGRESS_INTERVAL_MS = 2000;
 
@@ -57,13 +75,16 @@ const PATH_ERRORS = new Set(["ELOOP", "ENOENT", "EACCES", "EPERM", "ENOTDIR"]);
 
 type BatchTrigger = "initial" | "timer" | "flush" | "gap" | "periodic" | "recheck";
 
-const DEFAULT_TUNING: Required<FilesSourceTuning> = {
+type Tuning = Required<Omit<FilesSourceTuning, "parse">> & Pick<FilesSourceTuning, "parse">;
+
+const DEFAULT_TUNING: Tuning = {
   maxWaitMs: 1000,
   retryDelayMs: 500,
   readConcurrency: 8,
   fullWalkIntervalMs: 5 * 60_000,
   blindRecheckMinMs: 2000,
   blindRecheckMaxMs: 60_000,
+  backgroundParseBytes: 1024 * 1024,
 };
 
 /**
@@ -111,10 +132,16 @@ class FilesSource implements Source {
   /** Directories that could not be listed: walked again on a timer until they can be. */
   private blind: BlindRecheck;
   private recheck: TimerHandle | undefined;
+  /** Aborts the parses of this run when it stops (a stop never waits for a big parse). */
+  private stopping = new AbortController();
+  /** Big files parsed while batches go on, by path. */
+  private readonly background = new Map<string, BackgroundRead>();
+  /** The first full view is emitted: from then on big files parse in the background. */
+  private initialDone = false;
 
   constructor(
     private readonly config: ResolvedFilesSourceConfig,
-    private readonly tuning: Required<FilesSourceTuning>,
+    private readonly tuning: Tuning,
     private readonly workDir?: string,
   ) {
     this.name = config.name;
@@ -129,6 +156,11 @@ class FilesSource implements Source {
   async run(ctx: SourceContext, signal: AbortSignal): Promise<void> {
     this.ctx = ctx;
     this.stopped = false;
+    this.initialDone = false;
+    const stopping = new AbortController();
+    this.stopping = stopping;
+    // A stop aborts the parses in flight at once, even those of the first full view.
+    signal.addEventListener("abort", () => stopping.abort(), { once: true });
     // Last run's reads: the start-up walk re-reads only files whose signature moved.
     this.records = this.workDir
       ? await loadReadCache(this.workDir, this.name, (err) =>
@@ -142,6 +174,7 @@ class FilesSource implements Source {
       // Watch before the first walk, so nothing that changes during it goes unseen.
       await this.startWatcher();
       await this.enqueueBatch("initial");
+      this.initialDone = true;
       await this.saveReadCache();
       this.reportMissingRoots();
       this.armPeriodicWalk();
@@ -157,7 +190,9 @@ class FilesSource implements Source {
 
   /** Walks now even if no event has arrived yet: the watcher may lag behind the disk. */
   async flush(): Promise<void> {
-    if (!this.ctx || this.stopped) return;
+    // Before the first view is out there is nothing to flush (the next start reads it all
+    // again), and a big first read must not hold a stop back.
+    if (!this.ctx || this.stopped || !this.initialDone) return;
     this.clearTimer();
     await this.enqueueBatch("flush");
   }
@@ -175,6 +210,8 @@ class FilesSource implements Source {
 
   private async release(): Promise<void> {
     this.stopped = true;
+    this.stopping.abort();
+    this.background.clear();
     this.clearTimer();
     this.ctx?.clock.clearTimeout(this.periodic);
     this.ctx?.clock.clearTimeout(this.recheck);
@@ -252,7 +289,8 @@ class FilesSource implements Source {
   private onTimer(): void {
     this.clearTimer();
     this.enqueueBatch("timer").catch((err) => {
-      this.ctx?.log.error({ err }, "file batch failed");
+      // A stop aborts the parses of a running batch; that is no failure.
+      if (!this.stopped) this.ctx?.log.error({ err }, "file batch failed");
     });
   }
 
@@ -342,19 +380,14 @@ class FilesSource implements Source {
     const last = walk ? undefined : this.lookAtBase();
     const looked = last && (await lookAt(this.selector, last, dirty));
     const found = looked ?? (await scan(this.selector));
+    if (!looked) this.dropBackgroundReadsOfGoneFiles(found);
     const toRead = found.files.filter((file) =>
       needsRead(this.records.get(file.absPath), file, dirty),
     );
     this.ctx?.log.debug({ read: toRead.length, files: found.files.length }, "reading files");
     const progress = this.progress(toRead.length);
     const outcomes = await mapLimit(toRead, this.tuning.readConcurrency, async (file) => {
-      const outcome = await readResourceFile({
-        source: this.name,
-        absPath: file.absPath,
-        relPath: file.relPath,
-        maxBytes: this.config.maxFileBytes,
-        maxExpandedNodes: this.config.maxExpandedNodes,
-      });
+      const outcome = await this.readFile(file);
       progress();
       return outcome;
     });
@@ -367,7 +400,12 @@ class FilesSource implements Source {
       const record = outcome ? nextRecord(file, before, outcome) : before;
       if (!record) continue;
       records.set(file.absPath, record);
-      if (outcome?.status === "read" && before?.contentHash !== record.contentHash) {
+      if (
+        outcome !== undefined &&
+        outcome !== "pending" &&
+        outcome.status === "read" &&
+        before?.contentHash !== record.contentHash
+      ) {
         reread.add(file.absPath);
       }
     }
@@ -382,6 +420,79 @@ class FilesSource implements Source {
     // looks duplicated after looking at named paths only is checked by a full walk.
     if (looked && newDuplicate(this.view, view)) return this.observe(snapshot, true, dirty);
     return { records: kept, view, events, found };
+  }
+
+  /**
+   * Reads a file for this batch. After the first view, a big file is handed to the parse
+   * pool and the batch goes on without it ("pending": what it held stays); once parsed, its
+   * path is touched and the next batch takes the outcome, if the file has not moved since.
+   */
+  private async readFile(file: FoundFile): Promise<ReadOutcome | "pending"> {
+    const running = this.background.get(file.absPath);
+    if (running && sameSignature(running.signature, file.signature)) {
+      if (!running.outcome) return "pending";
+      this.background.delete(file.absPath);
+      return running.outcome;
+    }
+    if (running) {
+      running.controller.abort(); // the file moved on: that parse is of no use
+      this.background.delete(file.absPath);
+    }
+    const { size } = file.signature;
+    const big = size >= this.tuning.backgroundParseBytes && size <= this.config.maxFileBytes;
+    if (!this.initialDone || !big) return this.read(file, this.stopping.signal);
+    const controller = new AbortController();
+    const stop = this.stopping.signal;
+    if (stop.aborted) controller.abort();
+    else stop.addEventListener("abort", () => controller.abort(), { once: true });
+    const entry: BackgroundRead = { signature: file.signature, controller };
+    this.background.set(file.absPath, entry);
+    this.ctx?.log.info({ path: file.absPath, bytes: size }, "parsing a big file in the background");
+    this.read(file, controller.signal).then(
+      (outcome) => {
+        if (this.background.get(file.absPath) !== entry) return;
+        entry.outcome = outcome;
+        this.touch(file.absPath);
+      },
+      (err) => {
+        if (this.background.get(file.absPath) === entry) this.background.delete(file.absPath);
+        if (!controller.signal.aborted) this.ctx?.log.error({ err }, "background parse failed");
+      },
+    );
+    return "pending";
+  }
+
+  /** A big file deleted while it parsed: its parse is of no use any more. */
+  private dropBackgroundReadsOfGoneFiles(found: ScanResult): void {
+    if (this.background.size === 0) return;
+    const present = new Set(found.files.map((f) => f.absPath));
+    for (const [path, running] of this.background) {
+      if (present.has(path)) continue;
+      running.controller.abort();
+      this.background.delete(path);
+    }
+  }
+
+  private async read(file: FoundFile, signal: AbortSignal): Promise<ReadOutcome> {
+    const outcome = await readResourceFile({
+      source: this.name,
+      absPath: file.absPath,
+      relPath: file.relPath,
+      maxBytes: this.config.maxFileBytes,
+      maxExpandedNodes: this.config.maxExpandedNodes,
+      signal,
+      ...(this.tuning.parse && { parse: this.tuning.parse }),
+    });
+    if (outcome.status !== "gone" && outcome.parseMs !== undefined) {
+      const fields = {
+        path: file.absPath,
+        bytes: file.signature.size,
+        parseMs: Math.round(outcome.parseMs),
+      };
+      if (outcome.parseMs >= SLOW_PARSE_MS) this.ctx?.log.info(fields, "slow parse");
+      else this.ctx?.log.debug(fields, "parsed");
+    }
+    return outcome;
   }
 
   /**
@@ -439,12 +550,37 @@ function isTransient(problem: { code: string }): boolean {
   return problem.code === "CRW_FILE_UNREADABLE" || problem.code === "CRW_FILE_VANISHED";
 }
 
+function sameSignature(a: FileSignature, b: FileSignature): boolean {
+  return (
+    a.dev === b.dev &&
+    a.ino === b.ino &&
+    a.size === b.size &&
+    a.mtimeMs === b.mtimeMs &&
+    a.ctimeMs === b.ctimeMs
+  );
+}
+
 function nextRecord(
   file: FoundFile,
   before: FileRecord | undefined,
-  outcome: ReadOutcome,
+  outcome: ReadOutcome | "pending",
 ): FileRecord | undefined {
   const { absPath, relPath, signature } = file;
+  if (outcome === "pending") {
+    // What the file held stays until its parse is in. A file new since the first view held
+    // nothing crwatch recorded, so it is known (empty) meanwhile: its parse gives upserts.
+    return (
+      before ?? {
+        absPath,
+        relPath,
+        signature,
+        items: [],
+        problems: [],
+        readable: false,
+        known: true,
+      }
+    );
+  }
   switch (outcome.status) {
     case "gone":
       return undefined;

@@ -131,6 +131,7 @@ interface Pending {
 export class BlobReader {
   private readonly pending: Pending[] = [];
   private buffer: Buffer = Buffer.alloc(0);
+  private readonly requests: string[] = [];
   private failure: Error | undefined;
 
   constructor(private readonly child: ChildProcessWithoutNullStreams) {
@@ -146,8 +147,16 @@ export class BlobReader {
     if (this.failure) return Promise.reject(this.failure);
     return new Promise((resolve, reject) => {
       this.pending.push({ resolve, reject });
-      this.child.stdin.write(`${sha}\n`);
+      // One write per turn of the event loop for all the shas asked meanwhile: a write per
+      // sha costs a system call each, more than git takes to answer (a walk reads ahead).
+      if (this.requests.length === 0) setImmediate(() => this.sendRequests());
+      this.requests.push(sha);
     });
+  }
+
+  private sendRequests(): void {
+    const shas = this.requests.splice(0);
+    if (shas.length > 0 && !this.failure) this.child.stdin.write(`${shas.join("\n")}\n`);
   }
 
   close(): void {

@@ -8,9 +8,9 @@ import type { Emitted, Source, SourceContext } from "../source.js";
 import { type GitSourceConfig, type ResolvedGitSourceConfig, withGitDefaults } from "./config.js";
 import { type GitAccess, gitAccess } from "./credentials.js";
 import { type BlobReader, checkGitVersion, GitCli } from "./git-cli.js";
-import { type CommitInfo, Repository } from "./history.js";
+import { type CommitChanges, type CommitInfo, Repository } from "./history.js";
 import { RepoPathSelector } from "./paths.js";
-import { TreeState } from "./tree.js";
+import { type PreparedFiles, TreeState } from "./tree.js";
 import { WebhookReceiver } from "./webhook-receiver.js";
 
 export interface GitSourceDeps {
@@ -18,7 +18,20 @@ export interface GitSourceDeps {
   workDir: string;
 }
 
+/** Commits listed by one `git log`; the next chunk is listed while this one is walked. */
 const INFO_CHUNK = 200;
+/** Commits whose blobs are read and parsed ahead of the one being applied... */
+const READ_AHEAD = 256;
+/** ...as long as they hold no more than this many blobs (a commit touching 1,000 files). */
+const READ_AHEAD_BLOBS = 2048;
+/** Observations handed to ingest and not yet committed (ingest folds 16 per transaction). */
+const MAX_IN_FLIGHT = 256;
+
+/** A commit listed, its blobs on their way through the parse pool. */
+interface Ahead extends CommitChanges {
+  files: PreparedFiles;
+  blobs: number;
+}
 /** A failed poll is retried sooner than the interval, then less often, up to the interval. */
 const RETRY_INITIAL_MS = 1000;
 
@@ -221,7 +234,7 @@ export class GitSource implements Source {
     cause?: Cause,
   ): Promise<void> {
     const entries = await this.repo.tree(sha, this.selector.pathspecs());
-    const events = await this.tree.apply(sha, entries, pass.reader, true);
+    const events = await this.tree.apply(sha, entries, pass.reader, true, undefined, pass.signal);
     const [info] = await this.repo.commitInfo([sha]);
     await pass.ctx.emit({
       events: [...before, ...events],
@@ -241,41 +254,64 @@ export class GitSource implements Source {
   private async load(pass: Pass, sha: string): Promise<void> {
     this.tree.reset();
     const entries = await this.repo.tree(sha, this.selector.pathspecs());
-    await this.tree.apply(sha, entries, pass.reader, true);
+    await this.tree.apply(sha, entries, pass.reader, true, undefined, pass.signal);
   }
 
-  /** One observation per commit after `from` up to `to` that changes a selected file. */
+  /**
+   * One observation per commit after `from` up to `to` that changes a selected file. Three
+   * things overlap: git lists the next commits, their blobs are read and parsed (in the parse
+   * pool) up to READ_AHEAD commits ahead, and up to MAX_IN_FLIGHT observations wait to be
+   * committed, which ingest folds into shared transactions. The picture is moved commit by
+   * commit in order, and emits are handed on in commit order (the runtime keeps them in that
+   * order even when a commit fails and is retried), each with its own actor and cause.
+   */
   private async walk(pass: Pass, from: string | undefined, to: string): Promise<void> {
     const shas = await this.repo.commitsBetween(from, to, this.config.firstParent);
-    const pathspecs = this.selector.pathspecs();
-    // One commit is being committed while the next is read and parsed; emits stay in order
-    // (the next starts only once the one before is committed).
-    let committing: Promise<void> = Promise.resolve();
+    const inFlight: Promise<void>[] = [];
+    const ahead: Ahead[] = [];
+    let aheadBlobs = 0;
+    const listed = (i: number) => {
+      const list = this.repo.commitsWithChanges(shas.slice(i, i + INFO_CHUNK));
+      list.catch(() => undefined); // awaited below; a stop may leave it behind
+      return list;
+    };
+    const handOn = (committed: Promise<void> | undefined) => {
+      if (committed) inFlight.push(committed);
+    };
+    const applyOldest = async () => {
+      const commit = ahead.shift()!;
+      aheadBlobs -= commit.blobs;
+      // Wrapped: awaiting a promise of a promise would wait for the commit itself.
+      handOn((await this.step(pass, commit)).committed);
+      // Every following commit already parsed goes in the same turn: their observations reach
+      // ingest together, which commits them in shared transactions.
+      while (ahead[0]?.files.settled && ahead[0].info.parents[0] === this.tree.sha) {
+        const next = ahead.shift()!;
+        aheadBlobs -= next.blobs;
+        const events = this.tree.applyParsed(next.info.sha, next.entries, next.files.settled!);
+        handOn(this.emitCommit(pass, next.info, events));
+      }
+      while (inFlight.length >= MAX_IN_FLIGHT) await inFlight.shift();
+    };
     try {
+      let next = listed(0);
       for (let i = 0; i < shas.length; i += INFO_CHUNK) {
-        for (const { info, entries } of await this.repo.commitsWithChanges(
-          shas.slice(i, i + INFO_CHUNK),
-        )) {
+        const chunk = await next;
+        if (i + INFO_CHUNK < shas.length) next = listed(i + INFO_CHUNK);
+        for (const { info, entries } of chunk) {
           if (pass.signal.aborted) return;
-          // The log diffs against the first parent; the picture may be of another commit
-          // (every commit walked in topological order, or a cursor off the first-parent line).
-          const changes =
-            info.parents[0] === this.tree.sha
-              ? entries
-              : await this.repo.diff(this.tree.sha, info.sha, pathspecs);
-          const events = await this.tree.apply(info.sha, changes, pass.reader);
-          if (events.length === 0) continue;
-          await committing;
-          committing = pass.ctx.emit(this.commitObservation(info, events)).then(() => {
-            this.position = info.sha;
-          });
-          // Awaited before the next emit or at the end; this only keeps a rejection meanwhile
-          // from counting as unhandled.
-          committing.catch(() => undefined);
+          const files = this.tree.prepare(info.sha, entries, pass.reader, pass.signal);
+          const blobs = entries.filter((e) => e.blob && this.selector.selects(e.path)).length;
+          ahead.push({ info, entries, files, blobs });
+          aheadBlobs += blobs;
+          while (ahead.length > READ_AHEAD || (aheadBlobs > READ_AHEAD_BLOBS && ahead.length > 1)) {
+            await applyOldest();
+          }
         }
       }
+      while (ahead.length > 0 && !pass.signal.aborted) await applyOldest();
     } finally {
-      await committing;
+      for (const committed of inFlight.splice(0)) await committed;
     }
     const last = shas[shas.length - 1];
     if (last !== undefined && this.position !== last && this.tree.sha === last) {
@@ -284,6 +320,42 @@ export class GitSource implements Source {
       this.position = last;
     }
     if (shas.length > 0) pass.ctx.log.info({ commits: shas.length, head: to }, "walked commits");
+  }
+
+  /** Moves the picture to one commit and hands its observation on (none: nothing changed). */
+  private async step(pass: Pass, commit: Ahead): Promise<{ committed?: Promise<void> }> {
+    const { info, entries, files } = commit;
+    // The log diffs against the first parent; the picture may be of another commit (every
+    // commit walked in topological order, or a cursor off the first-parent line).
+    const events =
+      info.parents[0] === this.tree.sha
+        ? await this.tree.apply(info.sha, entries, pass.reader, false, files)
+        : await this.tree.apply(
+            info.sha,
+            await this.repo.diff(this.tree.sha, info.sha, this.selector.pathspecs()),
+            pass.reader,
+            false,
+            undefined,
+            pass.signal,
+          );
+    const committed = this.emitCommit(pass, info, events);
+    return committed ? { committed } : {};
+  }
+
+  /** Hands a commit's observation on (undefined: nothing changed); resolves once committed. */
+  private emitCommit(
+    pass: Pass,
+    info: CommitInfo,
+    events: ObservationEvent[],
+  ): Promise<void> | undefined {
+    if (events.length === 0) return undefined;
+    const committed = pass.ctx.emit(this.commitObservation(info, events)).then(() => {
+      this.position = info.sha;
+    });
+    // Awaited in order by the walk; this only keeps a rejection meanwhile from counting as
+    // unhandled.
+    committed.catch(() => undefined);
+    return committed;
   }
 
   private commitObservation(info: CommitInfo, events: ObservationEvent[]): Emitted {

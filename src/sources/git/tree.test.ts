@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { routeYaml } from "../../../test/git-repo.js";
 import { sha256Hex, stableStringify } from "../../core/stable-json.js";
+import { parseFile } from "../../formats/parse-file.js";
 import type { ObservationEvent, ObservedObject } from "../../model/observation.js";
 import { refKey } from "../../model/ref.js";
 import type { TreeEntry } from "./history.js";
@@ -98,5 +99,36 @@ describe("git tree state", () => {
     assert.ok(problemsSeen > 0, "the history holds broken files and duplicates");
     assert.ok(cleanSteps > 50, `only ${cleanSteps} steps took the incremental way`);
     assert.ok(a.objects.size > 0);
+  });
+});
+
+describe("git tree state's parses by blob", () => {
+  it("should parse a blob seen again at the same path once, located at the new commit", async () => {
+    const texts: Record<string, string> = { x: routeYaml("r", 10), y: routeYaml("r", 20) };
+    const reader = { read: async (sha: string) => Buffer.from(texts[sha]!) };
+    const parsed: string[] = [];
+    const tree = new TreeState({
+      source: "s",
+      selector: new RepoPathSelector({ paths: ["."], include: ["**/*.yaml"], exclude: [] }),
+      maxFileBytes: 1 << 20,
+      parse: async (request) => {
+        parsed.push(request.location);
+        return parseFile(request);
+      },
+    });
+    const at = (status: string, blob: string): TreeEntry[] => [
+      { status, path: "p.yaml", blob, mode: "100644" },
+    ];
+    const upsertOf = (events: ObservationEvent[]) => {
+      const upsert = events.find((e) => e.type === "upsert");
+      assert.ok(upsert?.type === "upsert", "an upsert");
+      return upsert.item;
+    };
+    const first = upsertOf(await tree.apply("c1", at("A", "x"), reader));
+    await tree.apply("c2", at("M", "y"), reader);
+    const reverted = upsertOf(await tree.apply("c3", at("M", "x"), reader));
+    assert.deepEqual(parsed, ["p.yaml@c1", "p.yaml@c2"], "the reverted blob is not parsed again");
+    assert.deepEqual(reverted.location, { ...first.location, path: "p.yaml@c3" });
+    assert.deepEqual(reverted.object, first.object);
   });
 });

@@ -1,0 +1,112 @@
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { pathToFileURL } from "node:url";
+import { repoRoot, sharedDir } from "../../test/helpers.js";
+import { type ParseFileRequest, parseFile } from "./parse-file.js";
+import { ParsePool } from "./parse-pool.js";
+
+const ALWAYS = { yaml: 0, json: 0 };
+
+function request(path: string, bytes: Buffer): ParseFileRequest {
+  return { bytes, source: "s", location: path, relPath: path, maxBytes: 64 * 1024 * 1024 };
+}
+
+/** YAML whose parse needs far more heap than its size: `keys` entries in one mapping. */
+function manyKeys(keys: number): Buffer {
+  const lines = ["apiVersion: v1", "kind: ConfigMap", "metadata: {name: big}", "data:"];
+  for (let i = 0; i < keys; i++) lines.push(`  key-${i}: value number ${i}`);
+  return Buffer.from(`${lines.join("\n")}\n`);
+}
+
+async function fixtureFiles(): Promise<{ path: string; bytes: Buffer }[]> {
+  const root = join(sharedDir, "fixtures");
+  const names = (await readdir(root, { recursive: true })).filter((n) => /\.(ya?ml|json)$/.test(n));
+  return Promise.all(
+    names.sort().map(async (name) => ({ path: name, bytes: await readFile(join(root, name)) })),
+  );
+}
+
+function withoutTime<T extends { parseMs: number }>(result: T): Omit<T, "parseMs"> {
+  const { parseMs: _, ...rest } = result;
+  return rest;
+}
+
+describe("ParsePool", () => {
+  const pools: ParsePool[] = [];
+  const pool = (options: ConstructorParameters<typeof ParsePool>[0]) => {
+    const p = new ParsePool(options);
+    pools.push(p);
+    return p;
+  };
+  after(async () => {
+    await Promise.all(pools.map((p) => p.close()));
+  });
+
+  it("should give what parsing on the calling thread gives, file by file, in order", async () => {
+    const files = await fixtureFiles();
+    assert.ok(files.length > 10, "the shared fixtures are there");
+    const p = pool({ size: 2, inlineBelowBytes: ALWAYS });
+    const results = await Promise.all(files.map((f) => p.parse(request(f.path, f.bytes))));
+    for (const [i, f] of files.entries()) {
+      const inline = parseFile(request(f.path, f.bytes));
+      assert.deepEqual(withoutTime(results[i]!), withoutTime(inline), f.path);
+    }
+    assert.equal(p.stats().workers, 2);
+  });
+
+  it("should report a file that exhausts a worker's heap as CRW_PARSE_FAILED and go on with a new worker", async () => {
+    const p = pool({ size: 1, inlineBelowBytes: ALWAYS, maxWorkerHeapMb: 32 });
+    const small = request("ok.yaml", Buffer.from("apiVersion: v1\nkind: A\nmetadata: {name: a}\n"));
+    const [before, hostile, next] = await Promise.all([
+      p.parse(small),
+      p.parse(request("hostile.yaml", manyKeys(300_000))),
+      p.parse(small),
+    ]);
+    assert.equal(before.status, "read");
+    assert.equal(hostile.status, "unreadable");
+    assert.equal(hostile.problems[0]?.code, "CRW_PARSE_FAILED");
+    assert.deepEqual(hostile.problems[0]?.location, { path: "hostile.yaml" });
+    assert.match(hostile.problems[0]?.message ?? "", /ran out of memory/);
+    assert.equal(next.status, "read");
+    assert.equal(p.stats().crashes, 1);
+  });
+
+  it("should stop a running parse when its signal aborts, and keep serving others", async () => {
+    const p = pool({ size: 1, inlineBelowBytes: ALWAYS });
+    const stop = new AbortController();
+    const big = p.parse(request("big.yaml", manyKeys(200_000)), stop.signal);
+    const queued = p.parse(request("q.yaml", manyKeys(10)), stop.signal);
+    stop.abort();
+    await assert.rejects(big, { name: "AbortError" });
+    await assert.rejects(queued, { name: "AbortError" });
+    const after = await p.parse(request("a.yaml", manyKeys(10)));
+    assert.equal(after.status, "read");
+    assert.equal(p.stats().crashes, 0);
+  });
+
+  it("should parse small files on the calling thread without starting a worker", async () => {
+    const p = pool({ size: 1, inlineBelowBytes: { yaml: 1024, json: 1024 } });
+    const result = await p.parse(request("tiny.json", Buffer.from('{"a": 1}')));
+    assert.equal(result.status, "read");
+    assert.equal(p.stats().workers, 0);
+  });
+
+  it("should not keep a process alive once its parses are done", async () => {
+    const module = pathToFileURL(join(repoRoot, "dist", "src", "formats", "parse-pool.js")).href;
+    const script = `
+      const { sharedParsePool } = await import(${JSON.stringify(module)});
+      const r = await sharedParsePool().parse({ bytes: Buffer.from(Array.from({ length: 300 }, (_, i) => "k" + i + ": 1\\n").join("")),
+        source: "s", location: "f.yaml", relPath: "f.yaml", maxBytes: 1e6 });
+      console.log(r.status, sharedParsePool().stats().workers);`;
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile(process.execPath, ["--input-type=module", "-e", script], (err, stdout) =>
+        err ? reject(err) : resolve(stdout),
+      ),
+    );
+    // The child ended by itself (execFile resolved) after a worker did the parse.
+    assert.equal(out.trim(), "read 1");
+  });
+});
