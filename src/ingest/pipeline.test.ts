@@ -441,6 +441,30 @@ describe("Ingest: the observation protocol", () => {
 });
 
 describe("Ingest when a transaction fails", () => {
+  it("should commit another source's observation that was already collected behind a failed batch", async () => {
+    await withFreshStore(async (store, make) => {
+      const fresh = make();
+      const stale = new Ingest({
+        store,
+        masker: createMasker({ key: Buffer.from("k") }),
+        log: pino({ level: "silent" }),
+        maxObservationsPerCommit: 1,
+      });
+      await stale.accept(obs({ type: "upsert", item: route("a", 1) }));
+      await fresh.accept(obs({ type: "upsert", item: route("a", 2) })); // stale is behind
+      const other = route("b", 7);
+      other.ref = { ...other.ref, source: "other" };
+      const [failed, committed] = await Promise.allSettled([
+        stale.accept(obs({ type: "upsert", item: route("a", 3) })),
+        // Collected while the first commits (batches overlap), so it must be collected again.
+        stale.accept({ ...obs({ type: "upsert", item: other }), source: "other" }),
+      ]);
+      assert.equal(failed.status, "rejected");
+      assert.equal(committed.status, "fulfilled");
+      assert.equal((await store.listRevisions(other.ref)).length, 1);
+    });
+  });
+
   it("should also reject what the failed source queued behind it, so nothing of it commits out of order", async () => {
     await withFreshStore(async (store, make) => {
       const fresh = make();
