@@ -37,6 +37,13 @@ export async function postgresIngestScenario(): Promise<Record<string, unknown>>
     const committed = await store.lastSeq();
     const phases = ingest.stats();
     await store.close();
+    const [size] = await pgQuery<{ bytes: string }>(
+      `SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint AS bytes
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE n.nspname = $1 AND c.relkind = 'r'`,
+      [schema],
+    );
+    const dbBytes = Number(size?.bytes ?? 0);
     const perCommit = Math.max(1, Math.round(committed / Math.max(1, commits)));
     const storeOnly = await recommit(schema, `${schema}_store`, perCommit);
     const baseline = await rawInsertBaseline(schema, rawSchema, perCommit);
@@ -51,6 +58,8 @@ export async function postgresIngestScenario(): Promise<Record<string, unknown>>
         commit: Math.round((phases.commitMs * 1000) / Math.max(1, phases.changes)),
       },
       synchronousCommit: sync?.synchronous_commit,
+      // Tables with their indexes and TOAST, after ingest (the log, revisions, heads, ledgers).
+      dbBytesPerChange: Math.round(dbBytes / Math.max(1, committed)),
       baseline,
       // The whole pipeline (parse, canonicalize, mask, diff, hash, commit) against raw.
       ratioToBaseline: ratio(committed / seconds, baseline.changesPerSecond),
