@@ -734,7 +734,7 @@ function versioned(ref: Ref, n: number): JsonObject {
 }
 
 /** A history of one ref with real patches: `count` revisions, deleted and re-added midway. */
-function realHistory(
+export function realHistory(
   ref: Ref,
   count: number,
 ): { changes: NewChange[]; objects: (JsonObject | null)[] } {
