@@ -7,7 +7,14 @@ import Database from "better-sqlite3";
 import { tempDir } from "../../../test/helpers.js";
 import { chainHash } from "../../core/hash-chain.js";
 import { CrwatchError } from "../../model/errors.js";
-import { batchOf, type RawSql, resourceChange, routeRef, storeContract } from "../contract.js";
+import {
+  batchOf,
+  type RawSql,
+  realHistory,
+  resourceChange,
+  routeRef,
+  storeContract,
+} from "../contract.js";
 import type { Store, VerifyResult } from "../store.js";
 import { LATEST_VERSION } from "./migrations.js";
 import { openSqliteStore } from "./store.js";
@@ -279,6 +286,26 @@ describe("sqlite store: files and schema", () => {
       const found = await store.readChanges({ refContains: "ÄRGER-st" });
       assert.equal(found.length, 1);
     });
+  });
+
+  it("should keep a full object every snapshotEvery revisions, and read them all back", async () => {
+    const ref = routeRef("k");
+    const { changes, objects } = realHistory(ref, 12);
+    const store = await openSqliteStore({ dir: dir.path, snapshotEvery: 5 });
+    try {
+      await store.commit(batchOf(changes));
+      const seqs = (await rawSql(dbPath())("SELECT seq FROM snapshots ORDER BY seq")).map(
+        (r) => r.seq,
+      );
+      assert.deepEqual(seqs, [1, 6, 11]);
+      assert.deepEqual(
+        (await store.listRevisions(ref)).map((r) => r.object),
+        objects,
+      );
+      assert.deepEqual((await store.getRevision(ref, 10))?.object, objects[9]);
+    } finally {
+      await store.close();
+    }
   });
 
   it("should close twice without error", async () => {
