@@ -183,8 +183,11 @@ export function replayAll(ref: Ref, rows: readonly ReplayRow[]): Revision[] {
 
 /** What a dialect reads for a rebuild; both give rows in ascending revision order. */
 export interface RevisionRows {
-  /** The rows from the latest snapshot at or before `revision` through `revision`. */
-  fromSnapshot(refId: number, revision: number): Promise<ReplayRow[]>;
+  /**
+   * The rows from the latest snapshot at or before `revision` through `revision` (the
+   * latest revision when undefined); only the last row when it is a deletion.
+   */
+  fromSnapshot(refId: number, revision: number | undefined): Promise<ReplayRow[]>;
   /** The rows after revision `after` through `revision` (snapshots need not be joined). */
   after(refId: number, after: number, revision: number): Promise<ReplayRow[]>;
 }
@@ -214,15 +217,18 @@ export class RevisionReader {
     private readonly maxBytes = REVISION_CACHE_BYTES,
   ) {}
 
-  async read(refId: number, ref: Ref, revision: number): Promise<Revision | undefined> {
-    const hit = this.cache.get(key(refId, revision));
+  /** A revision of a ref, the latest when `revision` is undefined (one query either way). */
+  async read(refId: number, ref: Ref, revision?: number): Promise<Revision | undefined> {
+    const hit = revision === undefined ? undefined : this.cache.get(key(refId, revision));
     if (hit) return revisionOf(ref, hit.row, { text: hit.text, object: null });
-    const base = this.nearestBelow(refId, revision);
-    const rows = base
-      ? await this.rows.after(refId, base.row.revision, revision)
-      : await this.rows.fromSnapshot(refId, revision);
+    const base = revision === undefined ? undefined : this.nearestBelow(refId, revision);
+    const rows =
+      base && revision !== undefined
+        ? await this.rows.after(refId, base.row.revision, revision)
+        : await this.rows.fromSnapshot(refId, revision);
     const target = rows.at(-1);
-    if (!target || Number(target.revision) !== revision) return undefined;
+    if (!target || (revision !== undefined && Number(target.revision) !== revision))
+      return undefined;
     const rebuilt = this.replay(ref, rows, base) ?? this.replayChecked(ref, rows, base);
     this.remember(refId, target, rebuilt.text);
     return revisionOf(ref, target, rebuilt);
@@ -279,14 +285,13 @@ export class RevisionReader {
   private remember(refId: number, row: ReplayRow, text: string | null): void {
     const size = (text?.length ?? 0) + 200;
     if (size > this.maxBytes) return;
-    const k = key(refId, Number(row.revision));
-    const { object: _object, ...meta } = row;
-    this.cache.set(k, { row: { ...meta, object: null }, text });
+    // The row's own object, when it has one, is this same text: nothing extra is held.
+    this.cache.set(key(refId, Number(row.revision)), { row, text });
     this.bytes += size;
-    for (const [oldest, entry] of this.cache) {
-      if (this.bytes <= this.maxBytes) break;
+    while (this.bytes > this.maxBytes) {
+      const oldest = this.cache.keys().next().value as string;
+      this.bytes -= (this.cache.get(oldest)?.text?.length ?? 0) + 200;
       this.cache.delete(oldest);
-      this.bytes -= (entry.text?.length ?? 0) + 200;
     }
   }
 }

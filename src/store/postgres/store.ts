@@ -132,6 +132,9 @@ const VERIFY_PAGE = 2000;
 const COPY_PAGE = 500;
 const REF_WHERE = "source = $1 AND grp = $2 AND kind = $3 AND namespace = $4 AND name = $5";
 const REPLAY_SELECT = "c.seq, c.revision, c.type, c.patch, c.content_hash, c.location";
+/** As REPLAY_SELECT with the snapshot (alias s): a snapshot's own patch is not read (an ADDED's is the whole object). */
+const REPLAY_SNAPSHOT_SELECT = `c.seq, c.revision, c.type,
+  CASE WHEN s.object IS NULL THEN c.patch ELSE '[]' END AS patch, c.content_hash, c.location, s.object`;
 const HEAD_SELECT = `r.id AS ref_id, r.source, r.grp, r.kind, r.namespace, r.name, h.seq,
   h.revision, h.type, h.content_hash, h.location`;
 
@@ -306,23 +309,31 @@ export class PostgresStore implements Store, HistoryExporter, HistoryImporter {
   }
 
   /**
-   * One round trip: the latest snapshot at or before `revision` (a deletion needs none), and
-   * the rows from it through `revision`.
+   * One round trip: the revision (the latest when undefined), the latest snapshot at or
+   * before it (a deletion needs none), and the rows from that snapshot through it.
    */
-  private async rowsFromSnapshot(refId: number, revision: number): Promise<ReplayRow[]> {
+  private async rowsFromSnapshot(
+    refId: number,
+    revision: number | undefined,
+  ): Promise<ReplayRow[]> {
     const c = this.t("changes");
     const { rows } = await this.pool.query<ReplayRow>(
-      `WITH base AS (
+      `WITH target AS (
+         SELECT coalesce($2::integer, (SELECT max(revision) FROM ${c} WHERE ref_id = $1)) AS revision),
+       base AS (
          SELECT coalesce(
-           (SELECT revision FROM ${c} WHERE ref_id = $1 AND revision = $2 AND type = 'DELETED'),
+           (SELECT revision FROM ${c} WHERE ref_id = $1 AND type = 'DELETED'
+              AND revision = (SELECT revision FROM target)),
            (SELECT c.revision FROM ${c} c JOIN ${this.t("snapshots")} s ON s.seq = c.seq
-            WHERE c.ref_id = $1 AND c.revision <= $2 ORDER BY c.revision DESC LIMIT 1),
+            WHERE c.ref_id = $1 AND c.revision <= (SELECT revision FROM target)
+            ORDER BY c.revision DESC LIMIT 1),
            0) AS revision)
-       SELECT ${REPLAY_SELECT}, s.object FROM ${c} c
+       SELECT ${REPLAY_SNAPSHOT_SELECT} FROM ${c} c
          LEFT JOIN ${this.t("snapshots")} s ON s.seq = c.seq AND c.revision = (SELECT revision FROM base)
-       WHERE c.ref_id = $1 AND c.revision >= (SELECT revision FROM base) AND c.revision <= $2
+       WHERE c.ref_id = $1 AND c.revision >= (SELECT revision FROM base)
+         AND c.revision <= (SELECT revision FROM target)
        ORDER BY c.revision`,
-      [refId, revision],
+      [refId, revision ?? null],
     );
     return rows;
   }
@@ -408,24 +419,14 @@ export class PostgresStore implements Store, HistoryExporter, HistoryImporter {
 
   async getRevision(ref: Ref, revision?: number): Promise<Revision | undefined> {
     const refId = await this.findRefId(ref);
-    if (refId === undefined) return undefined;
-    let wanted = revision;
-    if (wanted === undefined) {
-      const { rows } = await this.pool.query<{ revision: number }>(
-        `SELECT revision FROM ${this.t("changes")} WHERE ref_id = $1 AND revision IS NOT NULL
-         ORDER BY revision DESC LIMIT 1`,
-        [refId],
-      );
-      wanted = rows[0]?.revision;
-    }
-    return wanted === undefined ? undefined : this.revisions.read(refId, ref, wanted);
+    return refId === undefined ? undefined : this.revisions.read(refId, ref, revision);
   }
 
   async listRevisions(ref: Ref): Promise<Revision[]> {
     const refId = await this.findRefId(ref);
     if (refId === undefined) return [];
     const { rows } = await this.pool.query<ReplayRow>(
-      `SELECT ${REPLAY_SELECT}, s.object FROM ${this.t("changes")} c
+      `SELECT ${REPLAY_SNAPSHOT_SELECT} FROM ${this.t("changes")} c
          LEFT JOIN ${this.t("snapshots")} s ON s.seq = c.seq
        WHERE c.ref_id = $1 AND c.revision IS NOT NULL ORDER BY c.revision`,
       [refId],

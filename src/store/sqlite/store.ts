@@ -223,6 +223,18 @@ function changeWhere(query: ChangeQuery): { where: string[]; params: SqlParams }
   return { where, params };
 }
 
+/** Rows newest first, cut after the first snapshot (or at once for a deletion or a miss). */
+function downToSnapshot(rows: ReplayRow[], revision: number | undefined): ReplayRow[] {
+  const out: ReplayRow[] = [];
+  for (const row of rows) {
+    out.push(row);
+    if (row.object !== null) break;
+    if (out.length === 1 && (row.type === "DELETED" || (revision ?? row.revision) !== row.revision))
+      break;
+  }
+  return out;
+}
+
 function jsonList(values: readonly string[] | undefined): string | undefined {
   return values?.length ? JSON.stringify(values) : undefined;
 }
@@ -270,6 +282,9 @@ const HEADS_FROM = `refs r JOIN changes c ON c.seq = (SELECT seq FROM changes
 const HEAD_SELECT = `r.id AS ref_id, r.source, r.grp, r.kind, r.namespace, r.name, c.seq,
   c.revision, c.type, c.content_hash, c.location`;
 const REPLAY_SELECT = "c.seq, c.revision, c.type, c.patch, c.content_hash, c.location";
+/** As REPLAY_SELECT with the snapshot (alias s): a snapshot's own patch is not read (an ADDED's is the whole object). */
+const REPLAY_SNAPSHOT_SELECT = `c.seq, c.revision, c.type,
+  CASE WHEN s.object IS NULL THEN c.patch ELSE '[]' END AS patch, c.content_hash, c.location, s.object`;
 const DEAD_LETTER_WHERE = `(@consumer IS NULL OR consumer = @consumer)
   AND (@state IS NULL OR state = @state)
   AND (@ids IS NULL OR id IN (SELECT value FROM json_each(@ids)))`;
@@ -329,21 +344,17 @@ function prepareStatements(db: Database.Database) {
       `SELECT ${HEAD_SELECT} FROM ${HEADS_FROM} WHERE r.source = ?
        ORDER BY r.grp, r.kind, r.namespace, r.name`,
     ),
-    latestRevision: db.prepare<[number], { revision: number }>(
-      `SELECT revision FROM changes WHERE ref_id = ? AND revision IS NOT NULL
-       ORDER BY revision DESC LIMIT 1`,
-    ),
-    // Newest first, so the walk stops at the first snapshot it meets.
-    replayDown: db.prepare<[number, number], ReplayRow>(
-      `SELECT ${REPLAY_SELECT}, s.object FROM changes c LEFT JOIN snapshots s ON s.seq = c.seq
-       WHERE c.ref_id = ? AND c.revision <= ? ORDER BY c.revision DESC`,
+    // Newest first, so the walk stops at the first snapshot it meets (LIMIT -1: all).
+    replayDown: db.prepare<[number, number, number], ReplayRow>(
+      `SELECT ${REPLAY_SNAPSHOT_SELECT} FROM changes c LEFT JOIN snapshots s ON s.seq = c.seq
+       WHERE c.ref_id = ? AND c.revision <= ? ORDER BY c.revision DESC LIMIT ?`,
     ),
     replayAfter: db.prepare<[number, number, number], ReplayRow>(
       `SELECT ${REPLAY_SELECT}, NULL AS object FROM changes c
        WHERE c.ref_id = ? AND c.revision > ? AND c.revision <= ? ORDER BY c.revision`,
     ),
     replayAll: db.prepare<[number], ReplayRow>(
-      `SELECT ${REPLAY_SELECT}, s.object FROM changes c LEFT JOIN snapshots s ON s.seq = c.seq
+      `SELECT ${REPLAY_SNAPSHOT_SELECT} FROM changes c LEFT JOIN snapshots s ON s.seq = c.seq
        WHERE c.ref_id = ? AND c.revision IS NOT NULL ORDER BY c.revision`,
     ),
     getStreams: db.prepare<[string], { stream: string; cursor: string }>(
@@ -538,10 +549,7 @@ export class SqliteStore implements Store, HistoryExporter {
 
   async getRevision(ref: Ref, revision?: number): Promise<Revision | undefined> {
     const refId = this.findRefId(ref);
-    if (refId === undefined) return undefined;
-    const wanted = revision ?? this.stmts.latestRevision.get(refId)?.revision;
-    if (wanted === undefined) return undefined;
-    return this.revisions.read(refId, ref, wanted);
+    return refId === undefined ? undefined : this.revisions.read(refId, ref, revision);
   }
 
   async listRevisions(ref: Ref): Promise<Revision[]> {
@@ -557,16 +565,18 @@ export class SqliteStore implements Store, HistoryExporter {
     return this.stmts.refId.get(...refParams(ref))?.id;
   }
 
-  /** Newest first down to the first snapshot, then in revision order (see RevisionRows). */
-  private rowsFromSnapshot(refId: number, revision: number): ReplayRow[] {
-    const rows: ReplayRow[] = [];
-    for (const row of this.stmts.replayDown.iterate(refId, revision)) {
-      rows.push(row);
-      // A deletion needs nothing older; neither does a snapshot.
-      if (row.object !== null || (rows.length === 1 && row.type === "DELETED")) break;
-      if (rows.length === 1 && row.revision !== revision) break;
-    }
-    return rows.reverse();
+  /**
+   * Newest first down to the first snapshot, then in revision order (see RevisionRows). A
+   * snapshot is at most K rows back unless K was larger when the rows were written: the
+   * first try reads K+1 rows, the second all of them.
+   */
+  private rowsFromSnapshot(refId: number, revision: number | undefined): ReplayRow[] {
+    const upTo = revision ?? Number.MAX_SAFE_INTEGER;
+    const limit = this.snapshotEvery + 1;
+    const first = this.stmts.replayDown.all(refId, upTo, limit);
+    const rows = downToSnapshot(first, revision);
+    if (rows.length < limit || rows[rows.length - 1]?.object !== null) return rows.reverse();
+    return downToSnapshot(this.stmts.replayDown.all(refId, upTo, -1), revision).reverse();
   }
 
   async commit(batch: CommitBatch): Promise<Change[]> {
