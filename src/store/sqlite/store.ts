@@ -289,7 +289,11 @@ const DEAD_LETTER_WHERE = `(@consumer IS NULL OR consumer = @consumer)
   AND (@state IS NULL OR state = @state)
   AND (@ids IS NULL OR id IN (SELECT value FROM json_each(@ids)))`;
 
-function prepareStatements(db: Database.Database) {
+const REPLAY_DOWN = `SELECT ${REPLAY_SNAPSHOT_SELECT} FROM changes c
+  LEFT JOIN snapshots s ON s.seq = c.seq
+  WHERE c.ref_id = ? AND c.revision <= ? ORDER BY c.revision DESC`;
+
+function prepareStatements(db: Database.Database, snapshotEvery: number) {
   return {
     insertChange: db.prepare<StoredChangeRow>(
       `INSERT INTO changes (${STORED_CHANGE_COLUMNS.join(", ")})
@@ -344,11 +348,12 @@ function prepareStatements(db: Database.Database) {
       `SELECT ${HEAD_SELECT} FROM ${HEADS_FROM} WHERE r.source = ?
        ORDER BY r.grp, r.kind, r.namespace, r.name`,
     ),
-    // Newest first, so the walk stops at the first snapshot it meets (LIMIT -1: all).
-    replayDown: db.prepare<[number, number, number], ReplayRow>(
-      `SELECT ${REPLAY_SNAPSHOT_SELECT} FROM changes c LEFT JOIN snapshots s ON s.seq = c.seq
-       WHERE c.ref_id = ? AND c.revision <= ? ORDER BY c.revision DESC LIMIT ?`,
+    // Newest first, so the walk stops at the first snapshot it meets: K+1 rows, or all. The
+    // limit is written into the SQL: as a parameter it doubled the statement's cost.
+    replayDown: db.prepare<[number, number], ReplayRow>(
+      `${REPLAY_DOWN} LIMIT ${Math.max(1, snapshotEvery) + 1}`,
     ),
+    replayDownAll: db.prepare<[number, number], ReplayRow>(REPLAY_DOWN),
     replayAfter: db.prepare<[number, number, number], ReplayRow>(
       `SELECT ${REPLAY_SELECT}, NULL AS object FROM changes c
        WHERE c.ref_id = ? AND c.revision > ? AND c.revision <= ? ORDER BY c.revision`,
@@ -450,7 +455,7 @@ export class SqliteStore implements Store, HistoryExporter {
     private readonly snapshotEvery: number = DEFAULT_SNAPSHOT_EVERY,
   ) {
     this.db = db;
-    this.stmts = prepareStatements(db);
+    this.stmts = prepareStatements(db, snapshotEvery);
     this.revisions = new RevisionReader(
       {
         fromSnapshot: async (refId, revision) => this.rowsFromSnapshot(refId, revision),
@@ -572,11 +577,10 @@ export class SqliteStore implements Store, HistoryExporter {
    */
   private rowsFromSnapshot(refId: number, revision: number | undefined): ReplayRow[] {
     const upTo = revision ?? Number.MAX_SAFE_INTEGER;
-    const limit = this.snapshotEvery + 1;
-    const first = this.stmts.replayDown.all(refId, upTo, limit);
-    const rows = downToSnapshot(first, revision);
+    const limit = Math.max(1, this.snapshotEvery) + 1;
+    const rows = downToSnapshot(this.stmts.replayDown.all(refId, upTo), revision);
     if (rows.length < limit || rows[rows.length - 1]?.object !== null) return rows.reverse();
-    return downToSnapshot(this.stmts.replayDown.all(refId, upTo, -1), revision).reverse();
+    return downToSnapshot(this.stmts.replayDownAll.all(refId, upTo), revision).reverse();
   }
 
   async commit(batch: CommitBatch): Promise<Change[]> {
