@@ -742,13 +742,12 @@ export class SqliteStore implements Store, HistoryExporter {
   private commitSync(batch: CommitBatch): Committed {
     const head = this.chainHead();
     if (!head) throw new CrwatchError("CRW_STORE_CHAIN_BROKEN", "the chain_head row is missing");
-    const { ids, fresh } = this.resolveRefs(batch);
+    const { ids, fresh, perChange } = this.resolveRefs(batch);
     const heads = this.currentHeads(batch, ids, fresh);
     const now = new Date().toISOString();
     const plan = planCommit(batch, head, now, { snapshotEvery: this.snapshotEvery, heads });
     plan.changes.forEach((row, i) => {
-      const change = batch.changes[i] as CommitBatch["changes"][number];
-      this.stmts.insertChange.run(storedRow(row, ids.get(refKey(change.ref)) as number));
+      this.stmts.insertChange.run(storedRow(row, perChange[i] as number));
     });
     for (const { seq, object } of plan.snapshots) this.stmts.insertSnapshot.run(seq, object);
     for (const p of plan.problems)
@@ -761,13 +760,25 @@ export class SqliteStore implements Store, HistoryExporter {
     return { committed: plan.committed, ids };
   }
 
-  /** Every ref of the batch as an id: from memory, its row, or a new row (`fresh`). */
-  private resolveRefs(batch: CommitBatch): { ids: Map<string, number>; fresh: Set<string> } {
+  /**
+   * Every ref of the batch as an id: from memory, its row, or a new row (`fresh`); also the
+   * id of each change in batch order.
+   */
+  private resolveRefs(batch: CommitBatch): {
+    ids: Map<string, number>;
+    fresh: Set<string>;
+    perChange: number[];
+  } {
     const ids = new Map<string, number>();
     const fresh = new Set<string>();
+    const perChange: number[] = [];
     for (const { ref } of batch.changes) {
       const key = refKey(ref);
-      if (ids.has(key)) continue;
+      const known = ids.get(key);
+      if (known !== undefined) {
+        perChange.push(known);
+        continue;
+      }
       let id = this.refIds.get(key);
       if (id === undefined) {
         const params = refParams(ref);
@@ -778,8 +789,9 @@ export class SqliteStore implements Store, HistoryExporter {
         }
       }
       ids.set(key, id);
+      perChange.push(id);
     }
-    return { ids, fresh };
+    return { ids, fresh, perChange };
   }
 
   /**
