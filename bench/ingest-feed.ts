@@ -208,14 +208,14 @@ function rawInsertBaseline(sourceDb: string, dir: string, perTransaction: number
     string,
     unknown
   >[];
-  const revisions = src.prepare("SELECT * FROM revisions ORDER BY seq").all() as Record<
+  const revisions = src.prepare("SELECT * FROM snapshots ORDER BY seq").all() as Record<
     string,
     unknown
   >[];
   const schema = (
     src
       .prepare(
-        "SELECT sql FROM sqlite_master WHERE type IN ('table','index') AND name IN ('changes','revisions') OR tbl_name IN ('changes','revisions') AND sql IS NOT NULL",
+        "SELECT sql FROM sqlite_master WHERE type IN ('table','index') AND name IN ('changes','snapshots') OR tbl_name IN ('changes','snapshots') AND sql IS NOT NULL",
       )
       .all() as { sql: string | null }[]
   )
@@ -236,11 +236,12 @@ function rawInsertBaseline(sourceDb: string, dir: string, perTransaction: number
         .join(",")})`,
     );
   const insertChange = insert("changes", changes[0]!);
-  const insertRevision = insert("revisions", revisions[0]!);
+  const insertRevision = insert("snapshots", revisions[0]!);
+  const snapshotOf = new Map(revisions.map((r) => [r.seq, r]));
   const txn = db.transaction((from: number, to: number) => {
     for (let i = from; i < to; i++) {
       insertChange.run(Object.values(changes[i]!));
-      const rev = revisions[i];
+      const rev = snapshotOf.get(changes[i]!.seq);
       if (rev) insertRevision.run(Object.values(rev));
     }
   });

@@ -1,4 +1,6 @@
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { availableParallelism } from "node:os";
+import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import pino from "pino";
 import type { BuildWorkerData } from "../src/compose/build-worker.js";
@@ -169,6 +171,7 @@ export async function crwatchIngestTask(
     };
 
     // Throughput: the first `resources` changes are ADDED, the rest MODIFIED.
+    const written0 = bytesWritten();
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     await offerRange(0, args.changes);
@@ -178,6 +181,7 @@ export async function crwatchIngestTask(
       dispatcher.wake();
       await new Promise((r) => setImmediate(r));
     }
+    const written = bytesWritten() - written0;
     const wallMs = performance.now() - t0 - inputWatch.ms;
     const cpuMs = cpuMsSince(cpu0) - inputWatch.ms;
     const committed = await store.lastSeq();
@@ -215,7 +219,10 @@ export async function crwatchIngestTask(
     }
     await dispatcher.stop({ drain: true });
     await ingest.close();
+    const stored = await store.lastSeq();
     await store.close();
+    const dbBytes =
+      fileSize(join(dir.path, "crwatch.db")) + fileSize(join(dir.path, "crwatch.db-wal"));
     return {
       changes: committed,
       changesPerSecond: Math.round(committed / (wallMs / 1000)),
@@ -228,9 +235,33 @@ export async function crwatchIngestTask(
         dispatch: perChange(stages.dispatch),
       },
       ...(latency && { latencyMs: latency }),
+      // What the throughput phase handed the kernel to write (WAL, checkpoints, everything the
+      // process wrote), and the database's size at the end (after the closing checkpoint).
+      writtenBytesPerChange: Math.round(written / Math.max(1, committed)),
+      dbBytesPerChange: Math.round(dbBytes / Math.max(1, stored)),
+      dbMiB: round(dbBytes / 1024 / 1024),
       peakRssMiB: peakRssMib(),
     };
   } finally {
     await dir.cleanup();
   }
+}
+
+/**
+ * Bytes this process passed to write(2) so far (`wchar` of /proc/self/io): the WAL, its
+ * checkpoints into the database file, the checkpoint file. NaN where /proc is missing.
+ */
+function bytesWritten(): number {
+  try {
+    const line = readFileSync("/proc/self/io", "utf8")
+      .split("\n")
+      .find((l) => l.startsWith("wchar:"));
+    return line ? Number(line.slice(6)) : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+function fileSize(path: string): number {
+  return existsSync(path) ? statSync(path).size : 0;
 }

@@ -13,8 +13,8 @@ import { offer } from "./ingest-feed.js";
 const CHANGES = Number(process.env.BENCH_PG_CHANGES ?? 20_000);
 
 /**
- * Ingest into PostgreSQL beside a raw multi-row INSERT of the same rows (changes,
- * revisions, heads) into an identical schema, in transactions of the same size, on the
+ * Ingest into PostgreSQL beside a raw multi-row INSERT of the same rows (refs, changes,
+ * snapshots) into an identical schema, in transactions of the same size, on the
  * same server with the same durability (the server's synchronous_commit), in the same run.
  */
 export async function postgresIngestScenario(): Promise<Record<string, unknown>> {
@@ -41,6 +41,13 @@ export async function postgresIngestScenario(): Promise<Record<string, unknown>>
     const committed = await store.lastSeq();
     const phases = ingest.stats();
     await store.close();
+    const [size] = await pgQuery<{ bytes: string }>(
+      `SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint AS bytes
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE n.nspname = $1 AND c.relkind = 'r'`,
+      [schema],
+    );
+    const dbBytes = Number(size?.bytes ?? 0);
     const perCommit = Math.max(1, Math.round(committed / Math.max(1, commits)));
     const storeOnly = await recommit(schema, `${schema}_store`, perCommit);
     const baseline = await rawInsertBaseline(schema, rawSchema, perCommit);
@@ -56,6 +63,8 @@ export async function postgresIngestScenario(): Promise<Record<string, unknown>>
         commit: Math.round((phases.commitMs * 1000) / Math.max(1, phases.changes)),
       },
       synchronousCommit: sync?.synchronous_commit,
+      // Tables with their indexes and TOAST, after ingest (refs, the log, snapshots, ledgers).
+      dbBytesPerChange: Math.round(dbBytes / Math.max(1, committed)),
       baseline,
       // The whole pipeline (parse, canonicalize, mask, diff, hash, commit) against raw.
       ratioToBaseline: ratio(committed / seconds, baseline.changesPerSecond),
@@ -83,10 +92,14 @@ async function recommit(from: string, to: string, perCommit: number) {
   const source = await openPostgresStore({ url: postgresUrl, schema: from, mode: "read" });
   const changes = await source.readChanges({ limit: Number.MAX_SAFE_INTEGER });
   await source.close();
+  // The full objects the log kept (snapshots): a revision without one is written from its
+  // patch alone, so the recommit needs no object for it, as ingest's commit does not.
   const objects = new Map<string, string | null>();
   const rows = await pgQuery<{ key: string; object: string | null }>(
-    `SELECT concat_ws(chr(31), source, grp, kind, namespace, name, revision) AS key, object
-     FROM "${from}".revisions`,
+    `SELECT concat_ws(chr(31), r.source, r.grp, r.kind, r.namespace, r.name, c.revision) AS key,
+       s.object
+     FROM "${from}".snapshots s JOIN "${from}".changes c ON c.seq = s.seq
+       JOIN "${from}".refs r ON r.id = c.ref_id`,
   );
   for (const row of rows) objects.set(row.key, row.object);
   const batches: NewChange[][] = [];
@@ -109,7 +122,7 @@ async function recommit(from: string, to: string, perCommit: number) {
   return { changesPerSecond: Math.round(changes.length / seconds), verified };
 }
 
-const TABLES = ["changes", "revisions", "heads"] as const;
+const TABLES = ["refs", "changes", "snapshots"] as const;
 
 /** The rows crwatch wrote, inserted again with plain multi-row INSERTs and nothing else. */
 async function rawInsertBaseline(from: string, to: string, perTransaction: number) {
@@ -121,11 +134,9 @@ async function rawInsertBaseline(from: string, to: string, perTransaction: numbe
   await target.close();
   const rows: Record<string, Record<string, unknown>[]> = {};
   for (const table of TABLES) {
-    rows[table] = await pgQuery(`SELECT * FROM "${from}".${table} ORDER BY 1, 2, 3, 4, 5, 6`);
+    rows[table] = await pgQuery(`SELECT * FROM "${from}".${table} ORDER BY 1`);
     for (const row of rows[table]!) delete row.ref_search;
   }
-  rows.changes!.sort((a, b) => Number(a.seq) - Number(b.seq));
-  rows.revisions!.sort((a, b) => Number(a.seq) - Number(b.seq));
   const pg = (await import("pg")).default;
   const client = new pg.Client({ connectionString: postgresUrl });
   await client.connect();
@@ -151,7 +162,10 @@ async function rawInsertBaseline(from: string, to: string, perTransaction: numbe
   };
 }
 
-/** Changes and revisions by position; heads (one per ref) spread over the same batches. */
+/**
+ * Changes by position, the snapshots of those changes, and refs (one per resource) spread
+ * over the same batches.
+ */
 function sliceFor(
   table: string,
   all: Record<string, unknown>[],
@@ -159,7 +173,9 @@ function sliceFor(
   size: number,
   total: number,
 ): Record<string, unknown>[] {
-  if (table !== "heads") return all.slice(at, at + size);
+  if (table === "changes") return all.slice(at, at + size);
+  if (table === "snapshots")
+    return all.filter((row) => Number(row.seq) > at && Number(row.seq) <= at + size);
   const per = Math.ceil((all.length * size) / Math.max(1, total));
   const index = Math.floor(at / size);
   return all.slice(index * per, (index + 1) * per);

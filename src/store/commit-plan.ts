@@ -2,15 +2,8 @@ import { chainHash } from "../core/hash-chain.js";
 import { type Change, isNotice, type NewChange } from "../model/change.js";
 import { CrwatchError } from "../model/errors.js";
 import { formatRef, type Ref, refKey } from "../model/ref.js";
-import {
-  type ChangeRow,
-  chainRowOf,
-  committedChange,
-  type HeadRow,
-  jsonOrNull,
-  type RevisionRow,
-  toRow,
-} from "./log-format.js";
+import { type ChangeRow, chainRowOf, committedChange, jsonOrNull, toRow } from "./log-format.js";
+import { type HeadState, snapshotDue } from "./revisions.js";
 import type { CommitBatch } from "./store.js";
 
 export interface ChainHead {
@@ -28,28 +21,36 @@ export interface ProblemRow {
 
 /**
  * Everything one commit writes, worked out before any SQL runs: the rows with their seqs
- * and hashes, the revisions and heads they create, the problems they open. A dialect runs
- * the plan inside one transaction and nothing else; seq assignment and the chain live here.
+ * and hashes, the snapshots (full objects) due, the problems they open. A dialect runs the
+ * plan inside one transaction and nothing else; seq assignment and the chain live here.
+ * Heads are not written: they are the latest change of each ref (see HeadRow).
  */
 export interface CommitPlan {
   changes: ChangeRow[];
-  revisions: RevisionRow[];
-  heads: HeadRow[];
+  /** A full object for the changes that need one (revisions.ts: `snapshotDue`). */
+  snapshots: { seq: number; object: string }[];
   problems: ProblemRow[];
   committed: Change[];
   /** The chain head after the commit (unchanged when the batch has no change). */
   head: ChainHead;
 }
 
-export function planCommit(batch: CommitBatch, head: ChainHead, committedAt: string): CommitPlan {
-  const plan: CommitPlan = {
-    changes: [],
-    revisions: [],
-    heads: [],
-    problems: [],
-    committed: [],
-    head,
-  };
+export interface PlanOptions {
+  /** A full object every this many revisions (and at every ADDED). */
+  snapshotEvery: number;
+  /** The store's head of each ref the batch changes, as the conflict check read it. */
+  heads: ReadonlyMap<string, HeadState>;
+}
+
+export function planCommit(
+  batch: CommitBatch,
+  head: ChainHead,
+  committedAt: string,
+  options: PlanOptions,
+): CommitPlan {
+  const plan: CommitPlan = { changes: [], snapshots: [], problems: [], committed: [], head };
+  // Each ref's head as the batch moves it: a ref changed twice in one batch follows itself.
+  const heads = new Map(options.heads);
   let seq = head.lastSeq;
   let prevHash = head.lastHash;
   for (const change of batch.changes) {
@@ -58,22 +59,28 @@ export function planCommit(batch: CommitBatch, head: ChainHead, committedAt: str
     row.hash = chainHash(prevHash, chainRowOf(row));
     plan.changes.push(row);
     plan.committed.push(committedChange(change, row));
-    addEffects(plan, change, row);
+    addEffects(plan, change, row, heads, options.snapshotEvery);
     prevHash = row.hash;
   }
   plan.head = { lastSeq: seq, lastHash: prevHash };
   return plan;
 }
 
-function addEffects(plan: CommitPlan, change: NewChange, row: ChangeRow): void {
+function addEffects(
+  plan: CommitPlan,
+  change: NewChange,
+  row: ChangeRow,
+  heads: Map<string, HeadState>,
+  every: number,
+): void {
   if (!isNotice(change.type)) {
+    const key = refKey(change.ref);
     const deleted = change.type === "DELETED";
-    const object = deleted ? null : (change.objectJson ?? jsonOrNull(change.object));
-    const { source, grp, kind, namespace, name, content_hash, location } = row;
-    const revision = row.revision ?? 0;
-    const ref = { source, grp, kind, namespace, name };
-    plan.revisions.push({ ...ref, revision, seq: row.seq, object, content_hash, location });
-    plan.heads.push({ ...ref, revision, content_hash, deleted: deleted ? 1 : 0, location });
+    if (!deleted && snapshotDue(change, heads.get(key), every)) {
+      const object = change.objectJson ?? jsonOrNull(change.object) ?? "null";
+      plan.snapshots.push({ seq: row.seq, object });
+    }
+    heads.set(key, { revision: row.revision ?? 0, deleted });
   } else if (change.type === "ERROR" && change.fingerprint !== undefined) {
     plan.problems.push({
       source: change.ref.source,
@@ -103,6 +110,20 @@ export function expectedHeads(batch: CommitBatch): ExpectedHead[] {
     if (!seen.has(key)) seen.set(key, { ref: change.ref, revision: change.previousRevision });
   }
   return [...seen.values()];
+}
+
+/**
+ * Throws CRW_STORE_CONFLICT for the first ref (in batch order) whose head in the store is not
+ * the one its first change expects; `heads` holds the store's heads (absent: no history).
+ */
+export function checkHeads(
+  expected: readonly ExpectedHead[],
+  heads: ReadonlyMap<string, HeadState>,
+): void {
+  for (const want of expected) {
+    const actual = heads.get(refKey(want.ref))?.revision ?? null;
+    if (actual !== want.revision) throw conflictError(want, actual);
+  }
 }
 
 export function conflictError(expected: ExpectedHead, actual: number | null): CrwatchError {

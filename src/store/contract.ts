@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "node:test";
+import { diff } from "../core/diff.js";
 import { GENESIS_HASH } from "../core/hash-chain.js";
 import { sha256Hex } from "../core/stable-json.js";
 import type { Change, ChangeType, NewChange } from "../model/change.js";
@@ -8,7 +9,13 @@ import { noticeRef, type Ref } from "../model/ref.js";
 import { matchesChangeQuery } from "./change-query.js";
 import type { ChangeQuery, CommitBatch, DeadLetter, Store } from "./store.js";
 
-export type OpenStore = () => Promise<{ store: Store; cleanup: () => Promise<void> }>;
+/**
+ * Runs SQL against the store's tables through a connection of its own (unqualified table
+ * names), as someone with access to the database could: returns the rows of a query.
+ */
+export type RawSql = (sql: string, params?: unknown[]) => Promise<Record<string, unknown>[]>;
+
+export type OpenStore = () => Promise<{ store: Store; cleanup: () => Promise<void>; raw: RawSql }>;
 
 const OBSERVED_AT = "2024-05-01T10:00:00.000Z";
 
@@ -107,11 +114,13 @@ export function storeContract(name: string, open: OpenStore): void {
     describeProblems(ctx);
     describeConsumers(ctx);
     describeVerify(ctx);
+    describeSnapshots(ctx);
   });
 }
 
 interface StoreContext {
   readonly store: Store;
+  readonly raw: RawSql;
 }
 
 function useStore(open: OpenStore): StoreContext {
@@ -128,6 +137,10 @@ function useStore(open: OpenStore): StoreContext {
     get store(): Store {
       assert.ok(current, "store is open");
       return current.store;
+    },
+    get raw(): RawSql {
+      assert.ok(current, "store is open");
+      return current.raw;
     },
   };
 }
@@ -703,4 +716,154 @@ function mixedChanges(): NewChange[] {
     noticeChange("GAP", "cluster"),
     problem("files", "broken.yaml", "fp"),
   ];
+}
+
+/**
+ * Revision n of a route as ingest would store it: keys sorted (canonical), labels that grow
+ * (so patches add keys, which a rebuild appends out of order), rules that change.
+ */
+function versioned(ref: Ref, n: number): JsonObject {
+  const labels: JsonObject = {};
+  for (let i = 0; i <= n % 5; i++) labels[`l${i}`] = `v${n}`;
+  return {
+    apiVersion: `${ref.group}/v1`,
+    kind: ref.kind,
+    metadata: { labels, name: ref.name, namespace: ref.namespace },
+    spec: { hostnames: [`h${n}.example.com`], rules: Array.from({ length: n % 3 }, (_, i) => i) },
+  };
+}
+
+/** A history of one ref with real patches: `count` revisions, deleted and re-added midway. */
+export function realHistory(
+  ref: Ref,
+  count: number,
+): { changes: NewChange[]; objects: (JsonObject | null)[] } {
+  const changes: NewChange[] = [];
+  const objects: (JsonObject | null)[] = [];
+  let before: JsonObject | null = null;
+  for (let revision = 1; revision <= count; revision++) {
+    const deleted = revision === 20;
+    const after = deleted ? null : versioned(ref, revision);
+    const type = before === null ? "ADDED" : deleted ? "DELETED" : "MODIFIED";
+    changes.push(
+      resourceChange(type, ref, revision, {
+        previousRevision: revision > 1 ? revision - 1 : null,
+        patch: diff(before ?? {}, after ?? {}),
+        object: after,
+        contentHash: after ? sha256Hex(JSON.stringify(after)) : null,
+      }),
+    );
+    objects.push(after);
+    before = after;
+  }
+  return { changes, objects };
+}
+
+function describeSnapshots(ctx: StoreContext): void {
+  describe("snapshots every K revisions, rebuilt from patches", () => {
+    const ref = routeRef("storefront");
+    const { changes, objects } = realHistory(ref, 45);
+
+    async function commitHistory(): Promise<void> {
+      for (let at = 0; at < changes.length; at += 7)
+        await ctx.store.commit(batchOf(changes.slice(at, at + 7)));
+    }
+
+    const snapshotSeqs = async () =>
+      (await ctx.raw("SELECT seq FROM snapshots ORDER BY seq")).map((r) => Number(r.seq));
+
+    it("should keep a full object only at revision 1, every 16th and after a re-add", async () => {
+      await commitHistory();
+      // 1, 17; deleted at 20, re-added at 21; then 33 by the revision count.
+      assert.deepEqual(await snapshotSeqs(), [1, 17, 21, 33]);
+    });
+
+    it("should read every revision back as committed, one by one and listed", async () => {
+      await commitHistory();
+      const listed = await ctx.store.listRevisions(ref);
+      assert.deepEqual(
+        listed.map((r) => r.object),
+        objects,
+      );
+      // Newest first, then oldest first: the cache serves some, the log the rest.
+      for (const revision of [45, 44, 2, 19, 20, 21, 22, 32, 33, 34, 3]) {
+        const read = await ctx.store.getRevision(ref, revision);
+        assert.deepEqual(read?.object, objects[revision - 1], `revision ${revision}`);
+        assert.equal(read?.seq, revision);
+        assert.equal(read?.contentHash, changes[revision - 1]?.contentHash);
+      }
+      assert.deepEqual((await ctx.store.getRevision(ref))?.object, objects[44]);
+      const [resource] = await ctx.store.listResources({ name: "storefront" });
+      assert.deepEqual(resource?.object, objects[44]);
+      assert.deepEqual(await ctx.store.verify(), { ok: true, checked: 45, lastSeq: 45 });
+    });
+
+    it("should give the head of each ref from the log, with no heads table written", async () => {
+      await commitHistory();
+      const [head] = await ctx.store.loadHeads("local");
+      assert.deepEqual(head, {
+        ref,
+        revision: 45,
+        contentHash: changes[44]?.contentHash,
+        deleted: false,
+        location: changes[44]?.location,
+      });
+    });
+
+    it("should report a tampered snapshot, and refuse the revisions rebuilt from it", async () => {
+      await commitHistory();
+      const forged = JSON.stringify({
+        ...versioned(ref, 17),
+        spec: { hostnames: ["evil.example"] },
+      });
+      await ctx.raw("UPDATE snapshots SET object = $1 WHERE seq = 17", [forged]);
+      const result = await ctx.store.verify();
+      assert.equal(result.ok, false);
+      assert.ok(!result.ok);
+      assert.equal(result.firstBadSeq, 17);
+      assert.match(
+        result.reason,
+        /revision 17 of HTTPRoute shop\/storefront \(seq 17\).*snapshot.*edited/,
+      );
+      for (const revision of [17, 18]) {
+        await assert.rejects(ctx.store.getRevision(ref, revision), (err: unknown) => {
+          assert.equal((err as { code?: string }).code, "CRW_STORE_CORRUPT");
+          assert.match(String(err), new RegExp(`storefront revision ${revision} `));
+          return true;
+        });
+      }
+      await assert.rejects(ctx.store.listRevisions(ref), { code: "CRW_STORE_CORRUPT" });
+      // Revisions rebuilt from another snapshot are untouched.
+      assert.deepEqual((await ctx.store.getRevision(ref, 16))?.object, objects[15]);
+    });
+
+    it("should report a tampered patch as an edited change row", async () => {
+      await commitHistory();
+      const patch = JSON.stringify([{ op: "replace", path: "/spec/hostnames/0", value: "evil" }]);
+      await ctx.raw("UPDATE changes SET patch = $1 WHERE seq = 18", [patch]);
+      const result = await ctx.store.verify();
+      assert.ok(!result.ok);
+      assert.equal(result.firstBadSeq, 18);
+      assert.match(result.reason, /seq 18 does not match its hash: the row was edited/);
+      // A read cannot use the forged patch either: its result misses the committed hash.
+      await assert.rejects(ctx.store.getRevision(ref, 18), { code: "CRW_STORE_CORRUPT" });
+    });
+
+    it("should report a snapshot that belongs to no resource change", async () => {
+      await ctx.store.commit(batchOf([...changes.slice(0, 3), noticeChange("GAP", "local")]));
+      await ctx.raw("INSERT INTO snapshots (seq, object) VALUES (4, '{}')");
+      const result = await ctx.store.verify();
+      assert.ok(!result.ok);
+      assert.match(result.reason, /holds 2 snapshots but 1 belong to resource changes/);
+    });
+
+    it("should report a removed snapshot that a revision needs", async () => {
+      await commitHistory();
+      await ctx.raw("DELETE FROM snapshots WHERE seq = 21");
+      const result = await ctx.store.verify();
+      assert.ok(!result.ok);
+      assert.equal(result.firstBadSeq, 21);
+      assert.match(result.reason, /no snapshot to rebuild it from/);
+    });
+  });
 }

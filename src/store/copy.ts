@@ -1,5 +1,5 @@
 import { CrwatchError } from "../model/errors.js";
-import { CHAIN_COLUMNS } from "./log-format.js";
+import { REF_COLUMNS, STORED_CHANGE_COLUMNS } from "./log-format.js";
 import type { Store, VerifyResult } from "./store.js";
 
 /** One table of a history as it is copied: its columns and the order rows are read in. */
@@ -10,25 +10,16 @@ export interface CopiedTable {
   order: readonly string[];
 }
 
-const REF = ["source", "grp", "kind", "namespace", "name"] as const;
-
 /**
- * Every table a history holds, parents before children (revisions and problems name a
- * change). Derived columns (PostgreSQL's ref_search) and schema_migrations are not copied:
+ * Every table a history holds, parents before children (changes name a ref, snapshots and
+ * problems a change). Ref ids travel as they are, so the changes' ref_id keep meaning the
+ * same refs. Derived columns (PostgreSQL's ref_search) and schema_migrations are not copied:
  * the target computes the first and is already at the same version.
  */
 export const COPIED_TABLES: readonly CopiedTable[] = [
-  { name: "changes", columns: [...CHAIN_COLUMNS, "prev_hash", "hash"], order: ["seq"] },
-  {
-    name: "revisions",
-    columns: [...REF, "revision", "seq", "object", "content_hash", "location"],
-    order: [...REF, "revision"],
-  },
-  {
-    name: "heads",
-    columns: [...REF, "revision", "content_hash", "deleted", "location"],
-    order: [...REF],
-  },
+  { name: "refs", columns: ["id", ...REF_COLUMNS], order: ["id"] },
+  { name: "changes", columns: STORED_CHANGE_COLUMNS, order: ["seq"] },
+  { name: "snapshots", columns: ["seq", "object"], order: ["seq"] },
   {
     name: "source_streams",
     columns: ["source", "stream", "cursor", "updated_at"],

@@ -7,9 +7,7 @@ import {
   type NewChange,
   type Notice,
   type PatchOp,
-  type Revision,
 } from "../model/change.js";
-import type { JsonObject } from "../model/json.js";
 import type { Actor, Cause, Location } from "../model/observation.js";
 import type { Ref } from "../model/ref.js";
 import type { Head } from "./store.js";
@@ -43,28 +41,69 @@ export interface ChangeRow {
   hash: string;
 }
 
-export interface RevisionRow {
+/**
+ * A change row as a dialect stores it (migration 5): the ref is an id into `refs` instead of
+ * five TEXT columns. Readers join `refs` back in and get a ChangeRow, the form the chain
+ * hashes, so the hash of a row is the same before and after the migration.
+ */
+export type StoredChangeRow = Omit<ChangeRow, "source" | "grp" | "kind" | "namespace" | "name"> & {
+  ref_id: number;
+};
+
+/** The stored columns of `changes`, in table order. */
+export const STORED_CHANGE_COLUMNS = [
+  "seq",
+  "type",
+  "ref_id",
+  "revision",
+  "prev_revision",
+  "actor",
+  "cause",
+  "location",
+  "observed_at",
+  "committed_at",
+  "patch",
+  "summary",
+  "findings",
+  "notice",
+  "content_hash",
+  "prev_hash",
+  "hash",
+] as const satisfies readonly (keyof StoredChangeRow)[];
+
+export const REF_COLUMNS = ["source", "grp", "kind", "namespace", "name"] as const;
+
+/** One row of `refs`: a ref's integer id, given once and never changed. */
+export interface RefRow {
+  id: number;
   source: string;
   grp: string;
   kind: string;
   namespace: string;
   name: string;
-  revision: number;
-  seq: number;
-  object: string | null;
-  content_hash: string | null;
-  location: string | null;
 }
 
+/** A full object kept for one revision (the change at `seq`): every K revisions, see revisions.ts. */
+export interface SnapshotRow {
+  seq: number;
+  object: string;
+}
+
+/**
+ * The latest resource change of a ref (its head), derived from the log: the change with the
+ * highest revision. Nothing is written per change to keep it.
+ */
 export interface HeadRow {
+  ref_id: number;
   source: string;
   grp: string;
   kind: string;
   namespace: string;
   name: string;
+  seq: number;
   revision: number;
+  type: string;
   content_hash: string | null;
-  deleted: number;
   location: string | null;
 }
 
@@ -93,6 +132,16 @@ export const CHAIN_COLUMNS = [
   "notice",
   "content_hash",
 ] as const satisfies readonly (keyof ChangeRow)[];
+
+/**
+ * The select list that reads a ChangeRow back from `changes` (alias `c`) joined with `refs`
+ * (alias `r`): the ref's columns come from its row in `refs`.
+ */
+export const CHANGE_SELECT = [...CHAIN_COLUMNS, "prev_hash", "hash"]
+  .map((column) =>
+    (REF_COLUMNS as readonly string[]).includes(column) ? `r.${column}` : `c.${column}`,
+  )
+  .join(", ");
 
 export function chainRowOf(row: ChangeRow): ChainRow {
   return CHAIN_COLUMNS.map((column) => row[column]);
@@ -152,6 +201,12 @@ export function committedChange(change: NewChange, row: ChangeRow): Change {
   };
 }
 
+/** The stored form of a change row: the ref's five columns become its id. */
+export function storedRow(row: ChangeRow, refId: number): StoredChangeRow {
+  const { source: _s, grp: _g, kind: _k, namespace: _ns, name: _n, ...rest } = row;
+  return { ...rest, ref_id: refId };
+}
+
 export function refOf(row: {
   source: string;
   grp: string;
@@ -197,23 +252,12 @@ export function changeOf(row: ChangeRow): Change {
   };
 }
 
-export function revisionOf(row: RevisionRow): Revision {
-  return {
-    ref: refOf(row),
-    revision: Number(row.revision),
-    seq: Number(row.seq),
-    object: parseOrNull<JsonObject>(row.object),
-    contentHash: row.content_hash,
-    location: parseOrNull<Location>(row.location),
-  };
-}
-
 export function headOf(row: HeadRow): Head {
   return {
     ref: refOf(row),
     revision: Number(row.revision),
     contentHash: row.content_hash,
-    deleted: Number(row.deleted) !== 0,
+    deleted: row.type === "DELETED",
     location: parseOrNull<Location>(row.location),
   };
 }

@@ -1,7 +1,7 @@
 import { chainHash, GENESIS_HASH } from "../core/hash-chain.js";
-import { sha256Hex } from "../core/stable-json.js";
 import type { ChainHead } from "./commit-plan.js";
-import { type ChangeRow, chainRowOf, type RevisionRow } from "./log-format.js";
+import { type ChangeRow, chainRowOf } from "./log-format.js";
+import type { RevisionVerifier } from "./revisions.js";
 import type { VerifyResult } from "./store.js";
 
 /**
@@ -90,65 +90,27 @@ function headResult(
   return { ok: true, checked, lastSeq };
 }
 
-/** A stored revision beside the chain row that created it (absent when no row has its seq). */
-export interface RevisionCheckRow extends RevisionRow {
-  change_type: string | null;
-  change_revision: number | null;
-  change_hash: string | null;
-  change_source: string | null;
-  change_grp: string | null;
-  change_kind: string | null;
-  change_namespace: string | null;
-  change_name: string | null;
-}
-
 /**
- * Why a revision cannot be trusted, or undefined. The chain covers the change rows; a
- * revision is covered through its change: same ref, same number, and an object whose hash is
- * the content hash the chain committed. An edited revision would otherwise pass `verify` and
- * show a forged "before" in the next change's diff.
+ * The revisions' verdict once the chain verified: the first revision that cannot be rebuilt
+ * to its committed content hash, or snapshots that belong to no resource change (a snapshot
+ * is reached only through its change, so one beside a notice or a missing seq is foreign).
  */
-export function revisionProblem(row: RevisionCheckRow): string | undefined {
-  const where = `revision ${row.revision} of ${row.kind} ${row.namespace}/${row.name} (seq ${row.seq})`;
-  if (row.change_type === null) return `${where} has no change row in the log`;
-  const sameRef =
-    row.change_source === row.source &&
-    row.change_grp === row.grp &&
-    row.change_kind === row.kind &&
-    row.change_namespace === row.namespace &&
-    row.change_name === row.name;
-  if (!sameRef || Number(row.change_revision) !== Number(row.revision))
-    return `${where} does not belong to the change at seq ${row.seq}`;
-  if (row.content_hash !== row.change_hash)
-    return `${where} has a content hash the chain did not commit`;
-  if (row.object !== null && sha256Hex(row.object) !== row.content_hash)
-    return `${where}: the stored object does not match its committed content hash (edited)`;
-  if ((row.object === null) !== (row.change_type === "DELETED"))
-    return `${where}: a deletion and its stored object disagree`;
-  return undefined;
-}
-
-/** The first revision that fails, as a verify result (the chain itself verified). */
-export function verifyRevisions(
+export function revisionsResult(
   chain: VerifyResult,
-  rows: () => Iterable<RevisionCheckRow>,
-  changesWithRevision: number,
+  revisions: RevisionVerifier,
+  snapshotsStored: number,
 ): VerifyResult {
   if (!chain.ok) return chain;
-  let count = 0;
-  for (const row of rows()) {
-    count += 1;
-    const reason = revisionProblem(row);
-    if (reason) {
-      return { ok: false, checked: chain.checked, firstBadSeq: Number(row.seq), reason };
-    }
+  if (revisions.problem) {
+    const { seq, reason } = revisions.problem;
+    return { ok: false, checked: chain.checked, firstBadSeq: seq, reason };
   }
-  if (count !== changesWithRevision) {
+  if (snapshotsStored !== revisions.snapshots) {
     return {
       ok: false,
       checked: chain.checked,
       firstBadSeq: chain.lastSeq,
-      reason: `the log has ${changesWithRevision} resource changes but ${count} stored revisions: revisions were removed or added`,
+      reason: `the store holds ${snapshotsStored} snapshots but ${revisions.snapshots} belong to resource changes: snapshots were added`,
     };
   }
   return chain;

@@ -14,6 +14,8 @@ export interface PostgresStoreConfig {
   replica?: string;
   /** A replica's lease on a source or sink lapses this long after its last renewal. */
   leaseTtlMs?: number;
+  /** A full object every this many revisions; between them a revision is its patch (16). */
+  snapshotEvery?: number;
   /**
    * A local work directory for what sources cache (clones, …); the history itself is in
    * PostgreSQL. Filled with `.crwatch` by the config loader when omitted.
@@ -35,6 +37,7 @@ export const postgresStoreSchema = {
     poolSize: { type: "integer", minimum: 1, maximum: 100 },
     replica: { type: "string", minLength: 1 },
     leaseTtlMs: { type: "integer", minimum: 300 },
+    snapshotEvery: { type: "integer", minimum: 1, maximum: 1000 },
     path: { type: "string", minLength: 1 },
   },
 } as const;

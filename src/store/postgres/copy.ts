@@ -41,11 +41,13 @@ export async function importTables(
     }
     counts[table.name] = count;
   }
-  // New dead letters continue after the copied ids.
-  await client.query(
-    `SELECT setval(pg_get_serial_sequence($1, 'id'), max(id)) FROM ${t("dead_letters")} HAVING max(id) IS NOT NULL`,
-    [t("dead_letters")],
-  );
+  // New dead letters and refs continue after the copied ids.
+  for (const table of ["dead_letters", "refs"]) {
+    await client.query(
+      `SELECT setval(pg_get_serial_sequence($1, 'id'), max(id)) FROM ${t(table)} HAVING max(id) IS NOT NULL`,
+      [t(table)],
+    );
+  }
   return counts;
 }
 

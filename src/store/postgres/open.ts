@@ -17,6 +17,7 @@ export async function openPostgres(
     ...(config.poolSize ? { poolSize: config.poolSize } : {}),
     ...(config.replica ? { replica: config.replica } : {}),
     ...(config.leaseTtlMs ? { leaseTtlMs: config.leaseTtlMs } : {}),
+    ...(config.snapshotEvery ? { snapshotEvery: config.snapshotEvery } : {}),
     mode: deps.mode === "read" ? "read" : "write",
   });
   return { store, release: async () => undefined };

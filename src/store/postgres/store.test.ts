@@ -4,7 +4,7 @@ import pg from "pg";
 import { postgresUrl } from "../../../test/helpers.js";
 import { dropSchema, pgQuery, uniqueSchema } from "../../../test/postgres.js";
 import type { CrwatchError } from "../../model/errors.js";
-import { batchOf, resourceChange, routeRef, storeContract } from "../contract.js";
+import { batchOf, type RawSql, resourceChange, routeRef, storeContract } from "../contract.js";
 import { LATEST_VERSION, MIGRATIONS } from "../sqlite/migrations.js";
 import type { Store } from "../store.js";
 import { redactUrl } from "./config.js";
@@ -19,8 +19,22 @@ import {
 storeContract("postgres", async () => {
   const schema = uniqueSchema("contract");
   const store = await openPostgresStore({ url: postgresUrl, schema, mode: "write" });
-  return { store, cleanup: () => dropSchema(schema) };
+  return { store, cleanup: () => dropSchema(schema), raw: rawSql(schema) };
 });
+
+/** The contract's raw SQL on a connection of its own, with the store's schema on its path. */
+function rawSql(schema: string): RawSql {
+  return async (sql, params = []) => {
+    const client = new pg.Client({ connectionString: postgresUrl });
+    await client.connect();
+    try {
+      await client.query(`SET search_path TO "${schema}"`);
+      return (await client.query(sql, params)).rows;
+    } finally {
+      await client.end();
+    }
+  };
+}
 
 /** Stores opened by one describe block, closed and dropped after it. */
 function useSchema(label: string): {
@@ -223,10 +237,13 @@ describe("postgres store: the ref filter uses an index", () => {
     // What autovacuum does in production: moves GIN's pending entries into the index proper
     // and refreshes statistics; until then the planner rightly prices the index high.
     await pgQuery(`VACUUM ANALYZE "${schema}".changes`);
-    const { text, params } = readChangesQuery(`"${schema}".changes`, { refContains: "NEEDLE-in" });
+    await pgQuery(`VACUUM ANALYZE "${schema}".refs`);
+    const { text, params } = readChangesQuery((table) => `"${schema}".${table}`, {
+      refContains: "NEEDLE-in",
+    });
     const plan = await pgQuery<{ "QUERY PLAN": string }>(`EXPLAIN ${text}`, params);
     const lines = plan.map((row) => row["QUERY PLAN"]).join("\n");
-    assert.match(lines, /changes_ref_search/, lines);
+    assert.match(lines, /refs_ref_search/, lines);
     assert.deepEqual(
       (await store.readChanges({ refContains: "NEEDLE-in" })).map((c) => c.ref.name),
       ["needle-in-hay"],

@@ -1,21 +1,33 @@
 import { hostname } from "node:os";
 import pg from "pg";
-import type { Change, Revision } from "../../model/change.js";
+import type { Change, NewChange, Revision } from "../../model/change.js";
 import { CrwatchError, errorMessage } from "../../model/errors.js";
 import { type Ref, refKey } from "../../model/ref.js";
-import { type ChainHead, conflictError, expectedHeads, planCommit } from "../commit-plan.js";
+import { type ChainHead, checkHeads, expectedHeads, planCommit } from "../commit-plan.js";
 import type { CopiedTable, HistoryExporter, HistoryImporter, RawRow } from "../copy.js";
 import { fromSinkRow, isSinkRow, sinkRow } from "../health-rows.js";
 import {
-  CHAIN_COLUMNS,
+  CHANGE_SELECT,
   type ChangeRow,
   changeOf,
   type HeadRow,
   headOf,
-  type RevisionRow,
+  REF_COLUMNS,
   refParams,
-  revisionOf,
+  STORED_CHANGE_COLUMNS,
+  type StoredChangeRow,
+  storedRow,
 } from "../log-format.js";
+import { RefIds } from "../ref-ids.js";
+import {
+  DEFAULT_SNAPSHOT_EVERY,
+  type HeadState,
+  type ReplayRow,
+  RevisionReader,
+  RevisionVerifier,
+  type RevisionWalkRow,
+  replayAll,
+} from "../revisions.js";
 import type {
   ChangeQuery,
   CommitBatch,
@@ -33,7 +45,7 @@ import type {
   StoreCapabilities,
   VerifyResult,
 } from "../store.js";
-import { ChainVerifier, type RevisionCheckRow, verifyRevisions } from "../verify.js";
+import { ChainVerifier, revisionsResult } from "../verify.js";
 import { assertEmpty, importTables } from "./copy.js";
 import { checkFence, PostgresLeases } from "./leases.js";
 import { migratePostgres, quoteIdent, schemaVersion } from "./migrations.js";
@@ -48,6 +60,8 @@ export interface PostgresStoreOptions {
   replica?: string;
   /** How long a replica's lease lasts unrenewed (15 s by default). */
   leaseTtlMs?: number;
+  /** A full object every this many revisions (decision 0027); 16 by default. */
+  snapshotEvery?: number;
 }
 
 /** The channel every store's commits are announced on; the payload names the schema. */
@@ -95,7 +109,8 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       holder: options.replica ?? `${hostname()}:${process.pid}`,
       ttlMs: options.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS,
     };
-    return new PostgresStore(pool, options.schema, options.url, settings);
+    const every = options.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY;
+    return new PostgresStore(pool, options.schema, options.url, settings, every);
   } catch (err) {
     await pool.end().catch(() => undefined);
     if (err instanceof CrwatchError) throw err;
@@ -115,9 +130,20 @@ const DEFAULT_LIMIT = 1000;
 const DEFAULT_LEASE_TTL_MS = 15_000;
 const VERIFY_PAGE = 2000;
 const COPY_PAGE = 500;
-const CHANGE_COLUMNS = [...CHAIN_COLUMNS, "prev_hash", "hash"] as const;
-const REF_COLUMNS = ["source", "grp", "kind", "namespace", "name"] as const;
 const REF_WHERE = "source = $1 AND grp = $2 AND kind = $3 AND namespace = $4 AND name = $5";
+const REPLAY_SELECT = "c.seq, c.revision, c.type, c.patch, c.content_hash, c.location";
+/** As REPLAY_SELECT with the snapshot (alias s): a snapshot's own patch is not read (an ADDED's is the whole object). */
+const REPLAY_SNAPSHOT_SELECT = `c.seq, c.revision, c.type,
+  CASE WHEN s.object IS NULL THEN c.patch ELSE '[]' END AS patch, c.content_hash, c.location, s.object`;
+const HEAD_SELECT = `r.id AS ref_id, r.source, r.grp, r.kind, r.namespace, r.name, h.seq,
+  h.revision, h.type, h.content_hash, h.location`;
+
+/** Each ref joined with its head: the resource change with the highest revision. */
+function headsFrom(t: (table: string) => string): string {
+  return `${t("refs")} r CROSS JOIN LATERAL (SELECT seq, revision, type, content_hash, location
+    FROM ${t("changes")} WHERE ref_id = r.id AND revision IS NOT NULL
+    ORDER BY revision DESC LIMIT 1) h`;
+}
 
 /** PostgreSQL takes at most 65535 parameters per statement. */
 const MAX_PARAMS = 65_000;
@@ -175,43 +201,43 @@ function deadLetterWhere(filter: DeadLetterFilter = {}): { where: string; params
  * `ref_search LIKE '%…%'` it can answer from the trigram index.
  */
 export function readChangesQuery(
-  table: string,
+  t: (table: string) => string,
   query: ChangeQuery,
 ): { text: string; params: unknown[] } {
   const params: unknown[] = [query.afterSeq ?? 0];
-  const terms = ["seq > $1"];
+  const terms = ["c.seq > $1"];
   const add = (clause: (n: number) => string, value: unknown) => {
     if (value === undefined) return;
     terms.push(clause(params.push(value)));
   };
-  add((n) => `seq < $${n}`, query.beforeSeq);
-  if (query.types?.length) add((n) => `type = ANY($${n}::text[])`, query.types);
-  add((n) => `source = $${n}`, query.source);
-  add((n) => `grp = $${n}`, query.group);
-  add((n) => `kind = $${n}`, query.kind);
-  add((n) => `namespace = $${n}`, query.namespace);
-  add((n) => `name = $${n}`, query.name);
-  add((n) => `(actor::jsonb ->> 'name') = $${n}`, query.actor);
-  add((n) => `committed_at >= $${n}`, query.committedFrom);
-  add((n) => `committed_at < $${n}`, query.committedTo);
+  add((n) => `c.seq < $${n}`, query.beforeSeq);
+  if (query.types?.length) add((n) => `c.type = ANY($${n}::text[])`, query.types);
+  add((n) => `r.source = $${n}`, query.source);
+  add((n) => `r.grp = $${n}`, query.group);
+  add((n) => `r.kind = $${n}`, query.kind);
+  add((n) => `r.namespace = $${n}`, query.namespace);
+  add((n) => `r.name = $${n}`, query.name);
+  add((n) => `(c.actor::jsonb ->> 'name') = $${n}`, query.actor);
+  add((n) => `c.committed_at >= $${n}`, query.committedFrom);
+  add((n) => `c.committed_at < $${n}`, query.committedTo);
   if (query.severities?.length) {
     add(
-      (n) => `EXISTS (SELECT 1 FROM jsonb_array_elements(findings::jsonb) AS f
+      (n) => `EXISTS (SELECT 1 FROM jsonb_array_elements(c.findings::jsonb) AS f
          WHERE f ->> 'severity' = ANY($${n}::text[]))`,
       query.severities,
     );
   }
   if (query.refContains) {
-    add((n) => `ref_search LIKE '%' || lower($${n}::text) || '%'`, escapeLike(query.refContains));
+    add((n) => `r.ref_search LIKE '%' || lower($${n}::text) || '%'`, escapeLike(query.refContains));
   }
   const limit = params.push(Math.max(0, query.limit ?? DEFAULT_LIMIT));
   const order = query.order === "desc" ? "DESC" : "ASC";
-  const text = `SELECT ${CHANGE_COLUMNS.join(", ")} FROM ${table}
-    WHERE ${terms.join(" AND ")} ORDER BY seq ${order} LIMIT $${limit}`;
+  const text = `SELECT ${CHANGE_SELECT} FROM ${t("changes")} c JOIN ${t("refs")} r ON r.id = c.ref_id
+    WHERE ${terms.join(" AND ")} ORDER BY c.seq ${order} LIMIT $${limit}`;
   return { text, params };
 }
 
-/** Current resources: each head's revision; the row-value comparison pages in ref order. */
+/** Current resources: each ref's head; the row-value comparison pages in ref order. */
 function listResourcesQuery(
   t: (table: string) => string,
   query: ResourceQuery,
@@ -220,18 +246,17 @@ function listResourcesQuery(
   const terms: string[] = [];
   const values = [query.source, query.group, query.kind, query.namespace, query.name];
   REF_COLUMNS.forEach((column, i) => {
-    if (values[i] !== undefined) terms.push(`h.${column} = $${params.push(values[i])}`);
+    if (values[i] !== undefined) terms.push(`r.${column} = $${params.push(values[i])}`);
   });
-  if (!query.includeDeleted) terms.push("h.deleted = 0");
+  if (!query.includeDeleted) terms.push("h.type <> 'DELETED'");
   if (query.afterRef) {
     const ns = refParams(query.afterRef).map((v) => `$${params.push(v)}`);
-    const cols = REF_COLUMNS.map((c) => `h.${c} COLLATE "C"`);
+    const cols = REF_COLUMNS.map((c) => `r.${c} COLLATE "C"`);
     terms.push(`(${cols.join(", ")}) > (${ns.map((n) => `${n} COLLATE "C"`).join(", ")})`);
   }
-  const join = REF_COLUMNS.map((c) => `r.${c} = h.${c}`).join(" AND ");
   const limit = params.push(Math.max(0, query.limit ?? DEFAULT_LIMIT));
-  const order = REF_COLUMNS.map((c) => `h.${c} COLLATE "C"`).join(", ");
-  const text = `SELECT r.* FROM ${t("heads")} h JOIN ${t("revisions")} r ON ${join} AND r.revision = h.revision
+  const order = REF_COLUMNS.map((c) => `r.${c} COLLATE "C"`).join(", ");
+  const text = `SELECT ${HEAD_SELECT} FROM ${headsFrom(t)}
     ${terms.length ? `WHERE ${terms.join(" AND ")}` : ""} ORDER BY ${order} LIMIT $${limit}`;
   return { text, params };
 }
@@ -251,12 +276,15 @@ export class PostgresStore implements Store, HistoryExporter, HistoryImporter {
   private readonly watchers = new Set<pg.Client>();
   private readonly url: string;
   private closed = false;
+  private readonly refIds = new RefIds();
+  private readonly revisions: RevisionReader;
 
   constructor(
     pool: pg.Pool,
     schema: string,
     url: string,
     settings: { holder: string; ttlMs: number },
+    private readonly snapshotEvery: number = DEFAULT_SNAPSHOT_EVERY,
   ) {
     this.pool = pool;
     this.url = url;
@@ -264,11 +292,68 @@ export class PostgresStore implements Store, HistoryExporter, HistoryImporter {
     const s = quoteIdent(schema);
     this.t = (table) => `${s}.${table}`;
     this.leases = new PostgresLeases(pool, this.t("leases"), settings);
+    this.revisions = new RevisionReader(
+      {
+        fromSnapshot: (refId, revision) => this.rowsFromSnapshot(refId, revision),
+        after: async (refId, after, revision) =>
+          (
+            await this.pool.query<ReplayRow>(
+              `SELECT ${REPLAY_SELECT}, NULL AS object FROM ${this.t("changes")} c
+               WHERE c.ref_id = $1 AND c.revision > $2 AND c.revision <= $3 ORDER BY c.revision`,
+              [refId, after, revision],
+            )
+          ).rows,
+      },
+      snapshotEvery,
+    );
+  }
+
+  /**
+   * One round trip: the revision (the latest when undefined), the latest snapshot at or
+   * before it (a deletion needs none), and the rows from that snapshot through it.
+   */
+  private async rowsFromSnapshot(
+    refId: number,
+    revision: number | undefined,
+  ): Promise<ReplayRow[]> {
+    const c = this.t("changes");
+    const { rows } = await this.pool.query<ReplayRow>(
+      `WITH target AS (
+         SELECT coalesce($2::integer, (SELECT max(revision) FROM ${c} WHERE ref_id = $1)) AS revision),
+       base AS (
+         SELECT coalesce(
+           (SELECT revision FROM ${c} WHERE ref_id = $1 AND type = 'DELETED'
+              AND revision = (SELECT revision FROM target)),
+           (SELECT c.revision FROM ${c} c JOIN ${this.t("snapshots")} s ON s.seq = c.seq
+            WHERE c.ref_id = $1 AND c.revision <= (SELECT revision FROM target)
+            ORDER BY c.revision DESC LIMIT 1),
+           0) AS revision)
+       SELECT ${REPLAY_SNAPSHOT_SELECT} FROM ${c} c
+         LEFT JOIN ${this.t("snapshots")} s ON s.seq = c.seq AND c.revision = (SELECT revision FROM base)
+       WHERE c.ref_id = $1 AND c.revision >= (SELECT revision FROM base)
+         AND c.revision <= (SELECT revision FROM target)
+       ORDER BY c.revision`,
+      [refId, revision ?? null],
+    );
+    return rows;
+  }
+
+  /** A ref's id, from memory or its row; undefined when the store has never seen it. */
+  private async findRefId(ref: Ref): Promise<number | undefined> {
+    const known = this.refIds.get(refKey(ref));
+    if (known !== undefined) return known;
+    const { rows } = await this.pool.query<{ id: number }>(
+      `SELECT id FROM ${this.t("refs")} WHERE ${REF_WHERE}`,
+      refParams(ref),
+    );
+    return rows[0]?.id;
   }
 
   async commit(batch: CommitBatch): Promise<Change[]> {
     try {
-      return await this.transaction((client) => this.commitIn(client, batch));
+      const { committed, ids } = await this.transaction((client) => this.commitIn(client, batch));
+      this.refIds.remember(ids);
+      return committed;
     } catch (err) {
       if (err instanceof CrwatchError) throw err;
       throw new CrwatchError(
@@ -280,15 +365,17 @@ export class PostgresStore implements Store, HistoryExporter, HistoryImporter {
   }
 
   async readChanges(query: ChangeQuery): Promise<Change[]> {
-    const { text, params } = readChangesQuery(this.t("changes"), query);
+    const { text, params } = readChangesQuery(this.t, query);
     const { rows } = await this.pool.query<ChangeRow>(text, params);
     return rows.map(changeOf);
   }
 
   async listResources(query: ResourceQuery): Promise<Revision[]> {
     const { text, params } = listResourcesQuery(this.t, query);
-    const { rows } = await this.pool.query<RevisionRow>(text, params);
-    return rows.map(revisionOf);
+    const { rows } = await this.pool.query<HeadRow>(text, params);
+    const out: Revision[] = [];
+    for (const head of rows) out.push(await this.revisions.head(head));
+    return out;
   }
 
   async getMeta(key: string): Promise<string | undefined> {
@@ -316,7 +403,8 @@ export class PostgresStore implements Store, HistoryExporter, HistoryImporter {
 
   async getChange(seq: number): Promise<Change | undefined> {
     const { rows } = await this.pool.query<ChangeRow>(
-      `SELECT ${CHANGE_COLUMNS.join(", ")} FROM ${this.t("changes")} WHERE seq = $1`,
+      `SELECT ${CHANGE_SELECT} FROM ${this.t("changes")} c JOIN ${this.t("refs")} r
+       ON r.id = c.ref_id WHERE c.seq = $1`,
       [seq],
     );
     return rows[0] && changeOf(rows[0]);
@@ -330,25 +418,20 @@ export class PostgresStore implements Store, HistoryExporter, HistoryImporter {
   }
 
   async getRevision(ref: Ref, revision?: number): Promise<Revision | undefined> {
-    const { rows } =
-      revision === undefined
-        ? await this.pool.query<RevisionRow>(
-            `SELECT * FROM ${this.t("revisions")} WHERE ${REF_WHERE} ORDER BY revision DESC LIMIT 1`,
-            refParams(ref),
-          )
-        : await this.pool.query<RevisionRow>(
-            `SELECT * FROM ${this.t("revisions")} WHERE ${REF_WHERE} AND revision = $6`,
-            [...refParams(ref), revision],
-          );
-    return rows[0] && revisionOf(rows[0]);
+    const refId = await this.findRefId(ref);
+    return refId === undefined ? undefined : this.revisions.read(refId, ref, revision);
   }
 
   async listRevisions(ref: Ref): Promise<Revision[]> {
-    const { rows } = await this.pool.query<RevisionRow>(
-      `SELECT * FROM ${this.t("revisions")} WHERE ${REF_WHERE} ORDER BY revision`,
-      refParams(ref),
+    const refId = await this.findRefId(ref);
+    if (refId === undefined) return [];
+    const { rows } = await this.pool.query<ReplayRow>(
+      `SELECT ${REPLAY_SNAPSHOT_SELECT} FROM ${this.t("changes")} c
+         LEFT JOIN ${this.t("snapshots")} s ON s.seq = c.seq
+       WHERE c.ref_id = $1 AND c.revision IS NOT NULL ORDER BY c.revision`,
+      [refId],
     );
-    return rows.map(revisionOf);
+    return replayAll(ref, rows);
   }
 
   /**
@@ -360,9 +443,11 @@ export class PostgresStore implements Store, HistoryExporter, HistoryImporter {
       const verifier = new ChainVerifier();
       let after = 0;
       for (;;) {
+        // LEFT JOIN: a change whose ref row is gone fails its hash instead of vanishing.
         const { rows } = await client.query<ChangeRow>(
-          `SELECT ${CHANGE_COLUMNS.join(", ")} FROM ${this.t("changes")}
-           WHERE seq > $1 ORDER BY seq LIMIT ${VERIFY_PAGE}`,
+          `SELECT ${CHANGE_SELECT} FROM ${this.t("changes")} c
+             LEFT JOIN ${this.t("refs")} r ON r.id = c.ref_id
+           WHERE c.seq > $1 ORDER BY c.seq LIMIT ${VERIFY_PAGE}`,
           [after],
         );
         if (!rows.every((row) => verifier.feed(row)) || rows.length < VERIFY_PAGE) break;
@@ -370,24 +455,38 @@ export class PostgresStore implements Store, HistoryExporter, HistoryImporter {
       }
       const chain = verifier.result(await this.chainHead(client, ""));
       if (!chain.ok) return chain;
-      const c = this.t("changes");
-      const checks = await client.query<RevisionCheckRow>(
-        `SELECT r.*, c.type AS change_type, c.revision AS change_revision,
-           c.content_hash AS change_hash, c.source AS change_source, c.grp AS change_grp,
-           c.kind AS change_kind, c.namespace AS change_namespace, c.name AS change_name
-         FROM ${this.t("revisions")} r LEFT JOIN ${c} c ON c.seq = r.seq ORDER BY r.seq`,
+      const revisions = await this.verifyRevisions(client);
+      const { rows } = await client.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM ${this.t("snapshots")}`,
       );
-      const count = await client.query<{ n: number }>(
-        `SELECT count(*)::int AS n FROM ${c} WHERE type NOT IN ('GAP', 'ERROR')`,
-      );
-      return verifyRevisions(chain, () => checks.rows, count.rows[0]?.n ?? 0);
+      return revisionsResult(chain, revisions, rows[0]?.n ?? 0);
     }, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+  }
+
+  /** Every resource change in (ref, revision) order, page by page, rebuilt and checked. */
+  private async verifyRevisions(client: Queryable): Promise<RevisionVerifier> {
+    const revisions = new RevisionVerifier();
+    for (let after = [0, 0]; ; ) {
+      const { rows } = await client.query<RevisionWalkRow>(
+        `SELECT c.ref_id, ${REPLAY_SELECT}, c.prev_revision, s.object, r.source, r.grp, r.kind,
+           r.namespace, r.name
+         FROM ${this.t("changes")} c LEFT JOIN ${this.t("snapshots")} s ON s.seq = c.seq
+           LEFT JOIN ${this.t("refs")} r ON r.id = c.ref_id
+         WHERE c.revision IS NOT NULL AND (c.ref_id, c.revision) > ($1, $2)
+         ORDER BY c.ref_id, c.revision LIMIT ${VERIFY_PAGE}`,
+        after,
+      );
+      if (!rows.every((row) => revisions.feed(row)) || rows.length < VERIFY_PAGE) break;
+      const last = rows[rows.length - 1] as RevisionWalkRow;
+      after = [Number(last.ref_id), Number(last.revision)];
+    }
+    return revisions;
   }
 
   async loadHeads(source: string): Promise<Head[]> {
     const { rows } = await this.pool.query<HeadRow>(
-      `SELECT * FROM ${this.t("heads")} WHERE source = $1
-       ORDER BY grp COLLATE "C", kind COLLATE "C", namespace COLLATE "C", name COLLATE "C"`,
+      `SELECT ${HEAD_SELECT} FROM ${headsFrom(this.t)} WHERE r.source = $1
+       ORDER BY r.grp COLLATE "C", r.kind COLLATE "C", r.namespace COLLATE "C", r.name COLLATE "C"`,
       [source],
     );
     return rows.map(headOf);
@@ -614,14 +713,21 @@ export class PostgresStore implements Store, HistoryExporter, HistoryImporter {
    * replicas) queue: each reads the head the previous one wrote, so seqs are assigned
    * gap-free in commit order, and the expected heads are checked against committed state.
    */
-  private async commitIn(client: pg.PoolClient, batch: CommitBatch): Promise<Change[]> {
+  private async commitIn(
+    client: pg.PoolClient,
+    batch: CommitBatch,
+  ): Promise<{ committed: Change[]; ids: Map<string, number> }> {
     const head = await this.chainHead(client, "FOR UPDATE");
     if (!head) throw new CrwatchError("CRW_STORE_CHAIN_BROKEN", "the chain_head row is missing");
     for (const fence of batch.fences ?? []) await checkFence(client, this.t("leases"), fence);
-    await this.checkExpectedHeads(client, batch);
+    const ids = await this.resolveRefs(client, batch);
+    const heads = await this.currentHeads(client, batch, ids);
     const now = new Date().toISOString();
-    const plan = planCommit(batch, head, now);
-    await this.insertRows(client, plan.changes, plan.revisions, plan.heads);
+    const plan = planCommit(batch, head, now, { snapshotEvery: this.snapshotEvery, heads });
+    const rows = plan.changes.map((row, i) =>
+      storedRow(row, ids.get(refKey((batch.changes[i] as NewChange).ref)) as number),
+    );
+    await this.insertRows(client, rows, plan.snapshots);
     await this.upsertProblems(client, plan.problems);
     await this.upsertStreams(client, batch.cursors, now);
     await this.resolveProblems(client, batch.resolvedProblems);
@@ -636,7 +742,7 @@ export class PostgresStore implements Store, HistoryExporter, HistoryImporter {
         `${this.schema} ${plan.head.lastSeq}`,
       ]);
     }
-    return plan.committed;
+    return { committed: plan.committed, ids };
   }
 
   private async chainHead(client: Queryable, lock: string): Promise<ChainHead | undefined> {
@@ -647,61 +753,83 @@ export class PostgresStore implements Store, HistoryExporter, HistoryImporter {
     return row && { lastSeq: row.last_seq, lastHash: row.last_hash };
   }
 
-  /** One query for every ref of the batch; the first mismatch in batch order is reported. */
-  private async checkExpectedHeads(client: Queryable, batch: CommitBatch): Promise<void> {
-    const expected = expectedHeads(batch);
-    if (expected.length === 0) return;
-    const refs = REF_COLUMNS.map((_, i) => expected.map((e) => refParams(e.ref)[i]));
-    const { rows } = await client.query<{ i: number; revision: number | null }>(
-      `SELECT e.i::integer AS i, h.revision
-       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
-         WITH ORDINALITY AS e(source, grp, kind, namespace, name, i)
-       LEFT JOIN ${this.t("heads")} h ON h.source = e.source AND h.grp = e.grp
-         AND h.kind = e.kind AND h.namespace = e.namespace AND h.name = e.name
+  /**
+   * Every ref of the batch as an id, in one statement for those not known yet: existing rows
+   * are found, missing ones inserted. Commits hold the chain head's lock, so no other crwatch
+   * commit inserts refs meanwhile.
+   */
+  private async resolveRefs(client: Queryable, batch: CommitBatch): Promise<Map<string, number>> {
+    const ids = new Map<string, number>();
+    const missing: Ref[] = [];
+    for (const { ref } of batch.changes) {
+      const key = refKey(ref);
+      if (ids.has(key)) continue;
+      const known = this.refIds.get(key);
+      ids.set(key, known ?? 0);
+      if (known === undefined) missing.push(ref);
+    }
+    if (missing.length === 0) return ids;
+    const refs = this.t("refs");
+    const match = (a: string, b: string) =>
+      REF_COLUMNS.map((c) => `${a}.${c} = ${b}.${c}`).join(" AND ");
+    const { rows } = await client.query<{ i: number; id: number }>(
+      `WITH e AS (
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
+           WITH ORDINALITY AS e(source, grp, kind, namespace, name, i)),
+       added AS (
+         INSERT INTO ${refs} (source, grp, kind, namespace, name)
+           SELECT source, grp, kind, namespace, name FROM e ORDER BY i
+         ON CONFLICT DO NOTHING RETURNING id, source, grp, kind, namespace, name)
+       SELECT e.i::integer AS i, coalesce(r.id, a.id) AS id FROM e
+         LEFT JOIN ${refs} r ON ${match("r", "e")}
+         LEFT JOIN added a ON ${match("a", "e")}
        ORDER BY e.i`,
-      refs,
+      REF_COLUMNS.map((_, i) => missing.map((ref) => refParams(ref)[i])),
     );
     for (const row of rows) {
-      const want = expected[row.i - 1];
-      if (want && row.revision !== want.revision) throw conflictError(want, row.revision);
+      const key = refKey(missing[row.i - 1] as Ref);
+      ids.set(key, Number(row.id));
     }
+    return ids;
+  }
+
+  /**
+   * The head of each ref the batch changes, in one query, checked against what its first
+   * change expects (the first mismatch in batch order is reported).
+   */
+  private async currentHeads(
+    client: Queryable,
+    batch: CommitBatch,
+    ids: Map<string, number>,
+  ): Promise<Map<string, HeadState>> {
+    const expected = expectedHeads(batch);
+    const heads = new Map<string, HeadState>();
+    if (expected.length === 0) return heads;
+    const keys = expected.map((e) => refKey(e.ref));
+    const { rows } = await client.query<{ i: number; revision: number; type: string }>(
+      `SELECT e.i::integer AS i, h.revision, h.type
+       FROM unnest($1::bigint[]) WITH ORDINALITY AS e(ref_id, i)
+       CROSS JOIN LATERAL (SELECT revision, type FROM ${this.t("changes")}
+         WHERE ref_id = e.ref_id AND revision IS NOT NULL ORDER BY revision DESC LIMIT 1) h`,
+      [keys.map((k) => ids.get(k))],
+    );
+    for (const row of rows) {
+      const key = keys[row.i - 1] as string;
+      heads.set(key, { revision: row.revision, deleted: row.type === "DELETED" });
+    }
+    checkHeads(expected, heads);
+    return heads;
   }
 
   private async insertRows(
     client: Queryable,
-    changes: ChangeRow[],
-    revisions: RevisionRow[],
-    heads: HeadRow[],
+    changes: StoredChangeRow[],
+    snapshots: { seq: number; object: string }[],
   ): Promise<void> {
     if (changes.length === 0) return;
-    await insertValues(client, this.t("changes"), CHANGE_COLUMNS, changes);
-    if (revisions.length === 0) return;
-    const revisionColumns = [
-      ...REF_COLUMNS,
-      "revision",
-      "seq",
-      "object",
-      "content_hash",
-      "location",
-    ] as const;
-    await insertValues(client, this.t("revisions"), revisionColumns, revisions);
-    const headColumns = [
-      ...REF_COLUMNS,
-      "revision",
-      "content_hash",
-      "deleted",
-      "location",
-    ] as const;
-    const latest = lastByKey(heads, (h) => refKey({ ...h, group: h.grp }));
-    await insertValues(
-      client,
-      this.t("heads"),
-      headColumns,
-      latest,
-      `ON CONFLICT (source, grp, kind, namespace, name) DO UPDATE SET
-         revision = excluded.revision, content_hash = excluded.content_hash,
-         deleted = excluded.deleted, location = excluded.location`,
-    );
+    await insertValues(client, this.t("changes"), STORED_CHANGE_COLUMNS, changes);
+    if (snapshots.length > 0)
+      await insertValues(client, this.t("snapshots"), ["seq", "object"] as const, snapshots);
   }
 
   private async upsertProblems(

@@ -3,6 +3,8 @@ export interface SqliteStoreConfig {
   type: "sqlite";
   /** The data directory (crwatch.db, serve.lock and, by default, mask.key live here). */
   path: string;
+  /** A full object every this many revisions; between them a revision is its patch (16). */
+  snapshotEvery?: number;
 }
 
 export const sqliteStoreSchema = {
@@ -12,5 +14,6 @@ export const sqliteStoreSchema = {
   properties: {
     type: { const: "sqlite" },
     path: { type: "string", minLength: 1 },
+    snapshotEvery: { type: "integer", minimum: 1, maximum: 1000 },
   },
 } as const;

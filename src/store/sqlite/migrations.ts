@@ -1,11 +1,14 @@
 import type Database from "better-sqlite3";
 import { GENESIS_HASH } from "../../core/hash-chain.js";
 import { CrwatchError, errorMessage } from "../../model/errors.js";
+import { DEFAULT_SNAPSHOT_EVERY, type RevisionWalkRow, SnapshotThinner } from "../revisions.js";
 
 export interface Migration {
   version: number;
   name: string;
   sql: string;
+  /** Work SQL cannot do, run after `sql` in the same transaction. */
+  after?: (db: Database.Database) => void;
 }
 
 /**
@@ -158,7 +161,99 @@ CREATE TABLE leases (
 );
 `,
   },
+  {
+    version: 5,
+    name: "slim log: refs by id, snapshots every K revisions, heads derived",
+    // Decision 0027. Old revisions all become snapshots, then the JS step drops those the
+    // patches rebuild exactly. No REFERENCES: nothing checks a foreign key per row; the
+    // chain and verify vouch for what refers to what.
+    sql: `
+CREATE TABLE refs (
+  id INTEGER PRIMARY KEY,
+  source TEXT NOT NULL,
+  grp TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  namespace TEXT NOT NULL,
+  name TEXT NOT NULL
+);
+CREATE UNIQUE INDEX refs_by_name ON refs (source, grp, kind, namespace, name);
+INSERT INTO refs (source, grp, kind, namespace, name)
+  SELECT source, grp, kind, namespace, name FROM changes
+  GROUP BY source, grp, kind, namespace, name ORDER BY min(seq);
+
+CREATE TABLE changes_v5 (
+  seq INTEGER PRIMARY KEY,
+  type TEXT NOT NULL,
+  ref_id INTEGER NOT NULL,
+  revision INTEGER,
+  prev_revision INTEGER,
+  actor TEXT,
+  cause TEXT,
+  location TEXT,
+  observed_at TEXT NOT NULL,
+  committed_at TEXT NOT NULL,
+  patch TEXT NOT NULL,
+  summary TEXT NOT NULL,
+  findings TEXT NOT NULL,
+  notice TEXT,
+  content_hash TEXT,
+  prev_hash TEXT NOT NULL,
+  hash TEXT NOT NULL
+);
+INSERT INTO changes_v5
+  SELECT c.seq, c.type, r.id, c.revision, c.prev_revision, c.actor, c.cause, c.location,
+    c.observed_at, c.committed_at, c.patch, c.summary, c.findings, c.notice, c.content_hash,
+    c.prev_hash, c.hash
+  FROM changes c JOIN refs r ON r.source = c.source AND r.grp = c.grp AND r.kind = c.kind
+    AND r.namespace = c.namespace AND r.name = c.name
+  ORDER BY c.seq;
+
+-- The full object of a revision, keyed by its change's seq (append-only, no other index).
+CREATE TABLE snapshots (
+  seq INTEGER PRIMARY KEY,
+  object TEXT NOT NULL
+);
+INSERT INTO snapshots (seq, object)
+  SELECT seq, object FROM revisions WHERE object IS NOT NULL ORDER BY seq;
+
+CREATE TABLE source_problems_v5 (
+  source TEXT NOT NULL,
+  location TEXT NOT NULL,
+  fingerprint TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  PRIMARY KEY (source, location)
+);
+INSERT INTO source_problems_v5 SELECT source, location, fingerprint, seq FROM source_problems;
+
+DROP TABLE revisions;
+DROP TABLE heads;
+DROP TABLE source_problems;
+DROP TABLE changes;
+ALTER TABLE changes_v5 RENAME TO changes;
+ALTER TABLE source_problems_v5 RENAME TO source_problems;
+-- Reads by ref (history --ref, a revision, a head, the conflict check) go through it.
+CREATE INDEX changes_by_ref ON changes (ref_id, revision);
+`,
+    after: thinSnapshots,
+  },
 ];
+
+/** The upgrade's second half: drop the old full objects the patches rebuild exactly. */
+function thinSnapshots(db: Database.Database): void {
+  const rows = db
+    .prepare<[], RevisionWalkRow>(
+      `SELECT c.ref_id, c.seq, c.revision, c.prev_revision, c.type, c.patch, c.content_hash,
+         c.location, s.object, NULL AS source, NULL AS grp, NULL AS kind, NULL AS namespace,
+         NULL AS name
+       FROM changes c LEFT JOIN snapshots s ON s.seq = c.seq
+       WHERE c.revision IS NOT NULL ORDER BY c.ref_id, c.revision`,
+    )
+    .iterate();
+  const thinner = new SnapshotThinner(DEFAULT_SNAPSHOT_EVERY);
+  for (const row of rows) thinner.feed(row);
+  const remove = db.prepare<[number]>("DELETE FROM snapshots WHERE seq = ?");
+  for (const seq of thinner.drop) remove.run(seq);
+}
 
 export const LATEST_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);
 
@@ -247,6 +342,7 @@ function applyPending(
     .sort((a, b) => a.version - b.version);
   for (const migration of pending) {
     db.exec(migration.sql);
+    migration.after?.(db);
     record.run(migration.version, migration.name, new Date().toISOString());
   }
 }

@@ -9,6 +9,10 @@ import { openSqliteStore } from "./store.js";
 
 const DB_FILE = "crwatch.db";
 
+function every(config: SqliteStoreConfig): { snapshotEvery?: number } {
+  return config.snapshotEvery ? { snapshotEvery: config.snapshotEvery } : {};
+}
+
 /**
  * Opens the SQLite history of a data directory. A writer takes the directory's lock first
  * (one writer per directory); a reader must find an existing history, so a read command
@@ -24,12 +28,15 @@ export async function openSqlite(config: SqliteStoreConfig, deps: StoreDeps): Pr
       );
     }
     return {
-      store: await openSqliteStore({ dir, readonly: deps.mode === "read" }),
+      store: await openSqliteStore({ dir, readonly: deps.mode === "read", ...every(config) }),
       release: async () => undefined,
     };
   }
   if (deps.mode === "scratch") {
-    return { store: await openSqliteStore({ dir }), release: async () => undefined };
+    return {
+      store: await openSqliteStore({ dir, ...every(config) }),
+      release: async () => undefined,
+    };
   }
   await mkdir(dir, { recursive: true }).catch((err) => {
     throw new CrwatchError("CRW_STORE_OPEN", `cannot create the data directory ${dir}`, {
@@ -38,7 +45,7 @@ export async function openSqlite(config: SqliteStoreConfig, deps: StoreDeps): Pr
   });
   const release = await acquireWriterLock(resolve(dir));
   try {
-    const store = await openSqliteStore({ dir });
+    const store = await openSqliteStore({ dir, ...every(config) });
     await store.checkBeforeWriting().catch(async (err) => {
       await store.close();
       throw err;

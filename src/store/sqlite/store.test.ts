@@ -7,7 +7,14 @@ import Database from "better-sqlite3";
 import { tempDir } from "../../../test/helpers.js";
 import { chainHash } from "../../core/hash-chain.js";
 import { CrwatchError } from "../../model/errors.js";
-import { batchOf, resourceChange, routeRef, storeContract } from "../contract.js";
+import {
+  batchOf,
+  type RawSql,
+  realHistory,
+  resourceChange,
+  routeRef,
+  storeContract,
+} from "../contract.js";
 import type { Store, VerifyResult } from "../store.js";
 import { LATEST_VERSION } from "./migrations.js";
 import { openSqliteStore } from "./store.js";
@@ -15,8 +22,23 @@ import { openSqliteStore } from "./store.js";
 storeContract("sqlite", async () => {
   const dir = await tempDir();
   const store = await openSqliteStore({ dir: dir.path });
-  return { store, cleanup: dir.cleanup };
+  return { store, cleanup: dir.cleanup, raw: rawSql(join(dir.path, "crwatch.db")) };
 });
+
+/** The contract's raw SQL on a second connection; `$n` parameters (in order) become `?`. */
+function rawSql(path: string): RawSql {
+  return async (sql, params = []) => {
+    const db = new Database(path);
+    try {
+      const stmt = db.prepare(sql.replace(/\$\d+/g, "?"));
+      if (stmt.reader) return stmt.all(...params) as Record<string, unknown>[];
+      stmt.run(...params);
+      return [];
+    } finally {
+      db.close();
+    }
+  };
+}
 
 let dir: { path: string; cleanup: () => Promise<void> };
 
@@ -116,11 +138,11 @@ describe("sqlite store: verify catches tampering", () => {
     assertBadAt(await verifyNow(), 5, /chain_head records seq 4/);
   });
 
-  it("should report a stored revision whose object was edited (a forged 'before')", async () => {
+  it("should report a snapshot whose object was edited (a forged 'before')", async () => {
     await seedLog();
     tamper((db) =>
       db
-        .prepare("UPDATE revisions SET object = ? WHERE seq = 3")
+        .prepare("UPDATE snapshots SET object = ? WHERE seq = 3")
         .run('{"apiVersion":"gateway.networking.k8s.io/v1","kind":"HTTPRoute","spec":{}}'),
     );
     const result = await verifyNow();
@@ -132,30 +154,39 @@ describe("sqlite store: verify catches tampering", () => {
     );
   });
 
-  it("should report a revision whose content hash was rewritten to match an edited object", async () => {
+  it("should report a content hash rewritten to match an edited snapshot as an edited row", async () => {
     await seedLog();
     const forged = '{"kind":"HTTPRoute"}';
-    tamper((db) =>
-      db
-        .prepare("UPDATE revisions SET object = ?, content_hash = ? WHERE seq = 2")
-        .run(forged, createHash("sha256").update(forged).digest("hex")),
-    );
-    const result = await verifyNow();
-    assert.match(!result.ok ? result.reason : "", /content hash the chain did not commit/);
+    tamper((db) => {
+      db.prepare("UPDATE snapshots SET object = ? WHERE seq = 2").run(forged);
+      db.prepare("UPDATE changes SET content_hash = ? WHERE seq = 2").run(
+        createHash("sha256").update(forged).digest("hex"),
+      );
+    });
+    assertBadAt(await verifyNow(), 2, /seq 2 does not match its hash/);
   });
 
-  it("should report a deleted revision", async () => {
+  it("should report a deleted snapshot", async () => {
     await seedLog();
-    tamper((db) => db.prepare("DELETE FROM revisions WHERE seq = 4").run());
+    tamper((db) => db.prepare("DELETE FROM snapshots WHERE seq = 4").run());
     const result = await verifyNow();
-    assert.match(!result.ok ? result.reason : "", /5 resource changes but 4 stored revisions/);
+    assert.match(!result.ok ? result.reason : "", /seq 4\): no snapshot to rebuild it from/);
+  });
+
+  it("should report a renamed ref as edited rows", async () => {
+    await seedLog();
+    tamper((db) => db.prepare("UPDATE refs SET name = 'other' WHERE name = 'r2'").run());
+    assertBadAt(await verifyNow(), 2, /seq 2 does not match its hash/);
   });
 });
 
 /** What a forger without a key can do: recompute one row's hash from its columns. */
 function rehash(db: Database.Database, seq: number): void {
   const row = db
-    .prepare(`SELECT ${CHAIN_COLUMNS}, prev_hash FROM changes WHERE seq = ?`)
+    .prepare(
+      `SELECT ${CHAIN_COLUMNS}, c.prev_hash FROM changes c JOIN refs r ON r.id = c.ref_id
+       WHERE c.seq = ?`,
+    )
     .raw()
     .get(seq);
   const values = row as (string | number | null)[];
@@ -165,8 +196,9 @@ function rehash(db: Database.Database, seq: number): void {
 
 /** The hashed columns in the order chainHash sees them (the chain's format). */
 const CHAIN_COLUMNS =
-  "seq, type, source, grp, kind, namespace, name, revision, prev_revision, actor, cause, " +
-  "location, observed_at, committed_at, patch, summary, findings, notice, content_hash";
+  "c.seq, c.type, r.source, r.grp, r.kind, r.namespace, r.name, c.revision, c.prev_revision, " +
+  "c.actor, c.cause, c.location, c.observed_at, c.committed_at, c.patch, c.summary, " +
+  "c.findings, c.notice, c.content_hash";
 
 /** Swaps every column but seq, so the rows stay in place and keep valid-looking hashes. */
 function swapRows(a: number, b: number): (db: Database.Database) => void {
@@ -254,6 +286,26 @@ describe("sqlite store: files and schema", () => {
       const found = await store.readChanges({ refContains: "ÄRGER-st" });
       assert.equal(found.length, 1);
     });
+  });
+
+  it("should keep a full object every snapshotEvery revisions, and read them all back", async () => {
+    const ref = routeRef("k");
+    const { changes, objects } = realHistory(ref, 12);
+    const store = await openSqliteStore({ dir: dir.path, snapshotEvery: 5 });
+    try {
+      await store.commit(batchOf(changes));
+      const seqs = (await rawSql(dbPath())("SELECT seq FROM snapshots ORDER BY seq")).map(
+        (r) => r.seq,
+      );
+      assert.deepEqual(seqs, [1, 6, 11]);
+      assert.deepEqual(
+        (await store.listRevisions(ref)).map((r) => r.object),
+        objects,
+      );
+      assert.deepEqual((await store.getRevision(ref, 10))?.object, objects[9]);
+    } finally {
+      await store.close();
+    }
   });
 
   it("should close twice without error", async () => {

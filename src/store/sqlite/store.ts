@@ -3,7 +3,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import type { Change, Revision } from "../../model/change.js";
 import { CrwatchError, errorMessage } from "../../model/errors.js";
-import { formatRef, type Ref } from "../../model/ref.js";
+import { formatRef, type Ref, refKey } from "../../model/ref.js";
 import {
   CHECKPOINT_FILE,
   type Checkpoint,
@@ -11,20 +11,32 @@ import {
   readCheckpoint,
   writeCheckpoint,
 } from "../checkpoint.js";
-import { type ChainHead, conflictError, expectedHeads, planCommit } from "../commit-plan.js";
+import { type ChainHead, checkHeads, expectedHeads, planCommit } from "../commit-plan.js";
 import type { CopiedTable, HistoryExporter, RawRow } from "../copy.js";
 import { fromSinkRow, isSinkRow, sinkRow } from "../health-rows.js";
 import {
-  CHAIN_COLUMNS,
+  CHANGE_SELECT,
   type ChangeRow,
   changeOf,
   type HeadRow,
   headOf,
+  REF_COLUMNS,
   type RefParams,
-  type RevisionRow,
   refParams,
-  revisionOf,
+  STORED_CHANGE_COLUMNS,
+  type StoredChangeRow,
+  storedRow,
 } from "../log-format.js";
+import { RefIds } from "../ref-ids.js";
+import {
+  DEFAULT_SNAPSHOT_EVERY,
+  type HeadState,
+  type ReplayRow,
+  RevisionReader,
+  RevisionVerifier,
+  type RevisionWalkRow,
+  replayAll,
+} from "../revisions.js";
 import type {
   ChangeQuery,
   CommitBatch,
@@ -41,7 +53,7 @@ import type {
   StoreCapabilities,
   VerifyResult,
 } from "../store.js";
-import { type RevisionCheckRow, verifyRevisions, verifyRows } from "../verify.js";
+import { revisionsResult, verifyRows } from "../verify.js";
 import { checkSchema, migrate } from "./migrations.js";
 
 export interface SqliteStoreOptions {
@@ -53,6 +65,8 @@ export interface SqliteStoreOptions {
    * schema is created or upgraded, no checkpoint is written.
    */
   readonly?: boolean;
+  /** A full object every this many revisions (decision 0027); 16 by default. */
+  snapshotEvery?: number;
 }
 
 export async function openSqliteStore(options: SqliteStoreOptions): Promise<SqliteStore> {
@@ -66,7 +80,8 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
       configure(db);
       migrate(db);
     }
-    return new SqliteStore(db, options.dir, options.readonly === true);
+    const every = options.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY;
+    return new SqliteStore(db, options.dir, options.readonly === true, every);
   } catch (err) {
     db.close();
     if (err instanceof CrwatchError) throw err;
@@ -142,7 +157,9 @@ function configure(db: Database.Database): void {
   // would fsync every commit and cost most of the write throughput for that case.
   db.pragma("synchronous = NORMAL");
   db.pragma("busy_timeout = 5000");
-  db.pragma("foreign_keys = ON");
+  // better-sqlite3 turns foreign keys on; the schema declares none since migration 5, and
+  // no per-row check belongs on the commit path (the chain and verify vouch for references).
+  db.pragma("foreign_keys = OFF");
   db.pragma(`cache_size = ${PAGE_CACHE_KIB}`);
   db.function("crw_ref_contains", { deterministic: true }, refContains);
 }
@@ -175,42 +192,52 @@ type SqlParams = Record<string, string | number>;
 
 /** The WHERE clauses and parameters of a change query; every clause is a fixed string. */
 function changeWhere(query: ChangeQuery): { where: string[]; params: SqlParams } {
-  const where = ["seq > @afterSeq"];
+  const where = ["c.seq > @afterSeq"];
   const params: SqlParams = { afterSeq: query.afterSeq ?? 0 };
   const add = (clause: string, name: string, value: string | number | undefined) => {
     if (value === undefined) return;
     where.push(clause);
     params[name] = value;
   };
-  add("seq < @beforeSeq", "beforeSeq", query.beforeSeq);
-  add("type IN (SELECT value FROM json_each(@types))", "types", jsonList(query.types));
-  add("source = @source", "source", query.source);
-  add("grp = @grp", "grp", query.group);
-  add("kind = @kind", "kind", query.kind);
-  add("namespace = @namespace", "namespace", query.namespace);
-  add("name = @name", "name", query.name);
-  add("json_extract(actor, '$.name') = @actor", "actor", query.actor);
-  add("committed_at >= @committedFrom", "committedFrom", query.committedFrom);
-  add("committed_at < @committedTo", "committedTo", query.committedTo);
+  add("c.seq < @beforeSeq", "beforeSeq", query.beforeSeq);
+  add("c.type IN (SELECT value FROM json_each(@types))", "types", jsonList(query.types));
+  add("r.source = @source", "source", query.source);
+  add("r.grp = @grp", "grp", query.group);
+  add("r.kind = @kind", "kind", query.kind);
+  add("r.namespace = @namespace", "namespace", query.namespace);
+  add("r.name = @name", "name", query.name);
+  add("json_extract(c.actor, '$.name') = @actor", "actor", query.actor);
+  add("c.committed_at >= @committedFrom", "committedFrom", query.committedFrom);
+  add("c.committed_at < @committedTo", "committedTo", query.committedTo);
   add(
-    `EXISTS (SELECT 1 FROM json_each(findings) AS f
+    `EXISTS (SELECT 1 FROM json_each(c.findings) AS f
        WHERE json_extract(f.value, '$.severity') IN (SELECT value FROM json_each(@severities)))`,
     "severities",
     jsonList(query.severities),
   );
   add(
-    "crw_ref_contains(source, grp, kind, namespace, name, @needle)",
+    "crw_ref_contains(r.source, r.grp, r.kind, r.namespace, r.name, @needle)",
     "needle",
     query.refContains || undefined,
   );
   return { where, params };
 }
 
+/** Rows newest first, cut after the first snapshot (or at once for a deletion or a miss). */
+function downToSnapshot(rows: ReplayRow[], revision: number | undefined): ReplayRow[] {
+  const out: ReplayRow[] = [];
+  for (const row of rows) {
+    out.push(row);
+    if (row.object !== null) break;
+    if (out.length === 1 && (row.type === "DELETED" || (revision ?? row.revision) !== row.revision))
+      break;
+  }
+  return out;
+}
+
 function jsonList(values: readonly string[] | undefined): string | undefined {
   return values?.length ? JSON.stringify(values) : undefined;
 }
-
-const REF_COLUMNS = ["source", "grp", "kind", "namespace", "name"] as const;
 
 /** Current resources: each head's revision; row-value comparison pages in ref order. */
 function resourceWhere(query: ResourceQuery): { where: string[]; params: SqlParams } {
@@ -220,19 +247,25 @@ function resourceWhere(query: ResourceQuery): { where: string[]; params: SqlPara
   REF_COLUMNS.forEach((column, i) => {
     const value = parts[i];
     if (value === undefined) return;
-    where.push(`h.${column} = @${column}`);
+    where.push(`r.${column} = @${column}`);
     params[column] = value;
   });
-  if (!query.includeDeleted) where.push("h.deleted = 0");
+  if (!query.includeDeleted) where.push("c.type <> 'DELETED'");
   if (query.afterRef) {
     where.push(
-      `(h.source, h.grp, h.kind, h.namespace, h.name) > (@a_source, @a_grp, @a_kind, @a_namespace, @a_name)`,
+      `(r.source, r.grp, r.kind, r.namespace, r.name) > (@a_source, @a_grp, @a_kind, @a_namespace, @a_name)`,
     );
     refParams(query.afterRef).forEach((value, i) => {
       params[`a_${REF_COLUMNS[i]}`] = value;
     });
   }
   return { where, params };
+}
+
+/** What one commit transaction returns: the changes, and the ref ids it resolved. */
+interface Committed {
+  committed: Change[];
+  ids: Map<string, number>;
 }
 
 interface DeadLetterParams {
@@ -242,31 +275,40 @@ interface DeadLetterParams {
   ids: string | null;
 }
 
-const COLUMNS = CHAIN_COLUMNS.join(", ");
 const REF_WHERE = "source = ? AND grp = ? AND kind = ? AND namespace = ? AND name = ?";
+/** Each ref with its head: the resource change with the highest revision. */
+const HEADS_FROM = `refs r JOIN changes c ON c.seq = (SELECT seq FROM changes
+  WHERE ref_id = r.id AND revision IS NOT NULL ORDER BY revision DESC LIMIT 1)`;
+const HEAD_SELECT = `r.id AS ref_id, r.source, r.grp, r.kind, r.namespace, r.name, c.seq,
+  c.revision, c.type, c.content_hash, c.location`;
+const REPLAY_SELECT = "c.seq, c.revision, c.type, c.patch, c.content_hash, c.location";
+/** As REPLAY_SELECT with the snapshot (alias s): a snapshot's own patch is not read (an ADDED's is the whole object). */
+const REPLAY_SNAPSHOT_SELECT = `c.seq, c.revision, c.type,
+  CASE WHEN s.object IS NULL THEN c.patch ELSE '[]' END AS patch, c.content_hash, c.location, s.object`;
 const DEAD_LETTER_WHERE = `(@consumer IS NULL OR consumer = @consumer)
   AND (@state IS NULL OR state = @state)
   AND (@ids IS NULL OR id IN (SELECT value FROM json_each(@ids)))`;
 
-function prepareStatements(db: Database.Database) {
+const REPLAY_DOWN = `SELECT ${REPLAY_SNAPSHOT_SELECT} FROM changes c
+  LEFT JOIN snapshots s ON s.seq = c.seq
+  WHERE c.ref_id = ? AND c.revision <= ? ORDER BY c.revision DESC`;
+
+function prepareStatements(db: Database.Database, snapshotEvery: number) {
   return {
-    insertChange: db.prepare<ChangeRow>(
-      `INSERT INTO changes (${COLUMNS}, prev_hash, hash)
-       VALUES (${CHAIN_COLUMNS.map((c) => `@${c}`).join(", ")}, @prev_hash, @hash)`,
+    insertChange: db.prepare<StoredChangeRow>(
+      `INSERT INTO changes (${STORED_CHANGE_COLUMNS.join(", ")})
+       VALUES (${STORED_CHANGE_COLUMNS.map((c) => `@${c}`).join(", ")})`,
     ),
-    insertRevision: db.prepare<RevisionRow>(
-      `INSERT INTO revisions (source, grp, kind, namespace, name, revision, seq, object, content_hash, location)
-       VALUES (@source, @grp, @kind, @namespace, @name, @revision, @seq, @object, @content_hash, @location)`,
+    insertSnapshot: db.prepare<[number, string]>(
+      "INSERT INTO snapshots (seq, object) VALUES (?, ?)",
     ),
-    upsertHead: db.prepare<HeadRow>(
-      `INSERT INTO heads (source, grp, kind, namespace, name, revision, content_hash, deleted, location)
-       VALUES (@source, @grp, @kind, @namespace, @name, @revision, @content_hash, @deleted, @location)
-       ON CONFLICT (source, grp, kind, namespace, name) DO UPDATE SET
-         revision = excluded.revision, content_hash = excluded.content_hash,
-         deleted = excluded.deleted, location = excluded.location`,
+    refId: db.prepare<RefParams, { id: number }>(`SELECT id FROM refs WHERE ${REF_WHERE}`),
+    insertRef: db.prepare<RefParams>(
+      "INSERT INTO refs (source, grp, kind, namespace, name) VALUES (?, ?, ?, ?, ?)",
     ),
-    headRevision: db.prepare<RefParams, { revision: number }>(
-      `SELECT revision FROM heads WHERE ${REF_WHERE}`,
+    headOfRef: db.prepare<[number], { revision: number; type: string }>(
+      `SELECT revision, type FROM changes WHERE ref_id = ? AND revision IS NOT NULL
+       ORDER BY revision DESC LIMIT 1`,
     ),
     upsertProblem: db.prepare<[string, string, string, number]>(
       `INSERT INTO source_problems (source, location, fingerprint, seq) VALUES (?, ?, ?, ?)
@@ -286,29 +328,39 @@ function prepareStatements(db: Database.Database) {
       `INSERT INTO chain_head (id, last_seq, last_hash) VALUES (1, ?, ?)
        ON CONFLICT (id) DO UPDATE SET last_seq = excluded.last_seq, last_hash = excluded.last_hash`,
     ),
-    allChanges: db.prepare<[], ChangeRow>("SELECT * FROM changes ORDER BY seq"),
-    revisionChecks: db.prepare<[], RevisionCheckRow>(
-      `SELECT r.*, c.type AS change_type, c.revision AS change_revision,
-         c.content_hash AS change_hash, c.source AS change_source, c.grp AS change_grp,
-         c.kind AS change_kind, c.namespace AS change_namespace, c.name AS change_name
-       FROM revisions r LEFT JOIN changes c ON c.seq = r.seq ORDER BY r.seq`,
+    // LEFT JOIN: a change whose ref row is gone reads back with null ref columns and fails
+    // its hash, instead of vanishing from the walk.
+    allChanges: db.prepare<[], ChangeRow>(
+      `SELECT ${CHANGE_SELECT} FROM changes c LEFT JOIN refs r ON r.id = c.ref_id ORDER BY c.seq`,
     ),
-    resourceChangeCount: db.prepare<[], { n: number }>(
-      "SELECT count(*) AS n FROM changes WHERE type NOT IN ('GAP', 'ERROR')",
+    revisionWalk: db.prepare<[], RevisionWalkRow>(
+      `SELECT c.ref_id, ${REPLAY_SELECT}, c.prev_revision, s.object, r.source, r.grp, r.kind,
+         r.namespace, r.name
+       FROM changes c LEFT JOIN snapshots s ON s.seq = c.seq LEFT JOIN refs r ON r.id = c.ref_id
+       WHERE c.revision IS NOT NULL ORDER BY c.ref_id, c.revision`,
     ),
-    getChange: db.prepare<[number], ChangeRow>("SELECT * FROM changes WHERE seq = ?"),
+    snapshotCount: db.prepare<[], { n: number }>("SELECT count(*) AS n FROM snapshots"),
+    getChange: db.prepare<[number], ChangeRow>(
+      `SELECT ${CHANGE_SELECT} FROM changes c JOIN refs r ON r.id = c.ref_id WHERE c.seq = ?`,
+    ),
     lastSeq: db.prepare<[], { seq: number | null }>("SELECT max(seq) AS seq FROM changes"),
     loadHeads: db.prepare<[string], HeadRow>(
-      "SELECT * FROM heads WHERE source = ? ORDER BY grp, kind, namespace, name",
+      `SELECT ${HEAD_SELECT} FROM ${HEADS_FROM} WHERE r.source = ?
+       ORDER BY r.grp, r.kind, r.namespace, r.name`,
     ),
-    latestRevision: db.prepare<RefParams, RevisionRow>(
-      `SELECT * FROM revisions WHERE ${REF_WHERE} ORDER BY revision DESC LIMIT 1`,
+    // Newest first, so the walk stops at the first snapshot it meets: K+1 rows, or all. The
+    // limit is written into the SQL: as a parameter it doubled the statement's cost.
+    replayDown: db.prepare<[number, number], ReplayRow>(
+      `${REPLAY_DOWN} LIMIT ${Math.max(1, snapshotEvery) + 1}`,
     ),
-    getRevision: db.prepare<[...RefParams, number], RevisionRow>(
-      `SELECT * FROM revisions WHERE ${REF_WHERE} AND revision = ?`,
+    replayDownAll: db.prepare<[number, number], ReplayRow>(REPLAY_DOWN),
+    replayAfter: db.prepare<[number, number, number], ReplayRow>(
+      `SELECT ${REPLAY_SELECT}, NULL AS object FROM changes c
+       WHERE c.ref_id = ? AND c.revision > ? AND c.revision <= ? ORDER BY c.revision`,
     ),
-    listRevisions: db.prepare<RefParams, RevisionRow>(
-      `SELECT * FROM revisions WHERE ${REF_WHERE} ORDER BY revision`,
+    replayAll: db.prepare<[number], ReplayRow>(
+      `SELECT ${REPLAY_SNAPSHOT_SELECT} FROM changes c LEFT JOIN snapshots s ON s.seq = c.seq
+       WHERE c.ref_id = ? AND c.revision IS NOT NULL ORDER BY c.revision`,
     ),
     getStreams: db.prepare<[string], { stream: string; cursor: string }>(
       "SELECT stream, cursor FROM source_streams WHERE source = ? ORDER BY stream",
@@ -388,19 +440,29 @@ export class SqliteStore implements Store, HistoryExporter {
   private readonly stmts: Statements;
   // IMMEDIATE takes the write lock up front, so the chain head read at the start cannot be
   // overtaken by another connection before the rows that depend on it are written.
-  private readonly commitTx: (batch: CommitBatch) => Change[];
+  private readonly commitTx: (batch: CommitBatch) => Committed;
   private readonly advanceTx: (consumer: string, seq: number, letters: NewDeadLetter[]) => void;
   private readonly verifyTx: () => VerifyResult;
   private lastCheckpointAt = 0;
   private readonly queries = new Map<string, Database.Statement<[SqlParams], unknown>>();
+  private readonly refIds = new RefIds();
+  private readonly revisions: RevisionReader;
 
   constructor(
     db: Database.Database,
     private readonly dir: string,
     private readonly readonly: boolean,
+    private readonly snapshotEvery: number = DEFAULT_SNAPSHOT_EVERY,
   ) {
     this.db = db;
-    this.stmts = prepareStatements(db);
+    this.stmts = prepareStatements(db, snapshotEvery);
+    this.revisions = new RevisionReader(
+      {
+        fromSnapshot: async (refId, revision) => this.rowsFromSnapshot(refId, revision),
+        after: async (refId, after, revision) => this.stmts.replayAfter.all(refId, after, revision),
+      },
+      snapshotEvery,
+    );
     const commitTx = db.transaction((batch: CommitBatch) => this.commitSync(batch));
     this.commitTx = (batch) => commitTx.immediate(batch);
     const advanceTx = db.transaction(this.advanceSync.bind(this));
@@ -424,11 +486,12 @@ export class SqliteStore implements Store, HistoryExporter {
     if (damage)
       return { ok: false, checked: 0, firstBadSeq: 0, reason: damage, code: "CRW_STORE_CORRUPT" };
     const head = this.chainHead();
-    const chain = verifyRevisions(
-      verifyRows(this.stmts.allChanges.iterate(), head),
-      () => this.stmts.revisionChecks.iterate(),
-      this.stmts.resourceChangeCount.get()?.n ?? 0,
-    );
+    let chain = verifyRows(this.stmts.allChanges.iterate(), head);
+    if (chain.ok) {
+      const revisions = new RevisionVerifier();
+      for (const row of this.stmts.revisionWalk.iterate()) if (!revisions.feed(row)) break;
+      chain = revisionsResult(chain, revisions, this.stmts.snapshotCount.get()?.n ?? 0);
+    }
     if (!chain.ok || !head) return chain;
     const lost = this.checkpointProblem(head);
     if (!lost) return chain;
@@ -490,20 +553,40 @@ export class SqliteStore implements Store, HistoryExporter {
   }
 
   async getRevision(ref: Ref, revision?: number): Promise<Revision | undefined> {
-    const row =
-      revision === undefined
-        ? this.stmts.latestRevision.get(...refParams(ref))
-        : this.stmts.getRevision.get(...refParams(ref), revision);
-    return row && revisionOf(row);
+    const refId = this.findRefId(ref);
+    return refId === undefined ? undefined : this.revisions.read(refId, ref, revision);
   }
 
   async listRevisions(ref: Ref): Promise<Revision[]> {
-    return this.stmts.listRevisions.all(...refParams(ref)).map(revisionOf);
+    const refId = this.findRefId(ref);
+    return refId === undefined ? [] : replayAll(ref, this.stmts.replayAll.all(refId));
+  }
+
+  /** A ref's id, from memory or its row; undefined when the store has never seen it. */
+  private findRefId(ref: Ref): number | undefined {
+    const key = refKey(ref);
+    const known = this.refIds.get(key);
+    if (known !== undefined) return known;
+    return this.stmts.refId.get(...refParams(ref))?.id;
+  }
+
+  /**
+   * Newest first down to the first snapshot, then in revision order (see RevisionRows). A
+   * snapshot is at most K rows back unless K was larger when the rows were written: the
+   * first try reads K+1 rows, the second all of them.
+   */
+  private rowsFromSnapshot(refId: number, revision: number | undefined): ReplayRow[] {
+    const upTo = revision ?? Number.MAX_SAFE_INTEGER;
+    const limit = Math.max(1, this.snapshotEvery) + 1;
+    const rows = downToSnapshot(this.stmts.replayDown.all(refId, upTo), revision);
+    if (rows.length < limit || rows[rows.length - 1]?.object !== null) return rows.reverse();
+    return downToSnapshot(this.stmts.replayDownAll.all(refId, upTo), revision).reverse();
   }
 
   async commit(batch: CommitBatch): Promise<Change[]> {
     try {
-      const committed = this.commitTx(batch);
+      const { committed, ids } = this.commitTx(batch);
+      this.refIds.remember(ids);
       if (committed.length > 0) this.saveCheckpoint(false);
       return committed;
     } catch (err) {
@@ -519,19 +602,23 @@ export class SqliteStore implements Store, HistoryExporter {
   async readChanges(query: ChangeQuery): Promise<Change[]> {
     const { where, params } = changeWhere(query);
     const order = query.order === "desc" ? "DESC" : "ASC";
-    const sql = `SELECT * FROM changes WHERE ${where.join(" AND ")} ORDER BY seq ${order} LIMIT @limit`;
+    const sql = `SELECT ${CHANGE_SELECT} FROM changes c JOIN refs r ON r.id = c.ref_id
+      WHERE ${where.join(" AND ")} ORDER BY c.seq ${order} LIMIT @limit`;
     params.limit = Math.max(0, query.limit ?? DEFAULT_LIMIT);
     return this.cached<ChangeRow>(sql).all(params).map(changeOf);
   }
 
+  /** Each head's revision, rebuilt through the revision reader (one read per resource). */
   async listResources(query: ResourceQuery): Promise<Revision[]> {
     const { where, params } = resourceWhere(query);
-    const join = REF_COLUMNS.map((c) => `r.${c} = h.${c}`).join(" AND ");
-    const sql = `SELECT r.* FROM heads h JOIN revisions r ON ${join} AND r.revision = h.revision
+    const sql = `SELECT ${HEAD_SELECT} FROM ${HEADS_FROM}
       ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
-      ORDER BY h.source, h.grp, h.kind, h.namespace, h.name LIMIT @limit`;
+      ORDER BY ${REF_COLUMNS.map((c) => `r.${c}`).join(", ")} LIMIT @limit`;
     params.limit = Math.max(0, query.limit ?? DEFAULT_LIMIT);
-    return this.cached<RevisionRow>(sql).all(params).map(revisionOf);
+    const heads = this.cached<HeadRow>(sql).all(params);
+    const out: Revision[] = [];
+    for (const head of heads) out.push(await this.revisions.head(head));
+    return out;
   }
 
   /** Filtered queries are built from fixed clauses; each distinct shape is prepared once. */
@@ -652,15 +739,17 @@ export class SqliteStore implements Store, HistoryExporter {
     }
   }
 
-  private commitSync(batch: CommitBatch): Change[] {
-    this.checkExpectedHeads(batch);
+  private commitSync(batch: CommitBatch): Committed {
     const head = this.chainHead();
     if (!head) throw new CrwatchError("CRW_STORE_CHAIN_BROKEN", "the chain_head row is missing");
+    const { ids, fresh, perChange } = this.resolveRefs(batch);
+    const heads = this.currentHeads(batch, ids, fresh);
     const now = new Date().toISOString();
-    const plan = planCommit(batch, head, now);
-    for (const row of plan.changes) this.stmts.insertChange.run(row);
-    for (const row of plan.revisions) this.stmts.insertRevision.run(row);
-    for (const row of plan.heads) this.stmts.upsertHead.run(row);
+    const plan = planCommit(batch, head, now, { snapshotEvery: this.snapshotEvery, heads });
+    plan.changes.forEach((row, i) => {
+      this.stmts.insertChange.run(storedRow(row, perChange[i] as number));
+    });
+    for (const { seq, object } of plan.snapshots) this.stmts.insertSnapshot.run(seq, object);
     for (const p of plan.problems)
       this.stmts.upsertProblem.run(p.source, p.location, p.fingerprint, p.seq);
     for (const { source, stream, cursor } of batch.cursors)
@@ -668,14 +757,63 @@ export class SqliteStore implements Store, HistoryExporter {
     for (const { source, location } of batch.resolvedProblems)
       this.stmts.deleteProblem.run(source, location);
     if (plan.changes.length > 0) this.stmts.setChainHead.run(plan.head.lastSeq, plan.head.lastHash);
-    return plan.committed;
+    return { committed: plan.committed, ids };
   }
 
-  private checkExpectedHeads(batch: CommitBatch): void {
-    for (const expected of expectedHeads(batch)) {
-      const actual = this.stmts.headRevision.get(...refParams(expected.ref))?.revision ?? null;
-      if (actual !== expected.revision) throw conflictError(expected, actual);
+  /**
+   * Every ref of the batch as an id: from memory, its row, or a new row (`fresh`); also the
+   * id of each change in batch order.
+   */
+  private resolveRefs(batch: CommitBatch): {
+    ids: Map<string, number>;
+    fresh: Set<string>;
+    perChange: number[];
+  } {
+    const ids = new Map<string, number>();
+    const fresh = new Set<string>();
+    const perChange: number[] = [];
+    for (const { ref } of batch.changes) {
+      const key = refKey(ref);
+      const known = ids.get(key);
+      if (known !== undefined) {
+        perChange.push(known);
+        continue;
+      }
+      let id = this.refIds.get(key);
+      if (id === undefined) {
+        const params = refParams(ref);
+        id = this.stmts.refId.get(...params)?.id;
+        if (id === undefined) {
+          id = Number(this.stmts.insertRef.run(...params).lastInsertRowid);
+          fresh.add(key);
+        }
+      }
+      ids.set(key, id);
+      perChange.push(id);
     }
+    return { ids, fresh, perChange };
+  }
+
+  /**
+   * The head of each ref the batch changes (one indexed lookup per ref that had a history
+   * before this commit), checked against what its first change expects: a stale writer gets
+   * CRW_STORE_CONFLICT. The plan uses them to decide which revisions get a snapshot.
+   */
+  private currentHeads(
+    batch: CommitBatch,
+    ids: Map<string, number>,
+    fresh: Set<string>,
+  ): Map<string, HeadState> {
+    const expected = expectedHeads(batch);
+    const heads = new Map<string, HeadState>();
+    for (const { ref } of expected) {
+      const key = refKey(ref);
+      if (fresh.has(key)) continue;
+      const row = this.stmts.headOfRef.get(ids.get(key) as number);
+      if (row) heads.set(key, { revision: row.revision, deleted: row.type === "DELETED" });
+    }
+    checkHeads(expected, heads);
+    return heads;
   }
 
   private advanceSync(consumer: string, seq: number, letters: NewDeadLetter[]): void {
