@@ -32,9 +32,10 @@ const LATENCY_CHANGES = 5_000;
 const SOURCE = "bench";
 const MASK_KEY = Buffer.from("bench-key");
 
-/** Build workers as `serve` starts them by default (cores - 1), unless BENCH_WORKERS says. */
+/** Build workers as `serve` starts them by default ("auto"), unless BENCH_WORKERS says. */
 export function benchWorkers(): number {
-  return Number(process.env.BENCH_WORKERS ?? availableParallelism() - 1);
+  const cores = availableParallelism();
+  return Number(process.env.BENCH_WORKERS ?? (cores <= 2 ? 0 : cores - 1));
 }
 
 /** The rules and, with workers, the build worker pool, as `buildIngest` sets them up. */

@@ -44,9 +44,15 @@ export function buildIngest(
   });
 }
 
-/** "auto": one core stays with the ingest thread (sources, commits, sinks). */
+/**
+ * "auto": none on two cores or fewer (measured there, one build worker gained nothing and
+ * cost a third more CPU: the copies eat the work moved, and the parse pool already has the
+ * second core); from four cores, all but the ingest thread's (decision 0025).
+ */
 function workerCount(setting: number | "auto"): number {
-  return setting === "auto" ? availableParallelism() - 1 : setting;
+  if (setting !== "auto") return setting;
+  const cores = availableParallelism();
+  return cores <= 2 ? 0 : cores - 1;
 }
 
 function workerSpec(size: number, data: BuildWorkerData): WorkerSpec {
