@@ -71,17 +71,24 @@ export async function listStream(
   signal: AbortSignal,
   gapFrom?: string,
 ): Promise<string> {
-  let token: string | undefined;
   let page = 0;
   let listRv = "";
-  do {
+  const fetchPage = (token: string | undefined) => {
     const params = new URLSearchParams({ limit: String(deps.pageSize) });
     if (token) params.set("continue", token);
     if (deps.labelSelector) params.set("labelSelector", deps.labelSelector);
-    const list = (await deps.client.getJson(
-      `${collectionPath(stream)}?${params}`,
-      signal,
-    )) as KubeList;
+    const request = deps.client.getJson(`${collectionPath(stream)}?${params}`, signal);
+    // Awaited below; a stop or a failed emit may leave a prefetched page unread.
+    request.catch(() => {});
+    return request as Promise<KubeList>;
+  };
+  let next: Promise<KubeList> | undefined = fetchPage(undefined);
+  while (next && !signal.aborted) {
+    const list: KubeList = await next;
+    const token = list.metadata?.continue || undefined;
+    // The next page is on its way while this one is committed: the API server and the
+    // pipeline work at the same time (at most two pages in memory).
+    next = token ? fetchPage(token) : undefined;
     if (page === 0) listRv = list.metadata?.resourceVersion ?? "";
     const items = (list.items ?? []).map((item) => observed(stream, item, deps.source));
     const events: ObservationEvent[] = [];
@@ -90,11 +97,10 @@ export async function listStream(
       events.push({ type: "snapshot-begin", id: stream.key, scope: stream.scope });
     }
     events.push({ type: "snapshot-page", id: stream.key, items });
-    token = list.metadata?.continue || undefined;
     if (!token) events.push({ type: "snapshot-end", id: stream.key });
     await deps.emit({ events, ...(token ? {} : { cursors: { [stream.key]: listRv } }) });
     page++;
-  } while (token && !signal.aborted);
+  }
   return listRv;
 }
 
