@@ -14,9 +14,11 @@ import type { EvaluateRules } from "../model/rule.js";
 import type { CommitBatch } from "../store/store.js";
 import {
   CONTINUE,
+  carryOver,
   type Explained,
   explain,
   type Kernel,
+  type Remasked,
   type UpsertJob,
   type UpsertResult,
 } from "./build-kernel.js";
@@ -154,7 +156,10 @@ export class PendingBatch {
     result: UpsertResult,
     latest: Map<string, string | null>,
   ): Promise<void> {
-    if (!result.changed) return;
+    if (!result.changed) {
+      if (result.remask) this.remask(entry, result.remask, latest);
+      return;
+    }
     const { state, job } = entry;
     const head = state.heads.get(job.key);
     const type: ResourceChangeType = head && !head.deleted ? "MODIFIED" : "ADDED";
@@ -162,14 +167,40 @@ export class PendingBatch {
     if (result.needBefore) {
       // Not in memory when the batch was collected: the store holds it (nothing in this
       // batch changed the ref before this upsert, or the job would have CONTINUEd).
-      const before = await this.latestObject(state, job.key, job.ref, latest);
+      const stored = await this.latestObject(state, job.key, job.ref, latest);
       const after = JSON.parse(result.json) as JsonObject;
+      const before = carryOver(this.options.kernel, job.object, stored, after);
       explained = explain(this.options.kernel, { ...job, type, before, after });
     } else explained = result;
     const { actor, cause, observedAt } = job;
     const who = { location: entry.location, actor, cause, observedAt };
     this.record(state, type, job.ref, who, explained, { json: result.json, hash: result.hash });
     latest.set(job.key, result.json);
+  }
+
+  /**
+   * Same content, masked with the rotated key: the head revision gets the new masks beside
+   * its committed object, with no change (the rotation's one GAP entry says why). Only the
+   * first upsert of a ref in a batch can re-mask, so the head is the one the job compared.
+   */
+  private remask(
+    entry: Extract<Entry, { kind: "upsert" }>,
+    remasked: Remasked,
+    latest: Map<string, string | null>,
+  ): void {
+    const { state, job } = entry;
+    const head = state.heads.get(job.key);
+    if (!head || head.deleted) return;
+    this.batch.remasks ??= [];
+    this.batch.remasks.push({
+      ref: job.ref,
+      revision: head.revision,
+      objectJson: remasked.json,
+      contentHash: remasked.hash,
+    });
+    state.heads.set(job.key, { ...head, contentHash: remasked.hash });
+    state.rememberObject(job.key, remasked.json);
+    latest.set(job.key, remasked.json);
   }
 
   private async finishDelete(

@@ -54,12 +54,19 @@ export function decodeJobs(request: WireRequest): UpsertJob[] {
   });
 }
 
-type ResultMeta = { changed: false } | Omit<Extract<UpsertResult, { changed: true }>, "json">;
+/** A result without its large strings (the new object's text, a re-masked head's text). */
+type ResultMeta =
+  | { changed: false; remaskHash?: string }
+  | Omit<Extract<UpsertResult, { changed: true }>, "json">;
 
 export function encodeResults(id: number, results: readonly UpsertResult[]): WireReply {
   const jsons: string[] = [];
   const meta: ResultMeta[] = results.map((result) => {
-    if (!result.changed) return result;
+    if (!result.changed) {
+      if (!result.remask) return result;
+      jsons.push(result.remask.json);
+      return { changed: false, remaskHash: result.remask.hash };
+    }
     const { json, ...rest } = result;
     jsons.push(json);
     return rest;
@@ -69,7 +76,12 @@ export function encodeResults(id: number, results: readonly UpsertResult[]): Wir
 
 export function decodeResults(reply: WireReply): UpsertResult[] {
   let next = 0;
-  return (JSON.parse(reply.meta) as ResultMeta[]).map((meta) =>
-    meta.changed ? ({ ...meta, json: reply.jsons[next++] as string } as UpsertResult) : meta,
-  );
+  return (JSON.parse(reply.meta) as ResultMeta[]).map((meta): UpsertResult => {
+    if (meta.changed) return { ...meta, json: reply.jsons[next++] as string } as UpsertResult;
+    if (meta.remaskHash === undefined) return { changed: false };
+    return {
+      changed: false,
+      remask: { json: reply.jsons[next++] as string, hash: meta.remaskHash },
+    };
+  });
 }
