@@ -11,7 +11,7 @@ import {
 } from "../model/observation.js";
 import { noticeRef, type Ref, refKey } from "../model/ref.js";
 import type { EvaluateRules } from "../model/rule.js";
-import type { CommitBatch } from "../store/store.js";
+import type { CommitBatch, Head } from "../store/store.js";
 import {
   CONTINUE,
   carryOver,
@@ -169,9 +169,14 @@ export class PendingBatch {
       // batch changed the ref before this upsert, or the job would have CONTINUEd).
       const stored = await this.latestObject(state, job.key, job.ref, latest);
       const after = JSON.parse(result.json) as JsonObject;
-      const before = carryOver(this.options.kernel, job.object, stored, after);
+      const carried = carryOver(this.options.kernel, job.object, stored, after);
+      if (carried) this.pushRemask(job.ref, head, carried.remask);
+      const before = carried?.before ?? stored;
       explained = explain(this.options.kernel, { ...job, type, before, after });
-    } else explained = result;
+    } else {
+      if (result.carried) this.pushRemask(job.ref, head, result.carried);
+      explained = result;
+    }
     const { actor, cause, observedAt } = job;
     const who = { location: entry.location, actor, cause, observedAt };
     this.record(state, type, job.ref, who, explained, { json: result.json, hash: result.hash });
@@ -191,16 +196,22 @@ export class PendingBatch {
     const { state, job } = entry;
     const head = state.heads.get(job.key);
     if (!head || head.deleted) return;
+    this.pushRemask(job.ref, head, remasked);
+    state.heads.set(job.key, { ...head, contentHash: remasked.hash });
+    state.rememberObject(job.key, remasked.json);
+    latest.set(job.key, remasked.json);
+  }
+
+  /** The head revision's object under the new masks (the store applies it before the changes). */
+  private pushRemask(ref: Ref, head: Head | undefined, remasked: Remasked): void {
+    if (!head || head.deleted) return;
     this.batch.remasks ??= [];
     this.batch.remasks.push({
-      ref: job.ref,
+      ref,
       revision: head.revision,
       objectJson: remasked.json,
       contentHash: remasked.hash,
     });
-    state.heads.set(job.key, { ...head, contentHash: remasked.hash });
-    state.rememberObject(job.key, remasked.json);
-    latest.set(job.key, remasked.json);
   }
 
   private async finishDelete(

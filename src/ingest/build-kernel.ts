@@ -1,7 +1,7 @@
 import { type CanonicalizeOptions, canonicalize } from "../core/canonicalize.js";
 import { applyPatch, diff } from "../core/diff.js";
 import type { Masker } from "../core/mask.js";
-import { sha256Hex } from "../core/stable-json.js";
+import { sha256Hex, stableStringify } from "../core/stable-json.js";
 import { summarize } from "../core/summarize.js";
 import type { Finding, PatchOp, ResourceChangeType } from "../model/change.js";
 import type { JsonObject } from "../model/json.js";
@@ -79,7 +79,14 @@ export interface Remasked {
 export type UpsertResult =
   | { changed: false; remask?: Remasked }
   | { changed: true; json: string; hash: string; needBefore: true }
-  | ({ changed: true; json: string; hash: string; needBefore: false } & Explained);
+  | ({
+      changed: true;
+      json: string;
+      hash: string;
+      needBefore: false;
+      /** The head re-masked to the form the patch is from (see carryOver). */
+      carried?: Remasked;
+    } & Explained);
 
 /** Canonical, masked, serialized and hashed: what ingest stores and compares. */
 export function encode(kernel: Kernel, object: JsonObject, masker = kernel.masker): Encoded {
@@ -97,20 +104,23 @@ function underPreviousKey(kernel: Kernel, object: JsonObject): Encoded | undefin
  * A "before" that may still carry the previous key's masks would show every secret as
  * changed. The real change is the one between the new object under the previous key and
  * `before`; carried onto the new object (the two differ in masks only, so they share their
- * structure), it gives `before` under the new masks where its content is unchanged.
+ * structure), it gives `before` under the new masks wherever its content is unchanged. The
+ * change's patch is from that form, so the head is re-masked to it in the same commit
+ * (`remask`: the store rebuilds the new revision from it). Undefined when nothing changes.
  */
-function carriedOver(before: JsonObject, previous: Encoded | undefined, after: JsonObject) {
-  return previous ? (applyPatch(after, diff(previous.object, before)) as JsonObject) : before;
-}
-
-/** `before` carried onto the new masks (see carriedOver), for a before read from the store. */
 export function carryOver(
   kernel: Kernel,
   raw: JsonObject,
-  before: JsonObject | null,
+  stored: JsonObject | null,
   after: JsonObject,
-): JsonObject | null {
-  return before === null ? null : carriedOver(before, underPreviousKey(kernel, raw), after);
+  previous: Encoded | undefined = underPreviousKey(kernel, raw),
+): { before: JsonObject; remask: Remasked } | undefined {
+  if (stored === null || !previous) return undefined;
+  const before = applyPatch(after, diff(previous.object, stored)) as JsonObject;
+  // Committed objects are canonical (sorted keys); the patch may append keys out of order.
+  const json = stableStringify(before);
+  if (json === stableStringify(stored)) return undefined;
+  return { before, remask: { json, hash: sha256Hex(json) } };
 }
 
 /** The patch from `before` to `after` (a missing side is `{}`), its summary and findings. */
@@ -152,10 +162,13 @@ export function runUpserts(kernel: Kernel, jobs: readonly UpsertJob[]): UpsertRe
     // Unchanged but for the rotated key's masks: the head takes the new ones, silently.
     if (previous?.hash === side.hash) return { changed: false, remask: { json, hash } };
     if (side.json === undefined) return { changed: true, json, hash, needBefore: true };
-    const before =
-      side.json === null
-        ? null
-        : carriedOver(JSON.parse(side.json) as JsonObject, previous, encoded.object);
+    const stored = side.json === null ? null : (JSON.parse(side.json) as JsonObject);
+    // A side this batch wrote (CONTINUE) is under the new key already.
+    const carried =
+      job.before === CONTINUE
+        ? undefined
+        : carryOver(kernel, job.object, stored, encoded.object, previous);
+    const before = carried?.before ?? stored;
     const explained = explain(kernel, {
       type: before === null ? "ADDED" : "MODIFIED",
       ref: job.ref,
@@ -165,7 +178,14 @@ export function runUpserts(kernel: Kernel, jobs: readonly UpsertJob[]): UpsertRe
       cause: job.cause,
       observedAt: job.observedAt,
     });
-    return { changed: true, json, hash, needBefore: false, ...explained };
+    return {
+      changed: true,
+      json,
+      hash,
+      needBefore: false,
+      ...explained,
+      ...(carried && { carried: carried.remask }),
+    };
   });
 }
 

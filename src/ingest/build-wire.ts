@@ -57,7 +57,7 @@ export function decodeJobs(request: WireRequest): UpsertJob[] {
 /** A result without its large strings (the new object's text, a re-masked head's text). */
 type ResultMeta =
   | { changed: false; remaskHash?: string }
-  | Omit<Extract<UpsertResult, { changed: true }>, "json">;
+  | (Omit<Extract<UpsertResult, { changed: true }>, "json" | "carried"> & { carriedHash?: string });
 
 export function encodeResults(id: number, results: readonly UpsertResult[]): WireReply {
   const jsons: string[] = [];
@@ -69,7 +69,10 @@ export function encodeResults(id: number, results: readonly UpsertResult[]): Wir
     }
     const { json, ...rest } = result;
     jsons.push(json);
-    return rest;
+    if (!("carried" in rest) || !rest.carried) return rest;
+    const { carried, ...plain } = rest;
+    jsons.push(carried.json);
+    return { ...plain, carriedHash: carried.hash };
   });
   return { id, meta: JSON.stringify(meta), jsons };
 }
@@ -77,7 +80,13 @@ export function encodeResults(id: number, results: readonly UpsertResult[]): Wir
 export function decodeResults(reply: WireReply): UpsertResult[] {
   let next = 0;
   return (JSON.parse(reply.meta) as ResultMeta[]).map((meta): UpsertResult => {
-    if (meta.changed) return { ...meta, json: reply.jsons[next++] as string } as UpsertResult;
+    if (meta.changed) {
+      const { carriedHash, ...rest } = meta;
+      const json = reply.jsons[next++] as string;
+      if (carriedHash === undefined) return { ...rest, json } as UpsertResult;
+      const carried = { json: reply.jsons[next++] as string, hash: carriedHash };
+      return { ...rest, json, carried } as UpsertResult;
+    }
     if (meta.remaskHash === undefined) return { changed: false };
     return {
       changed: false,
