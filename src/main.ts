@@ -5,7 +5,7 @@ import { startApi } from "./compose/api.js";
 import { watchStoreCommits } from "./compose/commit-watch.js";
 import { recordDowntime, startHeartbeat } from "./compose/downtime.js";
 import { buildIngest } from "./compose/ingest.js";
-import { checkMaskKey, loadMaskKey } from "./compose/mask-key.js";
+import { checkMaskKey, loadMaskKey, loadPreviousMaskKey } from "./compose/mask-key.js";
 import { Replica } from "./compose/replicas.js";
 import { openStore } from "./compose/store.js";
 import type { CrwatchConfig } from "./config/schema.js";
@@ -54,8 +54,12 @@ export async function startCrwatch(config: CrwatchConfig, deps: RuntimeDeps): Pr
   let ingest: Ingest;
   try {
     const maskKey = await loadMaskKey(config, store.capabilities.local);
-    await checkMaskKey(store, maskKey);
-    ingest = buildIngest(config, replica ? replica.fenced(store) : store, maskKey, log);
+    const previousKey = await loadPreviousMaskKey(config, store.capabilities.local);
+    const standing = await checkMaskKey(store, maskKey, previousKey, new Date(clock.now()));
+    if (standing === "rotated")
+      log.warn("mask key rotated: unchanged objects are re-masked as their sources are read");
+    const target = replica ? replica.fenced(store) : store;
+    ingest = buildIngest(config, target, maskKey, log, undefined, previousKey);
   } catch (err) {
     await store.close();
     await release();

@@ -23,6 +23,7 @@ Exit codes:
 Environment:
   CRWATCH_MASK_KEY       the secret-masking key (instead of maskKey or <data dir>/mask.key)
   CRWATCH_MASK_KEY_FILE  a file holding the key (instead of maskKeyFile)
+  CRWATCH_MASK_KEY_PREVIOUS(_FILE)  the key before a deliberate rotation (maskKeyPrevious)
   CRWATCH_SHARED_DIR     tests only: where ../shared fixtures and vectors are
   \${NAME} in crwatch.yaml is replaced from the environment.`;
 

@@ -4,7 +4,9 @@ import { describe, it } from "node:test";
 import fc from "fast-check";
 import pino from "pino";
 import { repoRoot, tempDir } from "../../test/helpers.js";
+import { canonicalize } from "../core/canonicalize.js";
 import { createMasker } from "../core/mask.js";
+import { sha256Hex } from "../core/stable-json.js";
 import { Ingest, type IngestOptions } from "../ingest/pipeline.js";
 import type { Change } from "../model/change.js";
 import type { JsonObject } from "../model/json.js";
@@ -14,6 +16,8 @@ import { openSqliteStore } from "../store/sqlite/store.js";
 import type { BuildWorkerData } from "./build-worker.js";
 
 const KEY = Buffer.from("w".repeat(32));
+/** The key a rotation replaces with KEY (decision 0028). */
+const OLD_KEY = Buffer.from("o".repeat(32));
 const WORKER = new URL("./build-worker.js", import.meta.url);
 const log = pino({ level: "silent" });
 
@@ -102,6 +106,61 @@ function meaning(c: Change): unknown {
   ];
 }
 
+/** As `options`, with the mask key rotated: OLD_KEY is the previous key. */
+function rotated(workers: number, cacheBytes: number): Partial<IngestOptions> {
+  const opts = options(workers, cacheBytes);
+  opts.previousMasker = createMasker({ key: OLD_KEY });
+  if (opts.workers) {
+    const data = workerData({ previousMaskKey: new Uint8Array(OLD_KEY) });
+    opts.workers = { ...opts.workers, data };
+  }
+  return opts;
+}
+
+/** `options` under OLD_KEY, as a store was written before the rotation. */
+function beforeRotation(): Partial<IngestOptions> {
+  return { ...options(0, 1 << 20), masker: createMasker({ key: OLD_KEY }) };
+}
+
+/**
+ * A history written under OLD_KEY, then ingested again after rotating to KEY: the changes
+ * of the second part, each head (content hash: re-masked or not) and verify's verdict.
+ */
+async function rotationHistory(
+  first: ObservationEvent[][],
+  then: ObservationEvent[][],
+  opts: Partial<IngestOptions>,
+) {
+  const dir = await tempDir();
+  const store = await openSqliteStore({ dir: dir.path });
+  const observedAt = "2026-11-30T00:00:00.000Z";
+  const feed = async (ingest: Ingest, observations: ObservationEvent[][]) => {
+    try {
+      for (const events of observations)
+        await ingest.accept({ source: "s", observedAt, events } as Observation);
+    } finally {
+      await ingest.close();
+    }
+  };
+  try {
+    await feed(new Ingest({ store, ...beforeRotation() } as IngestOptions), first);
+    const since = await store.lastSeq();
+    const ingest = new Ingest({ store, ...opts } as IngestOptions);
+    await Promise.all(
+      then.map((events) => ingest.accept({ source: "s", observedAt, events } as Observation)),
+    );
+    await ingest.close();
+    return {
+      changes: (await store.readChanges({ afterSeq: since })).map(meaning),
+      heads: (await store.loadHeads("s")).map((h) => [h.ref.name, h.revision, h.contentHash]),
+      verify: await store.verify(),
+    };
+  } finally {
+    await store.close();
+    await dir.cleanup();
+  }
+}
+
 /** Feeds every observation at once (so they fold into batches however timing falls), in order. */
 async function history(observations: ObservationEvent[][], opts: Partial<IngestOptions>) {
   const dir = await tempDir();
@@ -138,6 +197,70 @@ describe("build workers", () => {
       ),
       { seed: 20261130, numRuns: 25 },
     );
+  });
+
+  it("should re-mask after a key rotation exactly as the ingest thread does, whatever the batching and cache", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.array(step, { minLength: 1, maxLength: 6 }), { minLength: 1, maxLength: 4 }),
+        fc.array(fc.array(step, { minLength: 1, maxLength: 6 }), { minLength: 1, maxLength: 8 }),
+        async (first, then) => {
+          const before = first.map((steps) => steps.map(event));
+          const after = then.map((steps) => steps.map(event));
+          const inline = await rotationHistory(before, after, rotated(0, 1 << 20));
+          assert.equal(inline.verify.ok, true, JSON.stringify(inline.verify));
+          assert.deepStrictEqual(await rotationHistory(before, after, rotated(2, 0)), inline);
+          assert.deepStrictEqual(await rotationHistory(before, after, rotated(1, 1 << 20)), inline);
+        },
+      ),
+      { seed: 20261130, numRuns: 15 },
+    );
+  });
+
+  it("should re-mask unchanged heads in workers and record only real changes after a rotation", async () => {
+    const many = Array.from({ length: 12 }, (_, i) => `m${i}`);
+    const first = [[{ type: "snapshot", items: many.map((n) => route(n, 10, "t1")) }]];
+    const items = many.map((n, i) =>
+      i === 10 ? route(n, 10, "t2") : i === 11 ? route(n, 20, "t1") : route(n, 10, "t1"),
+    );
+    const then = [[{ type: "snapshot", items }]];
+    const inThread = await rotationHistory(
+      first as ObservationEvent[][],
+      then as ObservationEvent[][],
+      rotated(0, 1 << 20),
+    );
+    // Twelve jobs in one batch: built in the workers, not below the inline threshold.
+    const inWorkers = await rotationHistory(
+      first as ObservationEvent[][],
+      then as ObservationEvent[][],
+      rotated(2, 0),
+    );
+    assert.deepStrictEqual(inWorkers, inThread);
+    const patched = inWorkers.changes.map((c) => {
+      const [type, name, , , patch] = c as [string, string, number, number, { path: string }[]];
+      return [type, name, patch.map((op) => op.path)];
+    });
+    assert.deepEqual(patched, [
+      ["MODIFIED", "m10", ["/metadata/annotations/auth"]],
+      [
+        "MODIFIED",
+        "m11",
+        ["/spec/rules/0/backendRefs/1/weight", "/spec/rules/0/backendRefs/0/weight"],
+      ],
+    ]);
+    const masker = createMasker({ key: KEY });
+    const underKey = (o: ObservedObject) =>
+      sha256Hex(JSON.stringify(masker(canonicalize(o.object))));
+    assert.deepEqual(
+      inWorkers.heads.map(([name, revision, hash]) => [
+        name,
+        revision,
+        hash === underKey(items[many.indexOf(name as string)] as ObservedObject),
+      ]),
+      many.map((n, i) => [n, i >= 10 ? 2 : 1, true]).sort(),
+      "every head is under the new key, the unchanged ones at their old revision",
+    );
+    assert.equal(inWorkers.verify.ok, true);
   });
 
   it("should keep the burst rule's count in commit order across workers", async () => {

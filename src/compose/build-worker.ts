@@ -10,6 +10,8 @@ import { createRuleEngine } from "../rules/index.js";
 /** What `buildIngest` hands each build worker: everything its kernel is built from. */
 export interface BuildWorkerData {
   maskKey: Uint8Array;
+  /** The key before a rotation (decision 0028), while heads may still carry its masks. */
+  previousMaskKey?: Uint8Array;
   secretKeys: string[];
   canonicalize: CanonicalizeOptions;
   policy?: PolicyConfig;
@@ -23,6 +25,12 @@ export interface BuildWorkerData {
 function start(data: BuildWorkerData): void {
   const kernel: Kernel = {
     masker: createMasker({ key: Buffer.from(data.maskKey), extraKeys: data.secretKeys }),
+    ...(data.previousMaskKey && {
+      previousMasker: createMasker({
+        key: Buffer.from(data.previousMaskKey),
+        extraKeys: data.secretKeys,
+      }),
+    }),
     canonicalize: data.canonicalize,
     rules: createRuleEngine({
       ...(data.policy && { policy: data.policy }),

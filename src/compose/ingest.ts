@@ -17,6 +17,8 @@ export function buildIngest(
   log: Logger,
   /** Replaces the config's engine (`lint` runs the single-state rules only); builds in this thread. */
   rules?: EvaluateRules,
+  /** The key before a rotation: heads it masked are re-masked, not changed (decision 0028). */
+  previousMaskKey?: Buffer,
 ): Ingest {
   const { ingest } = config;
   const canonicalize = { keepStatus: ingest.keepStatus, ignorePaths: ingest.ignorePaths };
@@ -28,6 +30,9 @@ export function buildIngest(
     store,
     log: log.child({ component: "ingest" }),
     masker: createMasker({ key: maskKey, extraKeys: ingest.secretKeys }),
+    ...(previousMaskKey && {
+      previousMasker: createMasker({ key: previousMaskKey, extraKeys: ingest.secretKeys }),
+    }),
     canonicalize,
     ...(workers > 0
       ? {
@@ -35,6 +40,7 @@ export function buildIngest(
           statefulRules: engine("stateful"),
           workers: workerSpec(workers, {
             maskKey: new Uint8Array(maskKey),
+            ...(previousMaskKey && { previousMaskKey: new Uint8Array(previousMaskKey) }),
             secretKeys: ingest.secretKeys,
             canonicalize,
             ...ruleConfig,

@@ -198,6 +198,8 @@ interface RawConfig {
   ingest?: Partial<CrwatchConfig["ingest"]>;
   maskKey?: string;
   maskKeyFile?: string;
+  maskKeyPrevious?: string;
+  maskKeyPreviousFile?: string;
   shutdownGraceMs?: number;
   delivery?: Partial<CrwatchConfig["delivery"]>;
   api?: Partial<ApiConfig>;
@@ -252,6 +254,10 @@ function withDefaults(
   if (maskKey) config.maskKey = maskKey;
   const maskKeyFile = raw.maskKeyFile ?? env.CRWATCH_MASK_KEY_FILE;
   if (maskKeyFile) config.maskKeyFile = resolve(baseDir, maskKeyFile);
+  const previous = raw.maskKeyPrevious ?? env.CRWATCH_MASK_KEY_PREVIOUS;
+  if (previous) config.maskKeyPrevious = previous;
+  const previousFile = raw.maskKeyPreviousFile ?? env.CRWATCH_MASK_KEY_PREVIOUS_FILE;
+  if (previousFile) config.maskKeyPreviousFile = resolve(baseDir, previousFile);
   return config;
 }
 

@@ -37,6 +37,14 @@ export interface CrwatchConfig {
   /** A file holding the mask key (or CRWATCH_MASK_KEY_FILE); for stores with no data directory. */
   maskKeyFile?: string;
   /**
+   * The key before a deliberate rotation (or CRWATCH_MASK_KEY_PREVIOUS): a store written
+   * with it takes the new key, records one CRW_MASK_KEY_ROTATED GAP, and re-masks unchanged
+   * objects silently.
+   */
+  maskKeyPrevious?: string;
+  /** A file holding the previous key (or CRWATCH_MASK_KEY_PREVIOUS_FILE). */
+  maskKeyPreviousFile?: string;
+  /**
    * How long a stop waits for sinks to deliver what is committed; then it names the stuck
    * sinks and exits, their cursors where they are (the next start delivers). Default 10 s.
    */
@@ -93,6 +101,8 @@ export const configSchema = {
     maskKey: { type: "string", minLength: 16 },
     shutdownGraceMs: { type: "integer", minimum: 0 },
     maskKeyFile: { type: "string", minLength: 1 },
+    maskKeyPrevious: { type: "string", minLength: 16 },
+    maskKeyPreviousFile: { type: "string", minLength: 1 },
     delivery: {
       type: "object",
       additionalProperties: false,

@@ -11,12 +11,14 @@ import {
 } from "../model/observation.js";
 import { noticeRef, type Ref, refKey } from "../model/ref.js";
 import type { EvaluateRules } from "../model/rule.js";
-import type { CommitBatch } from "../store/store.js";
+import type { CommitBatch, Head } from "../store/store.js";
 import {
   CONTINUE,
+  carryOver,
   type Explained,
   explain,
   type Kernel,
+  type Remasked,
   type UpsertJob,
   type UpsertResult,
 } from "./build-kernel.js";
@@ -154,7 +156,10 @@ export class PendingBatch {
     result: UpsertResult,
     latest: Map<string, string | null>,
   ): Promise<void> {
-    if (!result.changed) return;
+    if (!result.changed) {
+      if (result.remask) this.remask(entry, result.remask, latest);
+      return;
+    }
     const { state, job } = entry;
     const head = state.heads.get(job.key);
     const type: ResourceChangeType = head && !head.deleted ? "MODIFIED" : "ADDED";
@@ -162,14 +167,51 @@ export class PendingBatch {
     if (result.needBefore) {
       // Not in memory when the batch was collected: the store holds it (nothing in this
       // batch changed the ref before this upsert, or the job would have CONTINUEd).
-      const before = await this.latestObject(state, job.key, job.ref, latest);
+      const stored = await this.latestObject(state, job.key, job.ref, latest);
       const after = JSON.parse(result.json) as JsonObject;
+      const carried = carryOver(this.options.kernel, job.object, stored, after);
+      if (carried) this.pushRemask(job.ref, head, carried.remask);
+      const before = carried?.before ?? stored;
       explained = explain(this.options.kernel, { ...job, type, before, after });
-    } else explained = result;
+    } else {
+      if (result.carried) this.pushRemask(job.ref, head, result.carried);
+      explained = result;
+    }
     const { actor, cause, observedAt } = job;
     const who = { location: entry.location, actor, cause, observedAt };
     this.record(state, type, job.ref, who, explained, { json: result.json, hash: result.hash });
     latest.set(job.key, result.json);
+  }
+
+  /**
+   * Same content, masked with the rotated key: the head revision gets the new masks beside
+   * its committed object, with no change (the rotation's one GAP entry says why). Only the
+   * first upsert of a ref in a batch can re-mask, so the head is the one the job compared.
+   */
+  private remask(
+    entry: Extract<Entry, { kind: "upsert" }>,
+    remasked: Remasked,
+    latest: Map<string, string | null>,
+  ): void {
+    const { state, job } = entry;
+    const head = state.heads.get(job.key);
+    if (!head || head.deleted) return;
+    this.pushRemask(job.ref, head, remasked);
+    state.heads.set(job.key, { ...head, contentHash: remasked.hash });
+    state.rememberObject(job.key, remasked.json);
+    latest.set(job.key, remasked.json);
+  }
+
+  /** The head revision's object under the new masks (the store applies it before the changes). */
+  private pushRemask(ref: Ref, head: Head | undefined, remasked: Remasked): void {
+    if (!head || head.deleted) return;
+    this.batch.remasks ??= [];
+    this.batch.remasks.push({
+      ref,
+      revision: head.revision,
+      objectJson: remasked.json,
+      contentHash: remasked.hash,
+    });
   }
 
   private async finishDelete(

@@ -1,7 +1,7 @@
 import { type CanonicalizeOptions, canonicalize } from "../core/canonicalize.js";
-import { diff } from "../core/diff.js";
+import { applyPatch, diff } from "../core/diff.js";
 import type { Masker } from "../core/mask.js";
-import { sha256Hex } from "../core/stable-json.js";
+import { sha256Hex, stableStringify } from "../core/stable-json.js";
 import { summarize } from "../core/summarize.js";
 import type { Finding, PatchOp, ResourceChangeType } from "../model/change.js";
 import type { JsonObject } from "../model/json.js";
@@ -16,6 +16,11 @@ import type { EvaluateRules } from "../model/rule.js";
  */
 export interface Kernel {
   masker: Masker;
+  /**
+   * The masker of the key before a rotation, while heads may still carry its masks
+   * (decision 0028): a head equal to the object under it is re-masked, not changed.
+   */
+  previousMasker?: Masker;
   canonicalize: CanonicalizeOptions;
   /** Rules that judge one change alone; stateful rules run in order in the ingest thread. */
   rules: EvaluateRules;
@@ -65,16 +70,57 @@ export interface UpsertJob {
   observedAt: string;
 }
 
+/** A head whose content is unchanged under the previous mask key, under the new one. */
+export interface Remasked {
+  json: string;
+  hash: string;
+}
+
 export type UpsertResult =
-  | { changed: false }
+  | { changed: false; remask?: Remasked }
   | { changed: true; json: string; hash: string; needBefore: true }
-  | ({ changed: true; json: string; hash: string; needBefore: false } & Explained);
+  | ({
+      changed: true;
+      json: string;
+      hash: string;
+      needBefore: false;
+      /** The head re-masked to the form the patch is from (see carryOver). */
+      carried?: Remasked;
+    } & Explained);
 
 /** Canonical, masked, serialized and hashed: what ingest stores and compares. */
-export function encode(kernel: Kernel, object: JsonObject): Encoded {
-  const masked = kernel.masker(canonicalize(object, kernel.canonicalize));
+export function encode(kernel: Kernel, object: JsonObject, masker = kernel.masker): Encoded {
+  const masked = masker(canonicalize(object, kernel.canonicalize));
   const json = JSON.stringify(masked);
   return { object: masked, json, hash: sha256Hex(json) };
+}
+
+/** The object as the key before a rotation masked it, when one is configured. */
+function underPreviousKey(kernel: Kernel, object: JsonObject): Encoded | undefined {
+  return kernel.previousMasker && encode(kernel, object, kernel.previousMasker);
+}
+
+/**
+ * A "before" that may still carry the previous key's masks would show every secret as
+ * changed. The real change is the one between the new object under the previous key and
+ * `before`; carried onto the new object (the two differ in masks only, so they share their
+ * structure), it gives `before` under the new masks wherever its content is unchanged. The
+ * change's patch is from that form, so the head is re-masked to it in the same commit
+ * (`remask`: the store rebuilds the new revision from it). Undefined when nothing changes.
+ */
+export function carryOver(
+  kernel: Kernel,
+  raw: JsonObject,
+  stored: JsonObject | null,
+  after: JsonObject,
+  previous: Encoded | undefined = underPreviousKey(kernel, raw),
+): { before: JsonObject; remask: Remasked } | undefined {
+  if (stored === null || !previous) return undefined;
+  const before = applyPatch(after, diff(previous.object, stored)) as JsonObject;
+  // Committed objects are canonical (sorted keys); the patch may append keys out of order.
+  const json = stableStringify(before);
+  if (json === stableStringify(stored)) return undefined;
+  return { before, remask: { json, hash: sha256Hex(json) } };
 }
 
 /** The patch from `before` to `after` (a missing side is `{}`), its summary and findings. */
@@ -112,8 +158,17 @@ export function runUpserts(kernel: Kernel, jobs: readonly UpsertJob[]): UpsertRe
     }
     latest.set(job.key, { hash: encoded.hash, json: encoded.json });
     const { json, hash } = encoded;
+    const previous = side.hash === null ? undefined : underPreviousKey(kernel, job.object);
+    // Unchanged but for the rotated key's masks: the head takes the new ones, silently.
+    if (previous?.hash === side.hash) return { changed: false, remask: { json, hash } };
     if (side.json === undefined) return { changed: true, json, hash, needBefore: true };
-    const before = side.json === null ? null : (JSON.parse(side.json) as JsonObject);
+    const stored = side.json === null ? null : (JSON.parse(side.json) as JsonObject);
+    // A side this batch wrote (CONTINUE) is under the new key already.
+    const carried =
+      job.before === CONTINUE
+        ? undefined
+        : carryOver(kernel, job.object, stored, encoded.object, previous);
+    const before = carried?.before ?? stored;
     const explained = explain(kernel, {
       type: before === null ? "ADDED" : "MODIFIED",
       ref: job.ref,
@@ -123,7 +178,14 @@ export function runUpserts(kernel: Kernel, jobs: readonly UpsertJob[]): UpsertRe
       cause: job.cause,
       observedAt: job.observedAt,
     });
-    return { changed: true, json, hash, needBefore: false, ...explained };
+    return {
+      changed: true,
+      json,
+      hash,
+      needBefore: false,
+      ...explained,
+      ...(carried && { carried: carried.remask }),
+    };
   });
 }
 

@@ -54,22 +54,43 @@ export function decodeJobs(request: WireRequest): UpsertJob[] {
   });
 }
 
-type ResultMeta = { changed: false } | Omit<Extract<UpsertResult, { changed: true }>, "json">;
+/** A result without its large strings (the new object's text, a re-masked head's text). */
+type ResultMeta =
+  | { changed: false; remaskHash?: string }
+  | (Omit<Extract<UpsertResult, { changed: true }>, "json" | "carried"> & { carriedHash?: string });
 
 export function encodeResults(id: number, results: readonly UpsertResult[]): WireReply {
   const jsons: string[] = [];
   const meta: ResultMeta[] = results.map((result) => {
-    if (!result.changed) return result;
+    if (!result.changed) {
+      if (!result.remask) return result;
+      jsons.push(result.remask.json);
+      return { changed: false, remaskHash: result.remask.hash };
+    }
     const { json, ...rest } = result;
     jsons.push(json);
-    return rest;
+    if (!("carried" in rest) || !rest.carried) return rest;
+    const { carried, ...plain } = rest;
+    jsons.push(carried.json);
+    return { ...plain, carriedHash: carried.hash };
   });
   return { id, meta: JSON.stringify(meta), jsons };
 }
 
 export function decodeResults(reply: WireReply): UpsertResult[] {
   let next = 0;
-  return (JSON.parse(reply.meta) as ResultMeta[]).map((meta) =>
-    meta.changed ? ({ ...meta, json: reply.jsons[next++] as string } as UpsertResult) : meta,
-  );
+  return (JSON.parse(reply.meta) as ResultMeta[]).map((meta): UpsertResult => {
+    if (meta.changed) {
+      const { carriedHash, ...rest } = meta;
+      const json = reply.jsons[next++] as string;
+      if (carriedHash === undefined) return { ...rest, json } as UpsertResult;
+      const carried = { json: reply.jsons[next++] as string, hash: carriedHash };
+      return { ...rest, json, carried } as UpsertResult;
+    }
+    if (meta.remaskHash === undefined) return { changed: false };
+    return {
+      changed: false,
+      remask: { json: reply.jsons[next++] as string, hash: meta.remaskHash },
+    };
+  });
 }

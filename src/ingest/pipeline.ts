@@ -18,6 +18,11 @@ import { DEFAULT_OBJECT_CACHE_BYTES, SourceState } from "./head-cache.js";
 export interface IngestOptions {
   store: Store;
   masker: Masker;
+  /**
+   * The masker of the key before a rotation (decision 0028): a head whose object masked
+   * this way is unchanged is re-masked with `masker`, silently.
+   */
+  previousMasker?: Masker;
   log: Logger;
   canonicalize?: CanonicalizeOptions;
   rules?: EvaluateRules;
@@ -86,6 +91,7 @@ export class Ingest {
   constructor(private readonly options: IngestOptions) {
     const kernel = {
       masker: options.masker,
+      ...(options.previousMasker && { previousMasker: options.previousMasker }),
       canonicalize: options.canonicalize ?? {},
       rules: options.rules ?? (() => []),
     };
@@ -242,7 +248,8 @@ export class Ingest {
     if (
       batch.changes.length === 0 &&
       batch.cursors.length === 0 &&
-      batch.resolvedProblems.length === 0
+      batch.resolvedProblems.length === 0 &&
+      (batch.remasks ?? []).length === 0
     ) {
       forgetEnded();
       return [];

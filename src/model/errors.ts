@@ -34,6 +34,8 @@ export const ERROR_CODES = {
   CRW_MASK_KEY_MISMATCH:
     "the mask key is not the one this store was written with; masks would all change",
   CRW_MASK_KEY: "the secret-masking key could not be loaded",
+  CRW_MASK_KEY_ROTATED:
+    "the mask key was rotated on purpose; masks from here on use the new key (objects whose secrets did not change are re-masked without a change)",
   CRW_SINK_DELIVERY: "a sink failed to deliver",
   CRW_SINK_TIMEOUT: "a sink did not answer within its delivery timeout",
   CRW_SINK_CONFIG: "a sink's settings are invalid (a malformed secret, an unknown template field)",

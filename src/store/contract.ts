@@ -115,6 +115,7 @@ export function storeContract(name: string, open: OpenStore): void {
     describeConsumers(ctx);
     describeVerify(ctx);
     describeSnapshots(ctx);
+    describeRemask(ctx);
   });
 }
 
@@ -864,6 +865,125 @@ function describeSnapshots(ctx: StoreContext): void {
       assert.ok(!result.ok);
       assert.equal(result.firstBadSeq, 21);
       assert.match(result.reason, /no snapshot to rebuild it from/);
+    });
+  });
+}
+
+function describeRemask(ctx: StoreContext): void {
+  describe("re-masking heads after a mask key rotation", () => {
+    const ref = routeRef("secretive");
+    const withMask = (mask: string, extra: JsonObject = {}): JsonObject => ({
+      ...routeObject(ref, "r1.example.com"),
+      data: { password: `<masked:${mask}>`, url: `https://u:<masked:${mask}>@h`, ...extra },
+    });
+    const OLD = "aaaaaaaaaaaaaaaa";
+    const NEW = "bbbbbbbbbbbbbbbb";
+    const hashOf = (object: JsonObject) => sha256Hex(JSON.stringify(object));
+    const addedWith = (object: JsonObject) =>
+      resourceChange("ADDED", ref, 1, { object, contentHash: hashOf(object) });
+    /** Revision 2 as ingest writes it after a re-mask: its patch is from the re-masked form. */
+    const modifiedFrom = (before: JsonObject, after: JsonObject) =>
+      resourceChange("MODIFIED", ref, 2, {
+        object: after,
+        contentHash: hashOf(after),
+        patch: diff(before, after),
+      });
+    const remask = (object: JsonObject, revision = 1) => ({
+      ref,
+      revision,
+      objectJson: JSON.stringify(object),
+      contentHash: hashOf(object),
+    });
+    const remaskTo = (object: JsonObject, revision = 1) =>
+      batchOf([], { remasks: [remask(object, revision)] });
+
+    it("should give the head the new masks with no change row, and still verify", async () => {
+      await ctx.store.commit(batchOf([addedWith(withMask(OLD))]));
+      // Read once before, so a cached revision must not outlive the re-mask.
+      assert.deepEqual((await ctx.store.getRevision(ref, 1))?.object, withMask(OLD));
+      const remasked = withMask(NEW);
+      const committed = await ctx.store.commit({
+        ...remaskTo(remasked),
+        meta: [{ key: "k", value: "v" }],
+      });
+      assert.deepEqual(committed, [], "a re-mask is no change");
+      assert.equal(await ctx.store.lastSeq(), 1);
+      const [head] = await ctx.store.loadHeads("local");
+      assert.equal(head?.contentHash, hashOf(remasked));
+      assert.equal(head?.revision, 1);
+      assert.deepEqual((await ctx.store.getRevision(ref))?.object, remasked);
+      assert.deepEqual((await ctx.store.getRevision(ref, 1))?.object, remasked);
+      const [resource] = await ctx.store.listResources({ name: "secretive" });
+      assert.equal(resource?.contentHash, hashOf(remasked));
+      assert.equal(await ctx.store.getMeta("k"), "v", "meta is set with the batch");
+      assert.deepEqual(await ctx.store.verify(), { ok: true, checked: 1, lastSeq: 1 });
+    });
+
+    it("should rebuild a later revision from the re-masked form its patch was diffed against", async () => {
+      await ctx.store.commit(batchOf([addedWith(withMask(OLD))]));
+      await ctx.store.commit(remaskTo(withMask(NEW)));
+      const after = withMask(NEW, { colour: "red" });
+      await ctx.store.commit(batchOf([modifiedFrom(withMask(NEW), after)]));
+      assert.deepEqual((await ctx.store.getRevision(ref, 2))?.object, after);
+      assert.deepEqual(
+        (await ctx.store.listRevisions(ref)).map((r) => r.object),
+        [withMask(NEW), after],
+      );
+      assert.deepEqual(await ctx.store.verify(), { ok: true, checked: 2, lastSeq: 2 });
+    });
+
+    it("should apply a re-mask before the changes of its batch", async () => {
+      await ctx.store.commit(batchOf([addedWith(withMask(OLD))]));
+      const after = withMask(NEW, { colour: "red" });
+      await ctx.store.commit(
+        batchOf([modifiedFrom(withMask(NEW), after)], { remasks: [remask(withMask(NEW))] }),
+      );
+      const [head] = await ctx.store.loadHeads("local");
+      assert.equal(head?.revision, 2);
+      assert.equal(head?.contentHash, hashOf(after));
+      assert.deepEqual((await ctx.store.getRevision(ref))?.object, after);
+      assert.deepEqual(await ctx.store.verify(), { ok: true, checked: 2, lastSeq: 2 });
+    });
+
+    it("should leave a head alone that has moved past the re-masked revision", async () => {
+      await ctx.store.commit(batchOf([addedWith(withMask(OLD))]));
+      const second = withMask(OLD, { colour: "red" });
+      await ctx.store.commit(batchOf([modifiedFrom(withMask(OLD), second)]));
+      await ctx.store.commit(remaskTo(withMask(NEW), 1));
+      const [head] = await ctx.store.loadHeads("local");
+      assert.equal(head?.revision, 2);
+      assert.equal(head?.contentHash, hashOf(second));
+      assert.deepEqual((await ctx.store.getRevision(ref, 1))?.object, withMask(OLD));
+      assert.deepEqual(await ctx.store.verify(), { ok: true, checked: 2, lastSeq: 2 });
+    });
+
+    it("should fail verify when a re-masked object differs in more than its masks", async () => {
+      await ctx.store.commit(batchOf([addedWith(withMask(OLD))]));
+      await ctx.store.commit(remaskTo(withMask(NEW, { extra: "forged" })));
+      const result = await ctx.store.verify();
+      assert.ok(!result.ok);
+      assert.equal(result.firstBadSeq, 1);
+      assert.match(
+        result.reason,
+        /re-masked object differs from the committed one in more than its masks/,
+      );
+      await assert.rejects(ctx.store.getRevision(ref, 1), { code: "CRW_STORE_CORRUPT" });
+    });
+
+    it("should fail verify on an edited re-masked object and on one beside no resource change", async () => {
+      await ctx.store.commit(batchOf([addedWith(withMask(OLD)), noticeChange("GAP", "local")]));
+      await ctx.store.commit(remaskTo(withMask(NEW)));
+      await ctx.raw("UPDATE remasks SET object = $1 WHERE seq = 1", [
+        JSON.stringify(withMask("cccccccccccccccc")),
+      ]);
+      const edited = await ctx.store.verify();
+      assert.ok(!edited.ok);
+      assert.match(edited.reason, /re-masked object does not match its hash \(edited\)/);
+      await ctx.raw("DELETE FROM remasks WHERE seq = 1");
+      await ctx.raw("INSERT INTO remasks (seq, object, content_hash) VALUES (2, '{}', 'x')");
+      const foreign = await ctx.store.verify();
+      assert.ok(!foreign.ok);
+      assert.match(foreign.reason, /holds 1 re-masked objects but 0 belong to resource changes/);
     });
   });
 }

@@ -3,6 +3,7 @@ import { after, describe, it } from "node:test";
 import Database from "better-sqlite3";
 import { postgresUrl, tempDir } from "../../test/helpers.js";
 import { dropSchema, pgQuery, uniqueSchema } from "../../test/postgres.js";
+import { sha256Hex } from "../core/stable-json.js";
 import type { CrwatchError } from "../model/errors.js";
 import { batchOf, noticeChange, resourceChange, routeRef } from "./contract.js";
 import { COPIED_TABLES, copyHistory } from "./copy.js";
@@ -31,6 +32,24 @@ async function writeHistory(store: Store): Promise<void> {
     }),
   );
   await store.commit(batchOf([noticeChange("GAP", "k8s")]));
+  // A head re-masked after a mask key rotation (decision 0028) travels with the history.
+  const vault = (mask: string) => ({ kind: "ConfigMap", data: { password: `<masked:${mask}>` } });
+  const text = (mask: string) => JSON.stringify(vault(mask));
+  await store.commit(
+    batchOf([
+      resourceChange("ADDED", routeRef("vault"), 1, {
+        object: vault("aaaaaaaaaaaaaaaa"),
+        contentHash: sha256Hex(text("aaaaaaaaaaaaaaaa")),
+      }),
+    ]),
+  );
+  const remask = {
+    objectJson: text("bbbbbbbbbbbbbbbb"),
+    contentHash: sha256Hex(text("bbbbbbbbbbbbbbbb")),
+  };
+  await store.commit(
+    batchOf([], { remasks: [{ ref: routeRef("vault"), revision: 1, ...remask }] }),
+  );
   await store.setSourceHealth({ source: "local", status: "ok", message: "", updatedAt: "t" });
   await store.advanceConsumer("hook", 4, [
     { consumer: "hook", seq: 2, error: "HTTP 500", attempts: 3 },
@@ -44,6 +63,7 @@ async function contents(store: Store) {
   return {
     changes: await store.readChanges({}),
     revisions: await store.listRevisions(routeRef("storefront")),
+    remasked: await store.listRevisions(routeRef("vault")),
     heads: [...(await store.loadHeads("local")), ...(await store.loadHeads("k8s"))],
     cursors: [await store.getSourceCursors("local"), await store.getSourceCursors("k8s")],
     health: await store.listSourceHealth(),
@@ -84,16 +104,19 @@ describe("history copy between dialects", () => {
     const { store: to } = await postgres();
     await writeHistory(from);
     const report = await copyHistory(from, to);
-    assert.deepEqual(report.verify, { ok: true, checked: 6, lastSeq: 6 });
-    assert.equal(report.rows.changes, 6);
+    assert.deepEqual(report.verify, { ok: true, checked: 7, lastSeq: 7 });
+    assert.equal(report.rows.changes, 7);
+    assert.equal(report.rows.remasks, 1);
+    const vault = await to.getRevision(routeRef("vault"));
+    assert.match(JSON.stringify(vault?.object), /<masked:b{16}>/, "the re-masked head is read");
     assert.equal(report.rows.dead_letters, 2);
     assert.deepEqual(await contents(to), await contents(from));
     // The copy is a live history: PostgreSQL extends the chain SQLite started.
     const [next] = await to.commit(batchOf([resourceChange("ADDED", routeRef("after"), 1)]));
-    assert.equal(next?.seq, 7);
-    await to.advanceConsumer("hook", 7, [{ consumer: "hook", seq: 7, error: "e", attempts: 1 }]);
+    assert.equal(next?.seq, 8);
+    await to.advanceConsumer("hook", 8, [{ consumer: "hook", seq: 8, error: "e", attempts: 1 }]);
     assert.equal((await to.listDeadLetters()).at(-1)?.id, 3);
-    assert.deepEqual(await to.verify(), { ok: true, checked: 7, lastSeq: 7 });
+    assert.deepEqual(await to.verify(), { ok: true, checked: 8, lastSeq: 8 });
   });
 
   it("should verify a PostgreSQL history in SQLite after a raw copy of its rows", async () => {
@@ -116,7 +139,7 @@ describe("history copy between dialects", () => {
     }
     const reopened = await openSqliteStore({ dir });
     cleanups.push(() => reopened.close());
-    assert.deepEqual(await reopened.verify(), { ok: true, checked: 6, lastSeq: 6 });
+    assert.deepEqual(await reopened.verify(), { ok: true, checked: 7, lastSeq: 7 });
     assert.deepEqual(await contents(reopened), await contents(from));
   });
 

@@ -20,6 +20,8 @@ export const COPIED_TABLES: readonly CopiedTable[] = [
   { name: "refs", columns: ["id", ...REF_COLUMNS], order: ["id"] },
   { name: "changes", columns: STORED_CHANGE_COLUMNS, order: ["seq"] },
   { name: "snapshots", columns: ["seq", "object"], order: ["seq"] },
+  // Re-masked heads (mask key rotation, decision 0028): verify checks them like snapshots.
+  { name: "remasks", columns: ["seq", "object", "content_hash"], order: ["seq"] },
   {
     name: "source_streams",
     columns: ["source", "stream", "cursor", "updated_at"],

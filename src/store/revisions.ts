@@ -1,4 +1,5 @@
 import fjp from "fast-json-patch";
+import { withoutMasks } from "../core/mask-strings.js";
 import { sha256Hex, stableStringify } from "../core/stable-json.js";
 import type { ChangeType, Revision } from "../model/change.js";
 import { CrwatchError } from "../model/errors.js";
@@ -52,6 +53,12 @@ export interface ReplayRow {
   location: string | null;
   /** The snapshot of this revision, or null (none kept, or a deletion). */
   object: string | null;
+  /**
+   * The revision re-masked after a mask key rotation (migration 6, decision 0028) and its
+   * hash, or null: the same content with new masks, the form read and rebuilt from.
+   */
+  remasked?: string | null;
+  remasked_hash?: string | null;
 }
 
 /** A patch as stored, applied in place (the document is the rebuild's own copy). */
@@ -102,8 +109,25 @@ class Rebuild {
     this.from = revision;
   }
 
-  /** The revision's object, or a problem (why it cannot be trusted). */
+  /**
+   * The revision's object, or a problem (why it cannot be trusted). A re-masked revision is
+   * checked as committed, then its re-masked copy is checked against it and becomes the
+   * revision's object and the base of the patches after it (they were diffed against it).
+   */
   step(row: ReplayRow, check: boolean): Rebuilt | string {
+    const remasked = row.remasked ?? null;
+    if (remasked === null && (row.remasked_hash ?? null) === null)
+      return this.stepCommitted(row, check);
+    const out = this.stepCommitted(row, true);
+    if (typeof out === "string") return out;
+    if (out.text === null) return "a deletion has a re-masked object";
+    const problem = remaskProblem(out.text, remasked, row.remasked_hash ?? null);
+    if (problem) return problem;
+    this.startAt(row.revision, remasked as string);
+    return { text: remasked, object: null };
+  }
+
+  private stepCommitted(row: ReplayRow, check: boolean): Rebuilt | string {
     if (row.object !== null) {
       if (row.type === "DELETED") return "a deletion has a stored object";
       if (sha256Hex(row.object) !== row.content_hash)
@@ -144,6 +168,22 @@ class Rebuild {
   }
 }
 
+/**
+ * A re-masked copy has no change row of its own: it is trusted as far as it is the committed
+ * object with other masks. Masks are opaque by design, so that is all it may differ in.
+ */
+function remaskProblem(
+  committed: string,
+  remasked: string | null,
+  hash: string | null,
+): string | undefined {
+  if (remasked === null || sha256Hex(remasked) !== hash)
+    return "the re-masked object does not match its hash (edited)";
+  if (withoutMasks(remasked) !== withoutMasks(committed))
+    return "the re-masked object differs from the committed one in more than its masks";
+  return undefined;
+}
+
 /** A revision that cannot be trusted, named with the one asked for when it was on the way. */
 function corrupt(ref: Ref, row: ReplayRow, problem: string, wanted: ReplayRow = row): CrwatchError {
   const where = `revision ${row.revision} (seq ${row.seq})`;
@@ -162,7 +202,8 @@ function revisionOf(ref: Ref, row: ReplayRow, rebuilt: Rebuilt): Revision {
     revision: Number(row.revision),
     seq: Number(row.seq),
     object,
-    contentHash: row.content_hash,
+    // A re-masked revision reads as its re-masked form (see Rebuild.step).
+    contentHash: row.remasked_hash ?? row.content_hash,
     location: row.location === null ? null : (JSON.parse(row.location) as Location),
   };
 }
@@ -222,16 +263,43 @@ export class RevisionReader {
     const hit = revision === undefined ? undefined : this.cache.get(key(refId, revision));
     if (hit) return revisionOf(ref, hit.row, { text: hit.text, object: null });
     const base = revision === undefined ? undefined : this.nearestBelow(refId, revision);
-    const rows =
-      base && revision !== undefined
-        ? await this.rows.after(refId, base.row.revision, revision)
-        : await this.rows.fromSnapshot(refId, revision);
+    if (base && revision !== undefined) {
+      const rows = await this.rows.after(refId, base.row.revision, revision);
+      const target = rows.at(-1);
+      if (!target || Number(target.revision) !== revision) return undefined;
+      // A cached base another writer has re-masked since (mask key rotation) no longer fits
+      // the patches after it: then the read starts over from the snapshot.
+      const rebuilt = this.replayOrUndefined(ref, rows, base);
+      if (rebuilt) return this.found(refId, ref, target, rebuilt);
+    }
+    const rows = await this.rows.fromSnapshot(refId, revision);
     const target = rows.at(-1);
     if (!target || (revision !== undefined && Number(target.revision) !== revision))
       return undefined;
-    const rebuilt = this.replay(ref, rows, base) ?? this.replayChecked(ref, rows, base);
+    const rebuilt = this.replay(ref, rows, undefined) ?? this.replayChecked(ref, rows, undefined);
+    return this.found(refId, ref, target, rebuilt);
+  }
+
+  /** Forgets a cached revision (it was re-masked): the next read rebuilds it. */
+  forget(refId: number, revision: number): void {
+    const k = key(refId, revision);
+    const cached = this.cache.get(k);
+    if (!cached) return;
+    this.bytes -= (cached.text?.length ?? 0) + 200;
+    this.cache.delete(k);
+  }
+
+  private found(refId: number, ref: Ref, target: ReplayRow, rebuilt: Rebuilt): Revision {
     this.remember(refId, target, rebuilt.text);
     return revisionOf(ref, target, rebuilt);
+  }
+
+  private replayOrUndefined(ref: Ref, rows: ReplayRow[], base: Cached): Rebuilt | undefined {
+    try {
+      return this.replay(ref, rows, base);
+    } catch {
+      return undefined;
+    }
   }
 
   /** A head's revision (listResources): a tombstone needs no read. */
@@ -319,6 +387,8 @@ export interface RevisionWalkRow extends ReplayRow {
  */
 export class RevisionVerifier {
   snapshots = 0;
+  /** Re-masked copies met, so the dialect can tell whether the table holds others. */
+  remasks = 0;
   private refId: number | undefined;
   private rebuild = new Rebuild();
   problem: { seq: number; reason: string } | undefined;
@@ -330,6 +400,7 @@ export class RevisionVerifier {
       this.rebuild = new Rebuild();
     }
     if (row.object !== null) this.snapshots += 1;
+    if ((row.remasked ?? null) !== null) this.remasks += 1;
     const out = this.rebuild.step(row, true);
     if (typeof out !== "string") return true;
     const where = `revision ${row.revision} of ${row.kind} ${row.namespace}/${row.name} (seq ${row.seq})`;

@@ -49,6 +49,23 @@ export interface CommitBatch {
    * ignore them.
    */
   fences?: Fence[];
+  /**
+   * Head revisions re-masked after a mask key rotation: the same content with new masks,
+   * kept beside the committed object (no change row; verify checks that only masks differ).
+   * Applied before the batch's changes (a change after it in the batch was diffed against
+   * it); skipped for a ref whose head is not that revision.
+   */
+  remasks?: Remask[];
+  /** Store facts to set in the same transaction (the mask key fingerprint at a rotation). */
+  meta?: { key: string; value: string }[];
+}
+
+/** One head revision's object under a new mask key. */
+export interface Remask {
+  ref: Ref;
+  revision: number;
+  objectJson: string;
+  contentHash: string;
 }
 
 /** A lease's name and the token its holder got: checked inside the commit. */

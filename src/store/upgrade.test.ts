@@ -5,6 +5,7 @@ import Database from "better-sqlite3";
 import { postgresUrl, tempDir } from "../../test/helpers.js";
 import { dropSchema, pgQuery, uniqueSchema } from "../../test/postgres.js";
 import { GENESIS_HASH } from "../core/hash-chain.js";
+import { sha256Hex } from "../core/stable-json.js";
 import type { Change, NewChange, Revision } from "../model/change.js";
 import { type Ref, refKey } from "../model/ref.js";
 import { planCommit } from "./commit-plan.js";
@@ -311,5 +312,74 @@ describe("upgrade of a version-4 history to the slim log (migration 5)", () => {
     assert.ok(!result.ok);
     assert.equal(result.firstBadSeq, 5);
     assert.match(result.reason, /snapshot does not match its committed content hash/);
+  });
+});
+
+describe("upgrade of a version-5 store to re-masked heads (migration 6)", () => {
+  const ref = routeRef("rotated");
+  const masked = (mask: string) => ({
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    data: { password: `<masked:${mask}>` },
+  });
+  const { changes } = realHistory(routeRef("plain"), 5);
+  const secret = resourceChange("ADDED", ref, 1, {
+    object: masked("aaaaaaaaaaaaaaaa"),
+    contentHash: sha256Hex(JSON.stringify(masked("aaaaaaaaaaaaaaaa"))),
+  });
+  const remask = {
+    ref,
+    revision: 1,
+    objectJson: JSON.stringify(masked("bbbbbbbbbbbbbbbb")),
+    contentHash: sha256Hex(JSON.stringify(masked("bbbbbbbbbbbbbbbb"))),
+  };
+
+  /** After the upgrade: the old history verifies, and a re-mask is taken and read back. */
+  async function assertTakesRemasks(store: Store): Promise<void> {
+    assert.deepEqual(await store.verify(), { ok: true, checked: 6, lastSeq: 6 });
+    await store.commit(batchOf([], { remasks: [remask] }));
+    assert.deepEqual((await store.getRevision(ref))?.object, masked("bbbbbbbbbbbbbbbb"));
+    assert.deepEqual(await store.verify(), { ok: true, checked: 6, lastSeq: 6 });
+  }
+
+  it("should add the remasks table to a SQLite store at open", async () => {
+    const dir = await tempDir();
+    try {
+      const first = await openSqliteStore({ dir: dir.path });
+      await first.commit(batchOf([...changes, secret]));
+      await first.close();
+      // Migration 6 only adds a table: without it (and its record) the store is version 5.
+      const db = new Database(join(dir.path, "crwatch.db"));
+      db.exec("DROP TABLE remasks; DELETE FROM schema_migrations WHERE version = 6");
+      db.close();
+      const store = await openSqliteStore({ dir: dir.path });
+      try {
+        await assertTakesRemasks(store);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await dir.cleanup();
+    }
+  });
+
+  it("should add the remasks table to a PostgreSQL schema when a writer opens it", async () => {
+    const schema = uniqueSchema("upgrade6");
+    try {
+      const first = await openPostgresStore({ url: postgresUrl, schema, mode: "write" });
+      await first.commit(batchOf([...changes, secret]));
+      await first.close();
+      await pgQuery(
+        `DROP TABLE "${schema}".remasks; DELETE FROM "${schema}".schema_migrations WHERE version = 6`,
+      );
+      const store = await openPostgresStore({ url: postgresUrl, schema, mode: "write" });
+      try {
+        await assertTakesRemasks(store);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await dropSchema(schema);
+    }
   });
 });

@@ -99,6 +99,7 @@ export function revisionsResult(
   chain: VerifyResult,
   revisions: RevisionVerifier,
   snapshotsStored: number,
+  remasksStored: number,
 ): VerifyResult {
   if (!chain.ok) return chain;
   if (revisions.problem) {
@@ -111,6 +112,14 @@ export function revisionsResult(
       checked: chain.checked,
       firstBadSeq: chain.lastSeq,
       reason: `the store holds ${snapshotsStored} snapshots but ${revisions.snapshots} belong to resource changes: snapshots were added`,
+    };
+  }
+  if (remasksStored !== revisions.remasks) {
+    return {
+      ok: false,
+      checked: chain.checked,
+      firstBadSeq: chain.lastSeq,
+      reason: `the store holds ${remasksStored} re-masked objects but ${revisions.remasks} belong to resource changes: re-masked objects were added`,
     };
   }
   return chain;

@@ -246,6 +246,17 @@ CREATE INDEX changes_by_ref ON ${s}.changes (ref_id, revision);
 `,
     after: thinSnapshots,
   },
+  {
+    version: 6,
+    name: "re-masked heads (mask key rotation)",
+    sql: ({ schema: s }) => `
+CREATE TABLE ${s}.remasks (
+  seq BIGINT PRIMARY KEY,
+  object TEXT NOT NULL,
+  content_hash TEXT NOT NULL
+);
+`,
+  },
 ];
 
 const THIN_PAGE = 2000;

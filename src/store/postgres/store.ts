@@ -38,6 +38,7 @@ import type {
   Head,
   NewDeadLetter,
   OpenProblem,
+  Remask,
   ResourceQuery,
   SinkHealthRow,
   SourceHealth,
@@ -126,23 +127,37 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
 
 type Queryable = Pick<pg.PoolClient, "query">;
 
+/** A revision a commit re-masked, to drop from the read cache. */
+interface RemaskedAt {
+  refId: number;
+  revision: number;
+}
+
 const DEFAULT_LIMIT = 1000;
 const DEFAULT_LEASE_TTL_MS = 15_000;
 const VERIFY_PAGE = 2000;
 const COPY_PAGE = 500;
 const REF_WHERE = "source = $1 AND grp = $2 AND kind = $3 AND namespace = $4 AND name = $5";
-const REPLAY_SELECT = "c.seq, c.revision, c.type, c.patch, c.content_hash, c.location";
+const REMASK_SELECT = "m.object AS remasked, m.content_hash AS remasked_hash";
+const REPLAY_SELECT = `c.seq, c.revision, c.type, c.patch, c.content_hash, c.location, ${REMASK_SELECT}`;
 /** As REPLAY_SELECT with the snapshot (alias s): a snapshot's own patch is not read (an ADDED's is the whole object). */
 const REPLAY_SNAPSHOT_SELECT = `c.seq, c.revision, c.type,
-  CASE WHEN s.object IS NULL THEN c.patch ELSE '[]' END AS patch, c.content_hash, c.location, s.object`;
+  CASE WHEN s.object IS NULL THEN c.patch ELSE '[]' END AS patch, c.content_hash, c.location, s.object,
+  ${REMASK_SELECT}`;
+/** A re-masked head compares by its re-masked hash: ingest sees its new masks as unchanged. */
 const HEAD_SELECT = `r.id AS ref_id, r.source, r.grp, r.kind, r.namespace, r.name, h.seq,
-  h.revision, h.type, h.content_hash, h.location`;
+  h.revision, h.type, coalesce(m.content_hash, h.content_hash) AS content_hash, h.location`;
+
+/** A revision's re-masked copy (alias m; migration 6, decision 0028), usually none. */
+function remaskJoin(t: (table: string) => string, seq = "c.seq"): string {
+  return `LEFT JOIN ${t("remasks")} m ON m.seq = ${seq}`;
+}
 
 /** Each ref joined with its head: the resource change with the highest revision. */
 function headsFrom(t: (table: string) => string): string {
   return `${t("refs")} r CROSS JOIN LATERAL (SELECT seq, revision, type, content_hash, location
     FROM ${t("changes")} WHERE ref_id = r.id AND revision IS NOT NULL
-    ORDER BY revision DESC LIMIT 1) h`;
+    ORDER BY revision DESC LIMIT 1) h ${remaskJoin(t, "h.seq")}`;
 }
 
 /** PostgreSQL takes at most 65535 parameters per statement. */
@@ -299,6 +314,7 @@ export class PostgresStore implements Store, HistoryExporter, HistoryImporter {
           (
             await this.pool.query<ReplayRow>(
               `SELECT ${REPLAY_SELECT}, NULL AS object FROM ${this.t("changes")} c
+                 ${remaskJoin(this.t)}
                WHERE c.ref_id = $1 AND c.revision > $2 AND c.revision <= $3 ORDER BY c.revision`,
               [refId, after, revision],
             )
@@ -330,6 +346,7 @@ export class PostgresStore implements Store, HistoryExporter, HistoryImporter {
            0) AS revision)
        SELECT ${REPLAY_SNAPSHOT_SELECT} FROM ${c} c
          LEFT JOIN ${this.t("snapshots")} s ON s.seq = c.seq AND c.revision = (SELECT revision FROM base)
+         ${remaskJoin(this.t)}
        WHERE c.ref_id = $1 AND c.revision >= (SELECT revision FROM base)
          AND c.revision <= (SELECT revision FROM target)
        ORDER BY c.revision`,
@@ -351,8 +368,11 @@ export class PostgresStore implements Store, HistoryExporter, HistoryImporter {
 
   async commit(batch: CommitBatch): Promise<Change[]> {
     try {
-      const { committed, ids } = await this.transaction((client) => this.commitIn(client, batch));
+      const { committed, ids, remasked } = await this.transaction((client) =>
+        this.commitIn(client, batch),
+      );
       this.refIds.remember(ids);
+      for (const { refId, revision } of remasked) this.revisions.forget(refId, revision);
       return committed;
     } catch (err) {
       if (err instanceof CrwatchError) throw err;
@@ -387,7 +407,11 @@ export class PostgresStore implements Store, HistoryExporter, HistoryImporter {
   }
 
   async setMeta(key: string, value: string): Promise<void> {
-    await this.pool.query(
+    await this.setMetaIn(this.pool, key, value);
+  }
+
+  private async setMetaIn(client: Queryable, key: string, value: string): Promise<void> {
+    await client.query(
       `INSERT INTO ${this.t("store_meta")} (key, value) VALUES ($1, $2)
        ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
       [key, value],
@@ -427,7 +451,7 @@ export class PostgresStore implements Store, HistoryExporter, HistoryImporter {
     if (refId === undefined) return [];
     const { rows } = await this.pool.query<ReplayRow>(
       `SELECT ${REPLAY_SNAPSHOT_SELECT} FROM ${this.t("changes")} c
-         LEFT JOIN ${this.t("snapshots")} s ON s.seq = c.seq
+         LEFT JOIN ${this.t("snapshots")} s ON s.seq = c.seq ${remaskJoin(this.t)}
        WHERE c.ref_id = $1 AND c.revision IS NOT NULL ORDER BY c.revision`,
       [refId],
     );
@@ -456,10 +480,11 @@ export class PostgresStore implements Store, HistoryExporter, HistoryImporter {
       const chain = verifier.result(await this.chainHead(client, ""));
       if (!chain.ok) return chain;
       const revisions = await this.verifyRevisions(client);
-      const { rows } = await client.query<{ n: number }>(
-        `SELECT count(*)::int AS n FROM ${this.t("snapshots")}`,
+      const { rows } = await client.query<{ n: number; m: number }>(
+        `SELECT (SELECT count(*)::int FROM ${this.t("snapshots")}) AS n,
+           (SELECT count(*)::int FROM ${this.t("remasks")}) AS m`,
       );
-      return revisionsResult(chain, revisions, rows[0]?.n ?? 0);
+      return revisionsResult(chain, revisions, rows[0]?.n ?? 0, rows[0]?.m ?? 0);
     }, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
   }
 
@@ -471,7 +496,7 @@ export class PostgresStore implements Store, HistoryExporter, HistoryImporter {
         `SELECT c.ref_id, ${REPLAY_SELECT}, c.prev_revision, s.object, r.source, r.grp, r.kind,
            r.namespace, r.name
          FROM ${this.t("changes")} c LEFT JOIN ${this.t("snapshots")} s ON s.seq = c.seq
-           LEFT JOIN ${this.t("refs")} r ON r.id = c.ref_id
+           LEFT JOIN ${this.t("refs")} r ON r.id = c.ref_id ${remaskJoin(this.t)}
          WHERE c.revision IS NOT NULL AND (c.ref_id, c.revision) > ($1, $2)
          ORDER BY c.ref_id, c.revision LIMIT ${VERIFY_PAGE}`,
         after,
@@ -716,10 +741,12 @@ export class PostgresStore implements Store, HistoryExporter, HistoryImporter {
   private async commitIn(
     client: pg.PoolClient,
     batch: CommitBatch,
-  ): Promise<{ committed: Change[]; ids: Map<string, number> }> {
+  ): Promise<{ committed: Change[]; ids: Map<string, number>; remasked: RemaskedAt[] }> {
     const head = await this.chainHead(client, "FOR UPDATE");
     if (!head) throw new CrwatchError("CRW_STORE_CHAIN_BROKEN", "the chain_head row is missing");
     for (const fence of batch.fences ?? []) await checkFence(client, this.t("leases"), fence);
+    // Before the changes: a change of the same ref later in the batch was diffed against it.
+    const remasked = await this.remaskHeads(client, batch.remasks ?? []);
     const ids = await this.resolveRefs(client, batch);
     const heads = await this.currentHeads(client, batch, ids);
     const now = new Date().toISOString();
@@ -731,6 +758,7 @@ export class PostgresStore implements Store, HistoryExporter, HistoryImporter {
     await this.upsertProblems(client, plan.problems);
     await this.upsertStreams(client, batch.cursors, now);
     await this.resolveProblems(client, batch.resolvedProblems);
+    for (const { key, value } of batch.meta ?? []) await this.setMetaIn(client, key, value);
     if (plan.changes.length > 0) {
       await client.query(
         `UPDATE ${this.t("chain_head")} SET last_seq = $1, last_hash = $2 WHERE id = 1`,
@@ -742,7 +770,27 @@ export class PostgresStore implements Store, HistoryExporter, HistoryImporter {
         `${this.schema} ${plan.head.lastSeq}`,
       ]);
     }
-    return { committed: plan.committed, ids };
+    return { committed: plan.committed, ids, remasked };
+  }
+
+  /** Each re-masked copy beside its head's change row, while that revision is the live head. */
+  private async remaskHeads(client: Queryable, remasks: readonly Remask[]): Promise<RemaskedAt[]> {
+    const done: RemaskedAt[] = [];
+    for (const { ref, revision, objectJson, contentHash } of remasks) {
+      const refId = await this.findRefId(ref);
+      if (refId === undefined) continue;
+      const { rows } = await client.query<{ seq: string }>(
+        `INSERT INTO ${this.t("remasks")} (seq, object, content_hash)
+         SELECT h.seq, $3, $4 FROM (SELECT seq, revision, type FROM ${this.t("changes")}
+           WHERE ref_id = $1 AND revision IS NOT NULL ORDER BY revision DESC LIMIT 1) h
+         WHERE h.revision = $2 AND h.type <> 'DELETED'
+         ON CONFLICT (seq) DO UPDATE SET object = excluded.object, content_hash = excluded.content_hash
+         RETURNING seq`,
+        [refId, revision, objectJson, contentHash],
+      );
+      if (rows.length > 0) done.push({ refId, revision });
+    }
+    return done;
   }
 
   private async chainHead(client: Queryable, lock: string): Promise<ChainHead | undefined> {

@@ -236,6 +236,19 @@ CREATE INDEX changes_by_ref ON changes (ref_id, revision);
 `,
     after: thinSnapshots,
   },
+  {
+    version: 6,
+    name: "re-masked heads (mask key rotation)",
+    // Decision 0028. A head revision's object under a rotated mask key, keyed by the seq of
+    // the change the chain committed (that object stays as it is); rebuilds go on from it.
+    sql: `
+CREATE TABLE remasks (
+  seq INTEGER PRIMARY KEY,
+  object TEXT NOT NULL,
+  content_hash TEXT NOT NULL
+);
+`,
+  },
 ];
 
 /** The upgrade's second half: drop the old full objects the patches rebuild exactly. */

@@ -46,6 +46,7 @@ import type {
   Head,
   NewDeadLetter,
   OpenProblem,
+  Remask,
   ResourceQuery,
   SinkHealthRow,
   SourceHealth,
@@ -266,6 +267,8 @@ function resourceWhere(query: ResourceQuery): { where: string[]; params: SqlPara
 interface Committed {
   committed: Change[];
   ids: Map<string, number>;
+  /** Revisions re-masked by the commit, to drop from the read cache. */
+  remasked: { refId: number; revision: number }[];
 }
 
 interface DeadLetterParams {
@@ -276,21 +279,26 @@ interface DeadLetterParams {
 }
 
 const REF_WHERE = "source = ? AND grp = ? AND kind = ? AND namespace = ? AND name = ?";
+/** A revision's re-masked copy (alias m; migration 6, decision 0028), usually none. */
+const REMASK_JOIN = "LEFT JOIN remasks m ON m.seq = c.seq";
+const REMASK_SELECT = "m.object AS remasked, m.content_hash AS remasked_hash";
 /** Each ref with its head: the resource change with the highest revision. */
 const HEADS_FROM = `refs r JOIN changes c ON c.seq = (SELECT seq FROM changes
-  WHERE ref_id = r.id AND revision IS NOT NULL ORDER BY revision DESC LIMIT 1)`;
+  WHERE ref_id = r.id AND revision IS NOT NULL ORDER BY revision DESC LIMIT 1) ${REMASK_JOIN}`;
+/** A re-masked head compares by its re-masked hash: ingest sees its new masks as unchanged. */
 const HEAD_SELECT = `r.id AS ref_id, r.source, r.grp, r.kind, r.namespace, r.name, c.seq,
-  c.revision, c.type, c.content_hash, c.location`;
-const REPLAY_SELECT = "c.seq, c.revision, c.type, c.patch, c.content_hash, c.location";
+  c.revision, c.type, coalesce(m.content_hash, c.content_hash) AS content_hash, c.location`;
+const REPLAY_SELECT = `c.seq, c.revision, c.type, c.patch, c.content_hash, c.location, ${REMASK_SELECT}`;
 /** As REPLAY_SELECT with the snapshot (alias s): a snapshot's own patch is not read (an ADDED's is the whole object). */
 const REPLAY_SNAPSHOT_SELECT = `c.seq, c.revision, c.type,
-  CASE WHEN s.object IS NULL THEN c.patch ELSE '[]' END AS patch, c.content_hash, c.location, s.object`;
+  CASE WHEN s.object IS NULL THEN c.patch ELSE '[]' END AS patch, c.content_hash, c.location, s.object,
+  ${REMASK_SELECT}`;
 const DEAD_LETTER_WHERE = `(@consumer IS NULL OR consumer = @consumer)
   AND (@state IS NULL OR state = @state)
   AND (@ids IS NULL OR id IN (SELECT value FROM json_each(@ids)))`;
 
 const REPLAY_DOWN = `SELECT ${REPLAY_SNAPSHOT_SELECT} FROM changes c
-  LEFT JOIN snapshots s ON s.seq = c.seq
+  LEFT JOIN snapshots s ON s.seq = c.seq ${REMASK_JOIN}
   WHERE c.ref_id = ? AND c.revision <= ? ORDER BY c.revision DESC`;
 
 function prepareStatements(db: Database.Database, snapshotEvery: number) {
@@ -337,9 +345,19 @@ function prepareStatements(db: Database.Database, snapshotEvery: number) {
       `SELECT c.ref_id, ${REPLAY_SELECT}, c.prev_revision, s.object, r.source, r.grp, r.kind,
          r.namespace, r.name
        FROM changes c LEFT JOIN snapshots s ON s.seq = c.seq LEFT JOIN refs r ON r.id = c.ref_id
+         ${REMASK_JOIN}
        WHERE c.revision IS NOT NULL ORDER BY c.ref_id, c.revision`,
     ),
     snapshotCount: db.prepare<[], { n: number }>("SELECT count(*) AS n FROM snapshots"),
+    remaskCount: db.prepare<[], { n: number }>("SELECT count(*) AS n FROM remasks"),
+    headSeqOfRef: db.prepare<[number], { seq: number; revision: number; type: string }>(
+      `SELECT seq, revision, type FROM changes WHERE ref_id = ? AND revision IS NOT NULL
+       ORDER BY revision DESC LIMIT 1`,
+    ),
+    putRemask: db.prepare<[number, string, string]>(
+      `INSERT INTO remasks (seq, object, content_hash) VALUES (?, ?, ?)
+       ON CONFLICT (seq) DO UPDATE SET object = excluded.object, content_hash = excluded.content_hash`,
+    ),
     getChange: db.prepare<[number], ChangeRow>(
       `SELECT ${CHANGE_SELECT} FROM changes c JOIN refs r ON r.id = c.ref_id WHERE c.seq = ?`,
     ),
@@ -355,11 +373,12 @@ function prepareStatements(db: Database.Database, snapshotEvery: number) {
     ),
     replayDownAll: db.prepare<[number, number], ReplayRow>(REPLAY_DOWN),
     replayAfter: db.prepare<[number, number, number], ReplayRow>(
-      `SELECT ${REPLAY_SELECT}, NULL AS object FROM changes c
+      `SELECT ${REPLAY_SELECT}, NULL AS object FROM changes c ${REMASK_JOIN}
        WHERE c.ref_id = ? AND c.revision > ? AND c.revision <= ? ORDER BY c.revision`,
     ),
     replayAll: db.prepare<[number], ReplayRow>(
       `SELECT ${REPLAY_SNAPSHOT_SELECT} FROM changes c LEFT JOIN snapshots s ON s.seq = c.seq
+         ${REMASK_JOIN}
        WHERE c.ref_id = ? AND c.revision IS NOT NULL ORDER BY c.revision`,
     ),
     getStreams: db.prepare<[string], { stream: string; cursor: string }>(
@@ -490,7 +509,12 @@ export class SqliteStore implements Store, HistoryExporter {
     if (chain.ok) {
       const revisions = new RevisionVerifier();
       for (const row of this.stmts.revisionWalk.iterate()) if (!revisions.feed(row)) break;
-      chain = revisionsResult(chain, revisions, this.stmts.snapshotCount.get()?.n ?? 0);
+      chain = revisionsResult(
+        chain,
+        revisions,
+        this.stmts.snapshotCount.get()?.n ?? 0,
+        this.stmts.remaskCount.get()?.n ?? 0,
+      );
     }
     if (!chain.ok || !head) return chain;
     const lost = this.checkpointProblem(head);
@@ -585,8 +609,9 @@ export class SqliteStore implements Store, HistoryExporter {
 
   async commit(batch: CommitBatch): Promise<Change[]> {
     try {
-      const { committed, ids } = this.commitTx(batch);
+      const { committed, ids, remasked } = this.commitTx(batch);
       this.refIds.remember(ids);
+      for (const { refId, revision } of remasked) this.revisions.forget(refId, revision);
       if (committed.length > 0) this.saveCheckpoint(false);
       return committed;
     } catch (err) {
@@ -742,6 +767,8 @@ export class SqliteStore implements Store, HistoryExporter {
   private commitSync(batch: CommitBatch): Committed {
     const head = this.chainHead();
     if (!head) throw new CrwatchError("CRW_STORE_CHAIN_BROKEN", "the chain_head row is missing");
+    // Before the changes: a change of the same ref later in the batch was diffed against it.
+    const remasked = this.remaskHeads(batch.remasks ?? []);
     const { ids, fresh, perChange } = this.resolveRefs(batch);
     const heads = this.currentHeads(batch, ids, fresh);
     const now = new Date().toISOString();
@@ -756,8 +783,23 @@ export class SqliteStore implements Store, HistoryExporter {
       this.stmts.upsertStream.run(source, stream, cursor, now);
     for (const { source, location } of batch.resolvedProblems)
       this.stmts.deleteProblem.run(source, location);
+    for (const { key, value } of batch.meta ?? []) this.stmts.setMeta.run(key, value);
     if (plan.changes.length > 0) this.stmts.setChainHead.run(plan.head.lastSeq, plan.head.lastHash);
-    return { committed: plan.committed, ids };
+    return { committed: plan.committed, ids, remasked };
+  }
+
+  /** Each re-masked copy beside its head's change row, while that revision is the live head. */
+  private remaskHeads(remasks: readonly Remask[]): { refId: number; revision: number }[] {
+    const done: { refId: number; revision: number }[] = [];
+    for (const { ref, revision, objectJson, contentHash } of remasks) {
+      const refId = this.findRefId(ref);
+      const head = refId === undefined ? undefined : this.stmts.headSeqOfRef.get(refId);
+      if (refId === undefined || !head || head.revision !== revision || head.type === "DELETED")
+        continue;
+      this.stmts.putRemask.run(head.seq, objectJson, contentHash);
+      done.push({ refId, revision });
+    }
+    return done;
   }
 
   /**
