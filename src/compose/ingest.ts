@@ -34,19 +34,18 @@ export function buildIngest(
       previousMasker: createMasker({ key: previousMaskKey, extraKeys: ingest.secretKeys }),
     }),
     canonicalize,
-    ...(workers > 0
-      ? {
-          rules: engine("stateless"),
-          statefulRules: engine("stateful"),
-          workers: workerSpec(workers, {
-            maskKey: new Uint8Array(maskKey),
-            ...(previousMaskKey && { previousMaskKey: new Uint8Array(previousMaskKey) }),
-            secretKeys: ingest.secretKeys,
-            canonicalize,
-            ...ruleConfig,
-          }),
-        }
-      : { rules: rules ?? engine() }),
+    // Stateful rules (the burst counter) always run at finalize, in commit order, whether
+    // the batch builds in workers or here; a caller's own engine (lint) builds here whole.
+    ...(rules ? { rules } : { rules: engine("stateless"), statefulRules: engine("stateful") }),
+    ...(workers > 0 && {
+      workers: workerSpec(workers, {
+        maskKey: new Uint8Array(maskKey),
+        ...(previousMaskKey && { previousMaskKey: new Uint8Array(previousMaskKey) }),
+        secretKeys: ingest.secretKeys,
+        canonicalize,
+        ...ruleConfig,
+      }),
+    }),
   });
 }
 
