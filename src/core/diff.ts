@@ -30,12 +30,12 @@ interface PathNode {
 }
 
 function pointer(at: PathNode | null, token: string | number): string {
-  let path = `/${escape(token)}`;
-  for (let node = at; node !== null; node = node.parent) path = `/${escape(node.token)}${path}`;
+  let path = `/${escapeToken(token)}`;
+  for (let node = at; node !== null; node = node.parent) path = `/${escapeToken(node.token)}${path}`;
   return path;
 }
 
-function escape(token: string | number): string | number {
+function escapeToken(token: string | number): string | number {
   if (typeof token === "number") return token;
   if (token.indexOf("/") === -1 && token.indexOf("~") === -1) return token;
   return token.replace(/~/g, "~0").replace(/\//g, "~1");
