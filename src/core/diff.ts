@@ -31,7 +31,8 @@ interface PathNode {
 
 function pointer(at: PathNode | null, token: string | number): string {
   let path = `/${escapeToken(token)}`;
-  for (let node = at; node !== null; node = node.parent) path = `/${escapeToken(node.token)}${path}`;
+  for (let node = at; node !== null; node = node.parent)
+    path = `/${escapeToken(node.token)}${path}`;
   return path;
 }
 
