@@ -219,8 +219,8 @@ describe("build workers", () => {
         fc.array(fc.array(step, { minLength: 1, maxLength: 6 }), { minLength: 1, maxLength: 4 }),
         fc.array(fc.array(step, { minLength: 1, maxLength: 6 }), { minLength: 1, maxLength: 8 }),
         async (first, then) => {
-          const before = first.map((steps) => steps.map(event));
-          const after = then.map((steps) => steps.map(event));
+          const before = first.map((steps) => steps.map((s) => event(s)));
+          const after = then.map((steps) => steps.map((s) => event(s)));
           const inline = await rotationHistory(before, after, rotated(0, 1 << 20));
           assert.equal(inline.verify.ok, true, JSON.stringify(inline.verify));
           assert.deepStrictEqual(await rotationHistory(before, after, rotated(2, 0)), inline);
