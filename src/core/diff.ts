@@ -42,16 +42,6 @@ function escapeToken(token: string | number): string | number {
   return token.replace(/~/g, "~0").replace(/\//g, "~1");
 }
 
-function bothContainers(a: JsonValue | undefined, b: JsonValue | undefined): boolean {
-  return (
-    typeof a === "object" &&
-    a !== null &&
-    typeof b === "object" &&
-    b !== null &&
-    Array.isArray(a) === Array.isArray(b)
-  );
-}
-
 /** fast-json-patch's order: old keys last to first (replace, remove), then new keys (add). */
 function walk(old: Container, now: Container, at: PathNode | null, out: PatchOp[]): void {
   if (old === now) return;
@@ -108,7 +98,7 @@ function compareAt(
   token: string | number,
   out: PatchOp[],
 ): void {
-  if (bothContainers(oldVal, newVal)) {
+  if (sameContainerKind(oldVal, newVal)) {
     walk(oldVal as Container, newVal as Container, { parent: at, token }, out);
   } else if (oldVal !== newVal) {
     out.push({ op: "replace", path: pointer(at, token), value: newVal as JsonValue });
@@ -117,7 +107,7 @@ function compareAt(
 
 const hasOwn = Object.prototype.hasOwnProperty;
 
-function sameContainerKind(a: JsonValue, b: JsonValue): boolean {
+function sameContainerKind(a: JsonValue | undefined, b: JsonValue | undefined): boolean {
   return (
     typeof a === "object" &&
     a !== null &&
