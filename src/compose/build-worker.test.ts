@@ -10,7 +10,12 @@ import { sha256Hex } from "../core/stable-json.js";
 import { Ingest, type IngestOptions } from "../ingest/pipeline.js";
 import type { Change } from "../model/change.js";
 import type { JsonObject } from "../model/json.js";
-import type { Observation, ObservationEvent, ObservedObject } from "../model/observation.js";
+import {
+  type Observation,
+  type ObservationEvent,
+  type ObservedObject,
+  observedText,
+} from "../model/observation.js";
 import { createRuleEngine } from "../rules/index.js";
 import { openSqliteStore } from "../store/sqlite/store.js";
 import type { BuildWorkerData } from "./build-worker.js";
@@ -86,10 +91,15 @@ const step: fc.Arbitrary<Step> = fc.oneof(
   }),
 );
 
-function event(s: Step): ObservationEvent {
-  if (s.op === "upsert") return { type: "upsert", item: route(s.name, s.weight, s.token) };
+/** With `asText`, the objects come as JSON text, as the parse pool hands them (decision 0033). */
+function event(s: Step, asText = false): ObservationEvent {
+  const item = (name: string, weight: number, token: string) => {
+    const { object, ...fields } = route(name, weight, token);
+    return asText ? observedText(JSON.stringify(object), fields) : { ...fields, object };
+  };
+  if (s.op === "upsert") return { type: "upsert", item: item(s.name, s.weight, s.token) };
   if (s.op === "delete") return { type: "delete", ref: route(s.name, 0, "").ref };
-  return { type: "snapshot", items: s.names.map((n) => route(n, s.weight, "t1")) };
+  return { type: "snapshot", items: s.names.map((n) => item(n, s.weight, "t1")) };
 }
 
 /** What a change says, without what depends on the clock or the chain. */
@@ -187,12 +197,16 @@ describe("build workers", () => {
       fc.asyncProperty(
         fc.array(fc.array(step, { minLength: 1, maxLength: 6 }), { minLength: 1, maxLength: 12 }),
         async (plan) => {
-          const observations = plan.map((steps) => steps.map(event));
+          const observations = plan.map((steps) => steps.map((s) => event(s)));
+          const asText = plan.map((steps) => steps.map((s) => event(s, true)));
           const inline = await history(observations, options(0, 1 << 20));
           assert.ok(inline.length > 0);
           // Cache off: every MODIFIED needs its "before" read from the store.
           assert.deepStrictEqual(await history(observations, options(2, 0)), inline);
           assert.deepStrictEqual(await history(observations, options(1, 1 << 20)), inline);
+          // Sources that hand JSON text: parsed where each job runs, same history.
+          assert.deepStrictEqual(await history(asText, options(0, 1 << 20)), inline);
+          assert.deepStrictEqual(await history(asText, options(2, 0)), inline);
         },
       ),
       { seed: 20261130, numRuns: 25 },
@@ -205,8 +219,8 @@ describe("build workers", () => {
         fc.array(fc.array(step, { minLength: 1, maxLength: 6 }), { minLength: 1, maxLength: 4 }),
         fc.array(fc.array(step, { minLength: 1, maxLength: 6 }), { minLength: 1, maxLength: 8 }),
         async (first, then) => {
-          const before = first.map((steps) => steps.map(event));
-          const after = then.map((steps) => steps.map(event));
+          const before = first.map((steps) => steps.map((s) => event(s)));
+          const after = then.map((steps) => steps.map((s) => event(s)));
           const inline = await rotationHistory(before, after, rotated(0, 1 << 20));
           assert.equal(inline.verify.ok, true, JSON.stringify(inline.verify));
           assert.deepStrictEqual(await rotationHistory(before, after, rotated(2, 0)), inline);

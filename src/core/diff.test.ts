@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import fc from "fast-check";
+import fjp from "fast-json-patch";
 import { sharedDir } from "../../test/helpers.js";
 import type { PatchOp } from "../model/change.js";
 import type { JsonValue } from "../model/json.js";
@@ -54,6 +55,37 @@ describe("diff", () => {
       }),
       { numRuns: 1000, seed: 20261130 },
     );
+  });
+
+  it("should give fast-json-patch's compare() patch op for op, for random pairs and edits", () => {
+    // Decision 0033: the own walk must not change a single stored patch.
+    const obj = fc.dictionary(fc.string({ maxLength: 4 }), json, { maxKeys: 8 });
+    const pairs = fc.oneof(
+      fc.tuple(json, json),
+      fc.tuple(obj, obj, obj).map(([base, a, b]) => [
+        { ...base, ...a },
+        { ...base, ...b },
+      ]),
+      fc.tuple(fc.array(json, { maxLength: 6 }), fc.array(json, { maxLength: 6 })),
+    );
+    fc.assert(
+      fc.property(pairs, ([before, after]) => {
+        const ours = diff(before as JsonValue, after as JsonValue);
+        if (ours.length === 1 && ours[0]?.path === "") return; // root replace: ours alone
+        assert.deepStrictEqual(ours, fjp.compare(before as object, after as object));
+      }),
+      { numRuns: 3000, seed: 20261130 },
+    );
+  });
+
+  it("should escape ~ and / in keys and share, not copy, the values it adds", () => {
+    const added = { deep: [1, 2] };
+    const patch = diff({ "a/b": { "c~d": 1 }, x: [] }, { "a/b": { "c~d": 2 }, x: [added] });
+    assert.deepStrictEqual(patch, [
+      { op: "add", path: "/x/0", value: { deep: [1, 2] } },
+      { op: "replace", path: "/a~1b/c~0d", value: 2 },
+    ]);
+    assert.equal(patch[0]?.value, added);
   });
 
   it("should produce no operations for equal documents", () => {

@@ -250,30 +250,55 @@ export function createMasker(options: MaskOptions): Masker {
     return false;
   };
 
+  /** One field of an object being walked: what its value becomes. */
+  const walkField = (
+    object: JsonObject,
+    key: string,
+    child: JsonValue,
+    parentKey: string,
+    inAuth: boolean,
+  ): JsonValue => {
+    const f = flags(key);
+    if (f & VALUE_OF_PAIR && isSecretPairValue(object, key, parentKey)) {
+      return maskHeaderValue(child);
+    }
+    if (f & SCHEMA) return scanOnly(child);
+    if (f & SECRET_KEY || (inAuth && key === "key")) {
+      return f & REFERENCE ? walk(child, key, inAuth) : maskAll(child, true);
+    }
+    // `headers: {Authorization: …}`, `set: {Cookie: …}`; an `authorization:` object
+    // (Envoy Gateway's authorization rules) is configuration, walked as usual.
+    if (f & SECRET_HEADER && !isJsonObject(child)) {
+      return maskHeaderValue(child);
+    }
+    return walk(child, key, inAuth);
+  };
+
+  // The hot path of every ingest: loops rather than mapObject/mapArray, so walking an
+  // object allocates no closure (copy-on-write as they are).
   const walk = (value: JsonValue, parentKey: string, auth = false): JsonValue => {
     if (typeof value === "string") return scan(value);
     if (Array.isArray(value)) {
-      return maskFlagValues(mapArray(value, (item) => walk(item, parentKey, auth)));
+      let out: JsonValue[] | null = null;
+      for (let i = 0; i < value.length; i++) {
+        const before = value[i] as JsonValue;
+        const after = walk(before, parentKey, auth);
+        if (after !== before && out === null) out = value.slice();
+        if (out !== null) out[i] = after;
+      }
+      return maskFlagValues(out ?? value);
     }
     if (!isJsonObject(value)) return value;
     const parent = flags(parentKey);
     const inAuth = (auth || (parent & AUTH_CONTEXT) !== 0) && (parent & REFERENCE) === 0;
-    return mapObject(value, (child, key) => {
-      const f = flags(key);
-      if (f & VALUE_OF_PAIR && isSecretPairValue(value, key, parentKey)) {
-        return maskHeaderValue(child);
-      }
-      if (f & SCHEMA) return scanOnly(child);
-      if (f & SECRET_KEY || (inAuth && key === "key")) {
-        return f & REFERENCE ? walk(child, key, inAuth) : maskAll(child, true);
-      }
-      // `headers: {Authorization: …}`, `set: {Cookie: …}`; an `authorization:` object
-      // (Envoy Gateway's authorization rules) is configuration, walked as usual.
-      if (f & SECRET_HEADER && !isJsonObject(child)) {
-        return maskHeaderValue(child);
-      }
-      return walk(child, key, inAuth);
-    });
+    let out: JsonObject | null = null;
+    for (const key in value) {
+      const before = value[key] as JsonValue;
+      const after = walkField(value, key, before, parentKey, inAuth);
+      if (after !== before && out === null) out = { ...value };
+      if (out !== null) out[key] = after;
+    }
+    return out ?? value;
   };
 
   return (object) => {

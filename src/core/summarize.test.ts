@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import fc from "fast-check";
 import { diff } from "./diff.js";
-import { displayPath, summarize } from "./summarize.js";
+import { displayPath, renderValue, summarize } from "./summarize.js";
 
 describe("summarize", () => {
   it("should print one line per path with old and new values", () => {
@@ -53,5 +54,19 @@ describe("summarize", () => {
     const long = "x".repeat(200);
     const [line] = summarize(diff({ a: "" }, { a: long }), { a: "" }, { a: long });
     assert.ok(line && line.length < 120 && line.endsWith("…"));
+  });
+
+  it("should render a value as the first 79 characters of its JSON, serializing no further", () => {
+    const whole = (value: unknown) => {
+      const text = JSON.stringify(value);
+      return text.length > 80 ? `${text.slice(0, 79)}…` : text;
+    };
+    fc.assert(
+      fc.property(fc.jsonValue({ maxDepth: 4 }), (value) => {
+        assert.equal(renderValue(value), whole(value));
+      }),
+      { numRuns: 3000, seed: 20261130 },
+    );
+    assert.equal(renderValue({ a: undefined, b: [undefined, 1] }), '{"b":[null,1]}');
   });
 });

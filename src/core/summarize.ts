@@ -68,6 +68,45 @@ function walk(doc: JsonValue, tokens: string[]): JsonValue | undefined {
 
 export function renderValue(value: unknown): string {
   if (value === undefined) return ABSENT;
-  const text = JSON.stringify(value);
+  // An added `spec` is kilobytes of JSON of which 79 characters are shown: stop there.
+  const text = boundedJson(value as JsonValue, MAX_VALUE_CHARS + 1);
   return text.length > MAX_VALUE_CHARS ? `${text.slice(0, MAX_VALUE_CHARS - 1)}…` : text;
+}
+
+/**
+ * JSON.stringify(value), or a prefix of it at least `limit` characters long: the same
+ * characters, serialized only as far as they are needed.
+ */
+function boundedJson(value: JsonValue, limit: number): string {
+  if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
+  const parts: string[] = [];
+  let length = 0;
+  const put = (text: string): boolean => {
+    parts.push(text);
+    length += text.length;
+    return length < limit;
+  };
+  const write = (node: JsonValue | undefined, inArray: boolean): boolean => {
+    if (node === undefined) return inArray ? put("null") : true;
+    if (node === null || typeof node !== "object") return put(JSON.stringify(node));
+    if (Array.isArray(node)) {
+      if (!put("[")) return false;
+      for (let i = 0; i < node.length; i++) {
+        if (i > 0 && !put(",")) return false;
+        if (!write(node[i], true)) return false;
+      }
+      return put("]");
+    }
+    if (!put("{")) return false;
+    let first = true;
+    for (const key of Object.keys(node)) {
+      if (node[key] === undefined) continue;
+      if (!put(`${first ? "" : ","}${JSON.stringify(key)}:`)) return false;
+      first = false;
+      if (!write(node[key], false)) return false;
+    }
+    return put("}");
+  };
+  write(value, false);
+  return parts.join("");
 }

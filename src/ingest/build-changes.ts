@@ -19,6 +19,7 @@ import {
   explain,
   type Kernel,
   type Remasked,
+  rawObject,
   type UpsertJob,
   type UpsertResult,
 } from "./build-kernel.js";
@@ -169,7 +170,7 @@ export class PendingBatch {
       // batch changed the ref before this upsert, or the job would have CONTINUEd).
       const stored = await this.latestObject(state, job.key, job.ref, latest);
       const after = JSON.parse(result.json) as JsonObject;
-      const carried = carryOver(this.options.kernel, job.object, stored, after);
+      const carried = carryOver(this.options.kernel, rawObject(job), stored, after);
       if (carried) this.pushRemask(job.ref, head, carried.remask);
       const before = carried?.before ?? stored;
       explained = explain(this.options.kernel, { ...job, type, before, after });
@@ -402,7 +403,8 @@ export class ChangeBuilder {
       job: {
         key,
         ref: item.ref,
-        object: item.object,
+        // The text when the source has it: reading `object` could parse it here.
+        object: item.json ?? item.object,
         headHash,
         before,
         actor: item.actor ?? this.attribution.actor,

@@ -61,7 +61,8 @@ export type BeforeSide = string | null | typeof CONTINUE | undefined;
 export interface UpsertJob {
   key: string;
   ref: Ref;
-  object: JsonObject;
+  /** The object as the source gave it, or its JSON text (parsed where the job runs). */
+  object: JsonObject | string;
   /** Content hash of the live head (null: none); ignored with CONTINUE. */
   headHash: string | null;
   before: BeforeSide;
@@ -87,6 +88,11 @@ export type UpsertResult =
       /** The head re-masked to the form the patch is from (see carryOver). */
       carried?: Remasked;
     } & Explained);
+
+/** The job's object, parsed here when the source gave its text. */
+export function rawObject(job: Pick<UpsertJob, "object">): JsonObject {
+  return typeof job.object === "string" ? (JSON.parse(job.object) as JsonObject) : job.object;
+}
 
 /** Canonical, masked, serialized and hashed: what ingest stores and compares. */
 export function encode(kernel: Kernel, object: JsonObject, masker = kernel.masker): Encoded {
@@ -151,14 +157,15 @@ export function runUpserts(kernel: Kernel, jobs: readonly UpsertJob[]): UpsertRe
       job.before === CONTINUE
         ? (latest.get(job.key) ?? { hash: job.headHash, json: undefined })
         : { hash: job.headHash, json: job.before };
-    const encoded = encode(kernel, job.object);
+    const raw = rawObject(job);
+    const encoded = encode(kernel, raw);
     if (side.hash !== null && side.hash === encoded.hash) {
       latest.set(job.key, side);
       return { changed: false };
     }
     latest.set(job.key, { hash: encoded.hash, json: encoded.json });
     const { json, hash } = encoded;
-    const previous = side.hash === null ? undefined : underPreviousKey(kernel, job.object);
+    const previous = side.hash === null ? undefined : underPreviousKey(kernel, raw);
     // Unchanged but for the rotated key's masks: the head takes the new ones, silently.
     if (previous?.hash === side.hash) return { changed: false, remask: { json, hash } };
     if (side.json === undefined) return { changed: true, json, hash, needBefore: true };
@@ -167,7 +174,7 @@ export function runUpserts(kernel: Kernel, jobs: readonly UpsertJob[]): UpsertRe
     const carried =
       job.before === CONTINUE
         ? undefined
-        : carryOver(kernel, job.object, stored, encoded.object, previous);
+        : carryOver(kernel, raw, stored, encoded.object, previous);
     const before = carried?.before ?? stored;
     const explained = explain(kernel, {
       type: before === null ? "ADDED" : "MODIFIED",

@@ -1,4 +1,3 @@
-import type { JsonObject } from "../model/json.js";
 import type { UpsertJob, UpsertResult } from "./build-kernel.js";
 
 /**
@@ -27,7 +26,7 @@ export function encodeJobs(id: number, jobs: readonly UpsertJob[]): WireRequest 
   const texts: string[] = [];
   const befores: string[] = [];
   const meta: JobMeta[] = jobs.map(({ object, before, ...rest }) => {
-    texts.push(JSON.stringify(object));
+    texts.push(typeof object === "string" ? object : JSON.stringify(object));
     if (typeof before === "string") befores.push(before);
     return {
       ...rest,
@@ -43,7 +42,9 @@ export function decodeJobs(request: WireRequest): UpsertJob[] {
     const { before, ...rest } = meta;
     return {
       ...rest,
-      object: JSON.parse(request.texts[i] as string) as JsonObject,
+      // Parsed by the kernel when the job runs: parsing the whole batch first would keep
+      // every object alive at once, long enough to be promoted out of the young generation.
+      object: request.texts[i] as string,
       before:
         before === "text"
           ? (request.befores[next++] as string)

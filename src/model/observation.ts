@@ -37,9 +37,37 @@ export interface Cause {
 export interface ObservedObject {
   ref: Ref;
   object: JsonObject;
+  /**
+   * The object's JSON text, when the source holds it (a parse worker's output, a list item):
+   * ingest hands it to a build worker as it is, so the ingest thread neither parses nor
+   * serializes the object (decision 0033). See `observedText`.
+   */
+  json?: string;
   location?: Location;
   actor?: Actor;
   cause?: Cause;
+}
+
+/**
+ * An observed object given as JSON text: `object` is parsed on first read only, so a
+ * consumer that reads `json` (ingest) never pays for the parse. The text must be the JSON
+ * of a JSON object.
+ */
+export function observedText(
+  json: string,
+  fields: Omit<ObservedObject, "object" | "json">,
+): ObservedObject {
+  const item = { ...fields, json } as ObservedObject;
+  Object.defineProperty(item, "object", {
+    configurable: true,
+    enumerable: true,
+    get(): JsonObject {
+      const object = JSON.parse(json) as JsonObject;
+      Object.defineProperty(item, "object", { value: object, enumerable: true, writable: true });
+      return object;
+    },
+  });
+  return item;
 }
 
 /** A problem a source met while reading, e.g. a file that does not parse. */
