@@ -38,11 +38,13 @@ export async function postgresIngestScenario(): Promise<Record<string, unknown>>
     });
     const server0 = await serverCpuMs(app);
     const cpu0 = process.cpuUsage();
+    const elu0 = performance.eventLoopUtilization();
     const t0 = performance.now();
     await offer(ingest, 0, CHANGES);
     await ingest.idle();
     await ingest.close();
     const seconds = (performance.now() - t0) / 1000;
+    const elu = performance.eventLoopUtilization(elu0);
     const clientMs = cpuMsSince(cpu0);
     const serverMs = minus(await serverCpuMs(app), server0);
     const committed = await store.lastSeq();
@@ -71,6 +73,9 @@ export async function postgresIngestScenario(): Promise<Record<string, unknown>>
       },
       // CPU, not wall: this process (all its threads) and the server's backends for it.
       cpuUsPerChange: { client: usPer(clientMs, committed), server: usPer(serverMs, committed) },
+      // The share of the run the ingest thread sat idle (waiting on the server or workers):
+      // what overlapping the next build with the commit in flight takes away.
+      ingestThreadIdle: Math.round((1 - elu.utilization) * 100) / 100,
       synchronousCommit: sync?.synchronous_commit,
       // Tables with their indexes and TOAST, after ingest (refs, the log, snapshots, ledgers).
       dbBytesPerChange: Math.round(dbBytes / Math.max(1, committed)),
