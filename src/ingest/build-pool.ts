@@ -15,7 +15,7 @@ const INLINE_SLICE = 32;
 
 /**
  * In the ingest thread: one core, and the only choice when rules are a function (tests, lint).
- * The build runs in slices with a turn of the event loop before each, so a commit in flight
+ * The build runs in slices with a turn of the event loop between them, so a commit in flight
  * (PostgreSQL: mostly waiting on the server) reads its replies and sends its next
  * statement while the next batch builds, instead of after it. Decision 0032.
  */
@@ -24,8 +24,12 @@ export class InlineRunner implements UpsertRunner {
 
   async run(jobs: UpsertJob[]): Promise<UpsertResult[]> {
     const results: UpsertResult[] = new Array(jobs.length);
+    let first = true;
     for (const slice of slicesByRef(jobs, INLINE_SLICE)) {
-      await nextTurn();
+      // Not before the first: a small batch (one slice, the usual case when idle) is built
+      // at once, with no turn of latency.
+      if (!first) await nextTurn();
+      first = false;
       const part = runUpserts(
         this.kernel,
         slice.map((i) => jobs[i] as UpsertJob),
