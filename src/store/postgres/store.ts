@@ -131,6 +131,15 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
 
 type Queryable = Pick<pg.PoolClient, "query">;
 
+interface ChainHeadRow {
+  last_seq: number;
+  last_hash: string;
+}
+
+function chainHeadOf(row: ChainHeadRow | undefined): ChainHead | undefined {
+  return row && { lastSeq: row.last_seq, lastHash: row.last_hash };
+}
+
 /** A revision a commit re-masked, to drop from the read cache. */
 interface RemaskedAt {
   refId: number;
@@ -388,8 +397,10 @@ export class PostgresStore implements Store, HistoryExporter, HistoryImporter {
 
   async commit(batch: CommitBatch): Promise<Change[]> {
     try {
-      const { committed, ids, remasked } = await this.transaction((client) =>
-        this.commitIn(client, batch),
+      // BEGIN and the chain head's lock in one round trip (a simple query of two statements).
+      const { committed, ids, remasked } = await this.transaction(
+        (client, locked) => this.commitIn(client, batch, locked as ChainHeadRow[]),
+        `BEGIN; ${this.chainHeadQuery("FOR UPDATE")}`,
       );
       this.refIds.remember(ids);
       for (const { refId, revision } of remasked) this.revisions.forget(refId, revision);
@@ -733,13 +744,21 @@ export class PostgresStore implements Store, HistoryExporter, HistoryImporter {
     await this.pool.end();
   }
 
-  /** Runs `use` in one transaction on one pooled connection. */
-  async transaction<T>(use: (client: pg.PoolClient) => Promise<T>, begin = "BEGIN"): Promise<T> {
+  /**
+   * Runs `use` in one transaction on one pooled connection. `begin` may be several statements
+   * without parameters, sent in one round trip; `use` gets the rows of the last one.
+   */
+  async transaction<T>(
+    use: (client: pg.PoolClient, began: pg.QueryResultRow[]) => Promise<T>,
+    begin = "BEGIN",
+  ): Promise<T> {
     const client = await this.pool.connect();
     let broken: Error | undefined;
     try {
-      await client.query(begin);
-      const result = await use(client);
+      // pg answers a query of several statements with one result each.
+      const began: pg.QueryResult | pg.QueryResult[] = await client.query(begin);
+      const last = Array.isArray(began) ? began[began.length - 1] : began;
+      const result = await use(client, last?.rows ?? []);
       await client.query("COMMIT");
       return result;
     } catch (err) {
@@ -761,8 +780,9 @@ export class PostgresStore implements Store, HistoryExporter, HistoryImporter {
   private async commitIn(
     client: pg.PoolClient,
     batch: CommitBatch,
+    locked: ChainHeadRow[],
   ): Promise<{ committed: Change[]; ids: Map<string, number>; remasked: RemaskedAt[] }> {
-    const head = await this.chainHead(client, "FOR UPDATE");
+    const head = chainHeadOf(locked[0]);
     if (!head) throw new CrwatchError("CRW_STORE_CHAIN_BROKEN", "the chain_head row is missing");
     for (const fence of batch.fences ?? []) await checkFence(client, this.t("leases"), fence);
     // Before the changes: a change of the same ref later in the batch was diffed against it.
@@ -816,12 +836,13 @@ export class PostgresStore implements Store, HistoryExporter, HistoryImporter {
     return done;
   }
 
+  private chainHeadQuery(lock: string): string {
+    return `SELECT last_seq, last_hash FROM ${this.t("chain_head")} WHERE id = 1 ${lock}`;
+  }
+
   private async chainHead(client: Queryable, lock: string): Promise<ChainHead | undefined> {
-    const { rows } = await client.query<{ last_seq: number; last_hash: string }>(
-      `SELECT last_seq, last_hash FROM ${this.t("chain_head")} WHERE id = 1 ${lock}`,
-    );
-    const row = rows[0];
-    return row && { lastSeq: row.last_seq, lastHash: row.last_hash };
+    const { rows } = await client.query<ChainHeadRow>(this.chainHeadQuery(lock));
+    return chainHeadOf(rows[0]);
   }
 
   /**
