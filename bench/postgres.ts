@@ -6,8 +6,10 @@ import type { NewChange } from "../src/model/change.js";
 import { openPostgresStore, type PostgresStore } from "../src/store/postgres/store.js";
 import { postgresUrl } from "../test/helpers.js";
 import { dropSchema, pgQuery } from "../test/postgres.js";
+import { cpuMsSince } from "./cpu.js";
 import { benchWorkers, buildSetup } from "./ingest.js";
 import { offer } from "./ingest-feed.js";
+import { namedUrl, serverCpuMs, usPer } from "./pg-cpu.js";
 
 /** Smaller than the SQLite scenario by default: a network round trip per commit. */
 const CHANGES = Number(process.env.BENCH_PG_CHANGES ?? 20_000);
@@ -22,7 +24,8 @@ export async function postgresIngestScenario(): Promise<Record<string, unknown>>
   const rawSchema = `${schema}_raw`;
   const workers = benchWorkers();
   try {
-    const store = await openPostgresStore({ url: postgresUrl, schema, mode: "write" });
+    const app = `${schema}_ingest`;
+    const store = await openPostgresStore({ url: namedUrl(app), schema, mode: "write" });
     const ingest = new Ingest({
       store,
       masker: createMasker({ key: Buffer.from("bench-key") }),
@@ -33,11 +36,17 @@ export async function postgresIngestScenario(): Promise<Record<string, unknown>>
     ingest.onCommit(() => {
       commits++;
     });
+    const server0 = await serverCpuMs(app);
+    const cpu0 = process.cpuUsage();
+    const elu0 = performance.eventLoopUtilization();
     const t0 = performance.now();
     await offer(ingest, 0, CHANGES);
     await ingest.idle();
     await ingest.close();
     const seconds = (performance.now() - t0) / 1000;
+    const elu = performance.eventLoopUtilization(elu0);
+    const clientMs = cpuMsSince(cpu0);
+    const serverMs = minus(await serverCpuMs(app), server0);
     const committed = await store.lastSeq();
     const phases = ingest.stats();
     await store.close();
@@ -62,6 +71,11 @@ export async function postgresIngestScenario(): Promise<Record<string, unknown>>
         build: Math.round((phases.buildMs * 1000) / Math.max(1, phases.changes)),
         commit: Math.round((phases.commitMs * 1000) / Math.max(1, phases.changes)),
       },
+      // CPU, not wall: this process (all its threads) and the server's backends for it.
+      cpuUsPerChange: { client: usPer(clientMs, committed), server: usPer(serverMs, committed) },
+      // The share of the run the ingest thread sat idle (waiting on the server or workers):
+      // what overlapping the next build with the commit in flight takes away.
+      ingestThreadIdle: Math.round((1 - elu.utilization) * 100) / 100,
       synchronousCommit: sync?.synchronous_commit,
       // Tables with their indexes and TOAST, after ingest (refs, the log, snapshots, ledgers).
       dbBytesPerChange: Math.round(dbBytes / Math.max(1, committed)),
@@ -77,6 +91,10 @@ export async function postgresIngestScenario(): Promise<Record<string, unknown>>
     await dropSchema(`${schema}_store`);
     await dropSchema(rawSchema);
   }
+}
+
+function minus(a: number | null, b: number | null): number | null {
+  return a === null || b === null ? null : a - b;
 }
 
 function ratio(a: number, b: number): number {
@@ -112,14 +130,26 @@ async function recommit(from: string, to: string, perCommit: number) {
       }),
     );
   }
-  const target = await openPostgresStore({ url: postgresUrl, schema: to, mode: "write" });
+  const app = `${to}_app`;
+  const target = await openPostgresStore({ url: namedUrl(app), schema: to, mode: "write" });
+  const server0 = await serverCpuMs(app);
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   for (const changes of batches)
     await target.commit({ changes, cursors: [], resolvedProblems: [] });
   const seconds = (performance.now() - t0) / 1000;
+  const clientMs = cpuMsSince(cpu0);
+  const serverMs = minus(await serverCpuMs(app), server0);
   const verified = (await target.verify()).ok;
   await target.close();
-  return { changesPerSecond: Math.round(changes.length / seconds), verified };
+  return {
+    changesPerSecond: Math.round(changes.length / seconds),
+    cpuUsPerChange: {
+      client: usPer(clientMs, changes.length),
+      server: usPer(serverMs, changes.length),
+    },
+    verified,
+  };
 }
 
 const TABLES = ["refs", "changes", "snapshots"] as const;
@@ -138,9 +168,15 @@ async function rawInsertBaseline(from: string, to: string, perTransaction: numbe
     for (const row of rows[table]!) delete row.ref_search;
   }
   const pg = (await import("pg")).default;
-  const client = new pg.Client({ connectionString: postgresUrl });
+  const app = `${to}_app`;
+  const client = new pg.Client({ connectionString: namedUrl(app) });
   await client.connect();
+  const server0 = await serverCpuMs(app);
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
+  let seconds = 0;
+  let clientMs = 0;
+  let serverMs: number | null = null;
   try {
     const total = rows.changes!.length;
     for (let i = 0; i < total; i += perTransaction) {
@@ -151,13 +187,17 @@ async function rawInsertBaseline(from: string, to: string, perTransaction: numbe
       }
       await client.query("COMMIT");
     }
+    seconds = (performance.now() - t0) / 1000;
+    clientMs = cpuMsSince(cpu0);
+    serverMs = minus(await serverCpuMs(app), server0);
   } finally {
     await client.end();
   }
-  const seconds = (performance.now() - t0) / 1000;
+  const total = rows.changes!.length;
   return {
     name: "postgres-raw-multirow-insert",
-    changesPerSecond: Math.round(rows.changes!.length / seconds),
+    changesPerSecond: Math.round(total / seconds),
+    cpuUsPerChange: { client: usPer(clientMs, total), server: usPer(serverMs, total) },
     rowsPerTransaction: perTransaction,
   };
 }

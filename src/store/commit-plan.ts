@@ -40,6 +40,13 @@ export interface PlanOptions {
   snapshotEvery: number;
   /** The store's head of each ref the batch changes, as the conflict check read it. */
   heads: ReadonlyMap<string, HeadState>;
+  /** `refKey` of each change's ref (batchKeys), when the caller has them already. */
+  keys?: readonly string[];
+}
+
+/** `refKey` of each change's ref, in batch order: worked out once per commit, not per use. */
+export function batchKeys(batch: CommitBatch): string[] {
+  return batch.changes.map((change) => refKey(change.ref));
 }
 
 export function planCommit(
@@ -51,17 +58,18 @@ export function planCommit(
   const plan: CommitPlan = { changes: [], snapshots: [], problems: [], committed: [], head };
   // Each ref's head as the batch moves it: a ref changed twice in one batch follows itself.
   const heads = new Map(options.heads);
+  const keys = options.keys ?? batchKeys(batch);
   let seq = head.lastSeq;
   let prevHash = head.lastHash;
-  for (const change of batch.changes) {
+  batch.changes.forEach((change, i) => {
     seq += 1;
     const row = toRow(change, seq, prevHash, committedAt);
     row.hash = chainHash(prevHash, chainRowOf(row));
     plan.changes.push(row);
     plan.committed.push(committedChange(change, row));
-    addEffects(plan, change, row, heads, options.snapshotEvery);
+    addEffects(plan, change, keys[i] as string, row, heads, options.snapshotEvery);
     prevHash = row.hash;
-  }
+  });
   plan.head = { lastSeq: seq, lastHash: prevHash };
   return plan;
 }
@@ -69,12 +77,12 @@ export function planCommit(
 function addEffects(
   plan: CommitPlan,
   change: NewChange,
+  key: string,
   row: ChangeRow,
   heads: Map<string, HeadState>,
   every: number,
 ): void {
   if (!isNotice(change.type)) {
-    const key = refKey(change.ref);
     const deleted = change.type === "DELETED";
     if (!deleted && snapshotDue(change, heads.get(key), every)) {
       const object = change.objectJson ?? jsonOrNull(change.object) ?? "null";
@@ -94,6 +102,8 @@ function addEffects(
 /** The head revision each changed ref must have for this batch to apply (null: no history). */
 export interface ExpectedHead {
   ref: Ref;
+  /** refKey(ref) */
+  key: string;
   revision: number | null;
 }
 
@@ -102,13 +112,16 @@ export interface ExpectedHead {
  * in a batch is what the store's head must still be. A writer whose view is stale (another
  * writer moved the head) must reload, not fork the ref's history.
  */
-export function expectedHeads(batch: CommitBatch): ExpectedHead[] {
+export function expectedHeads(
+  batch: CommitBatch,
+  keys: readonly string[] = batchKeys(batch),
+): ExpectedHead[] {
   const seen = new Map<string, ExpectedHead>();
-  for (const change of batch.changes) {
-    if (isNotice(change.type)) continue;
-    const key = refKey(change.ref);
-    if (!seen.has(key)) seen.set(key, { ref: change.ref, revision: change.previousRevision });
-  }
+  batch.changes.forEach((change, i) => {
+    if (isNotice(change.type)) return;
+    const key = keys[i] as string;
+    if (!seen.has(key)) seen.set(key, { ref: change.ref, key, revision: change.previousRevision });
+  });
   return [...seen.values()];
 }
 
@@ -121,7 +134,7 @@ export function checkHeads(
   heads: ReadonlyMap<string, HeadState>,
 ): void {
   for (const want of expected) {
-    const actual = heads.get(refKey(want.ref))?.revision ?? null;
+    const actual = heads.get(want.key)?.revision ?? null;
     if (actual !== want.revision) throw conflictError(want, actual);
   }
 }

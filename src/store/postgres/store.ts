@@ -1,9 +1,15 @@
 import { hostname } from "node:os";
 import pg from "pg";
-import type { Change, NewChange, Revision } from "../../model/change.js";
+import type { Change, Revision } from "../../model/change.js";
 import { CrwatchError, errorMessage } from "../../model/errors.js";
 import { type Ref, refKey } from "../../model/ref.js";
-import { type ChainHead, checkHeads, expectedHeads, planCommit } from "../commit-plan.js";
+import {
+  batchKeys,
+  type ChainHead,
+  checkHeads,
+  expectedHeads,
+  planCommit,
+} from "../commit-plan.js";
 import type { CopiedTable, HistoryExporter, HistoryImporter, RawRow } from "../copy.js";
 import { fromSinkRow, isSinkRow, sinkRow } from "../health-rows.js";
 import {
@@ -15,8 +21,6 @@ import {
   REF_COLUMNS,
   refParams,
   STORED_CHANGE_COLUMNS,
-  type StoredChangeRow,
-  storedRow,
 } from "../log-format.js";
 import { RefIds } from "../ref-ids.js";
 import {
@@ -127,6 +131,15 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
 
 type Queryable = Pick<pg.PoolClient, "query">;
 
+interface ChainHeadRow {
+  last_seq: number;
+  last_hash: string;
+}
+
+function chainHeadOf(row: ChainHeadRow | undefined): ChainHead | undefined {
+  return row && { lastSeq: row.last_seq, lastHash: row.last_hash };
+}
+
 /** A revision a commit re-masked, to drop from the read cache. */
 interface RemaskedAt {
   refId: number;
@@ -168,24 +181,40 @@ const MAX_PARAMS = 65_000;
  * (An `unnest` of one array per column was three times slower: pg escapes every element
  * of a large text array on the client, and the server parses it back.)
  */
-async function insertValues<R>(
+async function insertValues<R, C extends string>(
   client: Queryable,
   table: string,
-  columns: readonly (keyof R & string)[],
+  columns: readonly C[],
   rows: readonly R[],
   tail = "",
+  value: (row: R, column: C, index: number) => unknown = (row, column) =>
+    (row as Record<string, unknown>)[column],
 ): Promise<void> {
   const perStatement = Math.max(1, Math.floor(MAX_PARAMS / columns.length));
   for (let at = 0; at < rows.length; at += perStatement) {
-    const params: unknown[] = [];
-    const values = rows
-      .slice(at, at + perStatement)
-      .map((row) => `(${columns.map((c) => `$${params.push(row[c])}`).join(", ")})`);
+    const end = Math.min(rows.length, at + perStatement);
+    const params: unknown[] = new Array((end - at) * columns.length);
+    let n = 0;
+    for (let i = at; i < end; i++) {
+      const row = rows[i] as R;
+      for (const column of columns) params[n++] = value(row, column, i);
+    }
     await client.query(
-      `INSERT INTO ${table} (${columns.join(", ")}) VALUES ${values.join(", ")} ${tail}`,
+      `INSERT INTO ${table} (${columns.join(", ")}) VALUES ${placeholders(columns.length, end - at)} ${tail}`,
       params,
     );
   }
+}
+
+/** `($1, $2), ($3, $4)` for `count` rows of `width` columns. */
+function placeholders(width: number, count: number): string {
+  const rows: string[] = new Array(count);
+  for (let r = 0, n = 1; r < count; r++) {
+    const row: string[] = new Array(width);
+    for (let c = 0; c < width; c++) row[c] = `$${n++}`;
+    rows[r] = `(${row.join(", ")})`;
+  }
+  return rows.join(", ");
 }
 
 function columnArrays<R>(rows: readonly R[], columns: readonly (keyof R & string)[]): unknown[][] {
@@ -368,8 +397,10 @@ export class PostgresStore implements Store, HistoryExporter, HistoryImporter {
 
   async commit(batch: CommitBatch): Promise<Change[]> {
     try {
-      const { committed, ids, remasked } = await this.transaction((client) =>
-        this.commitIn(client, batch),
+      // BEGIN and the chain head's lock in one round trip (a simple query of two statements).
+      const { committed, ids, remasked } = await this.transaction(
+        (client, locked) => this.commitIn(client, batch, locked as ChainHeadRow[]),
+        `BEGIN; ${this.chainHeadQuery("FOR UPDATE")}`,
       );
       this.refIds.remember(ids);
       for (const { refId, revision } of remasked) this.revisions.forget(refId, revision);
@@ -713,13 +744,21 @@ export class PostgresStore implements Store, HistoryExporter, HistoryImporter {
     await this.pool.end();
   }
 
-  /** Runs `use` in one transaction on one pooled connection. */
-  async transaction<T>(use: (client: pg.PoolClient) => Promise<T>, begin = "BEGIN"): Promise<T> {
+  /**
+   * Runs `use` in one transaction on one pooled connection. `begin` may be several statements
+   * without parameters, sent in one round trip; `use` gets the rows of the last one.
+   */
+  async transaction<T>(
+    use: (client: pg.PoolClient, began: pg.QueryResultRow[]) => Promise<T>,
+    begin = "BEGIN",
+  ): Promise<T> {
     const client = await this.pool.connect();
     let broken: Error | undefined;
     try {
-      await client.query(begin);
-      const result = await use(client);
+      // pg answers a query of several statements with one result each.
+      const began: pg.QueryResult | pg.QueryResult[] = await client.query(begin);
+      const last = Array.isArray(began) ? began[began.length - 1] : began;
+      const result = await use(client, last?.rows ?? []);
       await client.query("COMMIT");
       return result;
     } catch (err) {
@@ -741,34 +780,38 @@ export class PostgresStore implements Store, HistoryExporter, HistoryImporter {
   private async commitIn(
     client: pg.PoolClient,
     batch: CommitBatch,
+    locked: ChainHeadRow[],
   ): Promise<{ committed: Change[]; ids: Map<string, number>; remasked: RemaskedAt[] }> {
-    const head = await this.chainHead(client, "FOR UPDATE");
+    const head = chainHeadOf(locked[0]);
     if (!head) throw new CrwatchError("CRW_STORE_CHAIN_BROKEN", "the chain_head row is missing");
     for (const fence of batch.fences ?? []) await checkFence(client, this.t("leases"), fence);
     // Before the changes: a change of the same ref later in the batch was diffed against it.
     const remasked = await this.remaskHeads(client, batch.remasks ?? []);
-    const ids = await this.resolveRefs(client, batch);
-    const heads = await this.currentHeads(client, batch, ids);
+    // Each change's ref key, once: the steps below all look refs up by it.
+    const keys = batchKeys(batch);
+    const ids = await this.resolveRefs(client, batch, keys);
+    const heads = await this.currentHeads(client, batch, keys, ids);
     const now = new Date().toISOString();
-    const plan = planCommit(batch, head, now, { snapshotEvery: this.snapshotEvery, heads });
-    const rows = plan.changes.map((row, i) =>
-      storedRow(row, ids.get(refKey((batch.changes[i] as NewChange).ref)) as number),
-    );
-    await this.insertRows(client, rows, plan.snapshots);
+    const plan = planCommit(batch, head, now, { snapshotEvery: this.snapshotEvery, heads, keys });
+    const refIds = keys.map((key) => ids.get(key) as number);
+    await this.insertRows(client, plan.changes, refIds, plan.snapshots);
     await this.upsertProblems(client, plan.problems);
     await this.upsertStreams(client, batch.cursors, now);
     await this.resolveProblems(client, batch.resolvedProblems);
     for (const { key, value } of batch.meta ?? []) await this.setMetaIn(client, key, value);
     if (plan.changes.length > 0) {
+      // One statement: the new head, and the notice that listeners get when (and only if)
+      // the transaction commits.
       await client.query(
-        `UPDATE ${this.t("chain_head")} SET last_seq = $1, last_hash = $2 WHERE id = 1`,
-        [plan.head.lastSeq, plan.head.lastHash],
+        `WITH moved AS (UPDATE ${this.t("chain_head")} SET last_seq = $1, last_hash = $2 WHERE id = 1)
+         SELECT pg_notify($3, $4)`,
+        [
+          plan.head.lastSeq,
+          plan.head.lastHash,
+          COMMIT_CHANNEL,
+          `${this.schema} ${plan.head.lastSeq}`,
+        ],
       );
-      // Delivered to listeners when (and only if) the transaction commits.
-      await client.query("SELECT pg_notify($1, $2)", [
-        COMMIT_CHANNEL,
-        `${this.schema} ${plan.head.lastSeq}`,
-      ]);
     }
     return { committed: plan.committed, ids, remasked };
   }
@@ -793,12 +836,13 @@ export class PostgresStore implements Store, HistoryExporter, HistoryImporter {
     return done;
   }
 
+  private chainHeadQuery(lock: string): string {
+    return `SELECT last_seq, last_hash FROM ${this.t("chain_head")} WHERE id = 1 ${lock}`;
+  }
+
   private async chainHead(client: Queryable, lock: string): Promise<ChainHead | undefined> {
-    const { rows } = await client.query<{ last_seq: number; last_hash: string }>(
-      `SELECT last_seq, last_hash FROM ${this.t("chain_head")} WHERE id = 1 ${lock}`,
-    );
-    const row = rows[0];
-    return row && { lastSeq: row.last_seq, lastHash: row.last_hash };
+    const { rows } = await client.query<ChainHeadRow>(this.chainHeadQuery(lock));
+    return chainHeadOf(rows[0]);
   }
 
   /**
@@ -806,16 +850,24 @@ export class PostgresStore implements Store, HistoryExporter, HistoryImporter {
    * are found, missing ones inserted. Commits hold the chain head's lock, so no other crwatch
    * commit inserts refs meanwhile.
    */
-  private async resolveRefs(client: Queryable, batch: CommitBatch): Promise<Map<string, number>> {
+  private async resolveRefs(
+    client: Queryable,
+    batch: CommitBatch,
+    keys: readonly string[],
+  ): Promise<Map<string, number>> {
     const ids = new Map<string, number>();
     const missing: Ref[] = [];
-    for (const { ref } of batch.changes) {
-      const key = refKey(ref);
-      if (ids.has(key)) continue;
+    const missingKeys: string[] = [];
+    batch.changes.forEach(({ ref }, i) => {
+      const key = keys[i] as string;
+      if (ids.has(key)) return;
       const known = this.refIds.get(key);
       ids.set(key, known ?? 0);
-      if (known === undefined) missing.push(ref);
-    }
+      if (known === undefined) {
+        missing.push(ref);
+        missingKeys.push(key);
+      }
+    });
     if (missing.length === 0) return ids;
     const refs = this.t("refs");
     const match = (a: string, b: string) =>
@@ -834,10 +886,7 @@ export class PostgresStore implements Store, HistoryExporter, HistoryImporter {
        ORDER BY e.i`,
       REF_COLUMNS.map((_, i) => missing.map((ref) => refParams(ref)[i])),
     );
-    for (const row of rows) {
-      const key = refKey(missing[row.i - 1] as Ref);
-      ids.set(key, Number(row.id));
-    }
+    for (const row of rows) ids.set(missingKeys[row.i - 1] as string, Number(row.id));
     return ids;
   }
 
@@ -848,12 +897,13 @@ export class PostgresStore implements Store, HistoryExporter, HistoryImporter {
   private async currentHeads(
     client: Queryable,
     batch: CommitBatch,
+    batchKeys: readonly string[],
     ids: Map<string, number>,
   ): Promise<Map<string, HeadState>> {
-    const expected = expectedHeads(batch);
+    const expected = expectedHeads(batch, batchKeys);
     const heads = new Map<string, HeadState>();
     if (expected.length === 0) return heads;
-    const keys = expected.map((e) => refKey(e.ref));
+    const keys = expected.map((e) => e.key);
     const { rows } = await client.query<{ i: number; revision: number; type: string }>(
       `SELECT e.i::integer AS i, h.revision, h.type
        FROM unnest($1::bigint[]) WITH ORDINALITY AS e(ref_id, i)
@@ -871,11 +921,15 @@ export class PostgresStore implements Store, HistoryExporter, HistoryImporter {
 
   private async insertRows(
     client: Queryable,
-    changes: StoredChangeRow[],
+    changes: ChangeRow[],
+    refIds: readonly number[],
     snapshots: { seq: number; object: string }[],
   ): Promise<void> {
     if (changes.length === 0) return;
-    await insertValues(client, this.t("changes"), STORED_CHANGE_COLUMNS, changes);
+    // The ref's id in place of its five columns (StoredChangeRow), without a copy of each row.
+    const value = (row: ChangeRow, column: (typeof STORED_CHANGE_COLUMNS)[number], i: number) =>
+      column === "ref_id" ? refIds[i] : row[column];
+    await insertValues(client, this.t("changes"), STORED_CHANGE_COLUMNS, changes, "", value);
     if (snapshots.length > 0)
       await insertValues(client, this.t("snapshots"), ["seq", "object"] as const, snapshots);
   }

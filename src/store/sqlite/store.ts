@@ -848,8 +848,7 @@ export class SqliteStore implements Store, HistoryExporter {
   ): Map<string, HeadState> {
     const expected = expectedHeads(batch);
     const heads = new Map<string, HeadState>();
-    for (const { ref } of expected) {
-      const key = refKey(ref);
+    for (const { key } of expected) {
       if (fresh.has(key)) continue;
       const row = this.stmts.headOfRef.get(ids.get(key) as number);
       if (row) heads.set(key, { revision: row.revision, deleted: row.type === "DELETED" });
