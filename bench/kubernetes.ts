@@ -1,9 +1,8 @@
-import { execFile, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { performance } from "node:perf_hooks";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import pino from "pino";
 import { systemClock } from "../src/core/clock.js";
 import { createMasker } from "../src/core/mask.js";
@@ -17,7 +16,6 @@ import { tempDir } from "../test/helpers.js";
 import { benchWorkers, buildSetup } from "./ingest.js";
 import { percentile, RssSampler } from "./stats.js";
 
-const run = promisify(execFile);
 /** The issue's figures; the environment can shrink them for a quick look. */
 const OBJECTS = Number(process.env.BENCH_K8S_OBJECTS ?? 100_000);
 const RATE = Number(process.env.BENCH_K8S_RATE ?? 10_000);
@@ -28,17 +26,24 @@ const GW = "gateway.networking.k8s.io";
  * (a) initial sync of OBJECTS HTTPRoutes from the fake API server (in another process)
  * through the Kubernetes source, ingest and SQLite, beside `kubectl get --raw` of the same
  * list in the same run; (b) RATE watch events per second for SECONDS: event-to-commit latency.
+ * CPU per object (sync) and per event (watch) is given for this process and for the server.
  */
 export async function kubernetesScenario(): Promise<Record<string, unknown>> {
   const dir = await tempDir("crwatch-bench-k8s-");
   const workers = benchWorkers();
   const script = fileURLToPath(new URL("./fake-kube-serve.js", import.meta.url));
-  const child = spawn(process.execPath, [script, String(OBJECTS)], {
+  // The server runs with this process's flags, so `node --cpu-prof` profiles both.
+  const child = spawn(process.execPath, [...process.execArgv, script, String(OBJECTS)], {
     stdio: ["pipe", "pipe", "inherit"],
   });
   const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
   try {
     const url = String((await lines.next()).value);
+    /** The fake server's CPU time so far, in µs (it answers `cpu` on stdin). */
+    const serverCpu = async () => {
+      child.stdin!.write("cpu\n");
+      return Number(String((await lines.next()).value).split(" ")[1]);
+    };
     const kubeconfig = await writeKubeconfig(dir.path, url);
     const baselineMs = await rawList(kubeconfig);
     const store = await openSqliteStore({ dir: dir.path });
@@ -72,18 +77,28 @@ export async function kubernetesScenario(): Promise<Record<string, unknown>> {
         clock: systemClock,
       },
     );
+    const server0 = await serverCpu();
+    const cpu0 = process.cpuUsage();
     const started = performance.now();
     runtime.start();
     await runtime.ready();
     const syncMs = performance.now() - started;
+    const syncCpu = cpuUs(process.cpuUsage(cpu0));
+    const server1 = await serverCpu();
     const syncRssMiB = rss.stop();
     watching = true;
+    const cpu1 = process.cpuUsage();
     child.stdin!.write(`burst ${RATE} ${SECONDS}\n`);
     const done = String((await lines.next()).value);
     const written = Number(done.split(" ")[1]);
+    const committedAtBurstEnd = latencies.length;
+    const burstEnded = performance.now();
     const deadline = Date.now() + 60_000;
     while (latencies.length < written && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, 100));
+    const catchUpMs = performance.now() - burstEnded;
+    const watchCpu = cpuUs(process.cpuUsage(cpu1));
+    const server2 = await serverCpu();
     await runtime.stop();
     await ingest.close();
     await store.close();
@@ -94,6 +109,8 @@ export async function kubernetesScenario(): Promise<Record<string, unknown>> {
       syncMs: Math.round(syncMs),
       kubectlRawListMs: baselineMs === undefined ? "kubectl not installed" : Math.round(baselineMs),
       syncVsRaw: baselineMs ? Number((syncMs / baselineMs).toFixed(2)) : null,
+      syncCpuUsPerObject: Math.round(syncCpu / OBJECTS),
+      syncServerCpuUsPerObject: Math.round((server1 - server0) / OBJECTS),
       syncPeakRssMiB: syncRssMiB,
       rssAboveStartKiBPerObject: Number(
         ((syncRssMiB * 1024 * 1024 - baseRss) / 1024 / OBJECTS).toFixed(2),
@@ -102,7 +119,11 @@ export async function kubernetesScenario(): Promise<Record<string, unknown>> {
       watchSeconds: SECONDS,
       eventsWritten: written,
       eventsCommitted: latencies.length,
+      committedAtBurstEnd,
+      catchUpMsAfterBurst: Math.round(catchUpMs),
       keptUp: latencies.length >= written,
+      watchCpuUsPerEvent: Math.round(watchCpu / Math.max(1, latencies.length)),
+      watchServerCpuUsPerEvent: Math.round((server2 - server1) / Math.max(1, written)),
       latencyP50Ms: Math.round(percentile(latencies, 50)),
       latencyP99Ms: Math.round(percentile(latencies, 99)),
     };
@@ -111,6 +132,10 @@ export async function kubernetesScenario(): Promise<Record<string, unknown>> {
     await once(child, "exit").catch(() => undefined);
     await dir.cleanup();
   }
+}
+
+function cpuUs(usage: NodeJS.CpuUsage): number {
+  return usage.user + usage.system;
 }
 
 function recordLatency(o: Observation, latencies: number[]): void {
@@ -126,17 +151,28 @@ function recordLatency(o: Observation, latencies: number[]): void {
   }
 }
 
-/** `kubectl get --raw` of the whole list, timed; undefined without kubectl. */
+/**
+ * `kubectl get --raw` of the whole list, timed; undefined without kubectl. Its output goes
+ * to /dev/null: buffered here, the 300 MB of a 100k list would stay in this process's RSS,
+ * which the sync's memory figure measures.
+ */
 async function rawList(kubeconfig: string): Promise<number | undefined> {
   const started = performance.now();
-  try {
-    await run("kubectl", ["get", "--raw", `/apis/${GW}/v1/httproutes`], {
-      env: { ...process.env, KUBECONFIG: kubeconfig },
-      maxBuffer: 2 * 1024 * 1024 * 1024,
-    });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw err;
-  }
+  const kubectl = spawn("kubectl", ["get", "--raw", `/apis/${GW}/v1/httproutes`], {
+    env: { ...process.env, KUBECONFIG: kubeconfig },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let stderr = "";
+  kubectl.stderr.on("data", (chunk) => {
+    stderr += String(chunk);
+  });
+  const exit = await new Promise<number | "missing">((resolve, reject) => {
+    kubectl.on("error", (err: NodeJS.ErrnoException) =>
+      err.code === "ENOENT" ? resolve("missing") : reject(err),
+    );
+    kubectl.on("close", (code) => resolve(code ?? 1));
+  });
+  if (exit === "missing") return undefined;
+  if (exit !== 0) throw new Error(`kubectl get --raw failed (${exit}): ${stderr}`);
   return performance.now() - started;
 }

@@ -38,6 +38,12 @@ export interface FakeKubeOptions {
   token?: string;
   /** How a watch from a compacted resourceVersion is refused: an ERROR event (default) or HTTP 410. */
   expiredAs?: "event" | "status";
+  /**
+   * Events kept for watches to resume from, at least (default: all). Beyond twice this many
+   * the oldest are compacted away, as etcd compacts: a watch from before them gets 410. For
+   * long runs (the benchmark), whose history would otherwise hold every revision.
+   */
+  retainEvents?: number;
 }
 
 /**
@@ -55,6 +61,12 @@ export class FakeKubeServer {
   private readonly server: Server;
   private readonly types = new Map<string, ServedType>();
   private readonly objects = new Map<string, Map<string, Json>>();
+  /**
+   * Each type's object ids in list order, built on demand and dropped when the set of ids
+   * changes (not on a modification): a page costs its own size, as with a real server's
+   * key-range read, instead of sorting every object of the kind for every page.
+   */
+  private readonly order = new Map<string, string[]>();
   private log: LoggedEvent[] = [];
   private watchers = new Set<Watcher>();
   private rv = 1000;
@@ -100,6 +112,7 @@ export class FakeKubeServer {
     }
     this.types.delete(key);
     this.objects.delete(key);
+    this.order.delete(key);
     for (const w of [...this.watchers]) if (w.typeKey === key) this.endWatcher(w);
   }
 
@@ -310,11 +323,31 @@ export class FakeKubeServer {
     before: Json | undefined,
   ): void {
     const map = this.objects.get(key)!;
+    if (type === "DELETED" || !map.has(id)) this.order.delete(key);
     if (type === "DELETED") map.delete(id);
     else map.set(id, object);
     const event: LoggedEvent = { rv: this.rv, type, typeKey: key, object, before };
     this.log.push(event);
+    const retain = this.options.retainEvents;
+    if (retain !== undefined && this.log.length > 2 * retain) {
+      const dropped = this.log.splice(0, this.log.length - retain);
+      this.compactedRv = dropped[dropped.length - 1]!.rv;
+    }
     for (const w of this.watchers) if (w.typeKey === key) this.deliver(w, event);
+  }
+
+  /**
+   * Runs `fn` with every open watch's connection corked, so the events it writes leave in
+   * one write: a real server flushes a busy watch once its queue is empty, not per event.
+   */
+  corked(fn: () => void): void {
+    const responses = [...this.watchers].map((w) => w.res);
+    for (const res of responses) res.cork();
+    try {
+      fn();
+    } finally {
+      for (const res of responses) res.uncork();
+    }
   }
 
   /** Writes an event to a watcher as it sees it (label selector transitions included). */
@@ -454,11 +487,36 @@ export class FakeKubeServer {
   }
 
   private visible(type: ServedType, namespace: string | undefined, selector: Selector): Json[] {
-    const map = this.objects.get(this.keyOf(type.group, type.kind)) ?? new Map<string, Json>();
-    return [...map.entries()]
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([, o]) => o)
-      .filter((o) => (!namespace || (o.metadata as Json).namespace === namespace) && selector(o));
+    return this.page(type, namespace, selector, "", Number.POSITIVE_INFINITY).items;
+  }
+
+  /** Up to `limit` matching objects after the id `startAfter`, in id order, and how many match after them. */
+  private page(
+    type: ServedType,
+    namespace: string | undefined,
+    selector: Selector,
+    startAfter: string,
+    limit: number,
+  ): { items: Json[]; remaining: number } {
+    const key = this.keyOf(type.group, type.kind);
+    const map = this.objects.get(key) ?? new Map<string, Json>();
+    let ids = this.order.get(key);
+    if (!ids) {
+      ids = [...map.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      this.order.set(key, ids);
+    }
+    const matches = (o: Json) =>
+      (!namespace || (o.metadata as Json).namespace === namespace) && selector(o);
+    const items: Json[] = [];
+    let i = firstAfter(ids, startAfter);
+    for (; i < ids.length && items.length < limit; i++) {
+      const o = map.get(ids[i]!);
+      if (o && matches(o)) items.push(o);
+    }
+    // Unfiltered, the rest is counted without looking at it.
+    let remaining = !namespace && selector === matchAll ? ids.length - i : 0;
+    if (remaining === 0) for (; i < ids.length; i++) if (matches(map.get(ids[i]!)!)) remaining++;
+    return { items, remaining };
   }
 
   private getOne(
@@ -497,17 +555,13 @@ export class FakeKubeServer {
       listRv = token.rv;
       startAfter = token.after;
     }
-    const all = this.visible(type, namespace, selector).filter(
-      (o) => objectId(o.metadata as Json) > startAfter,
-    );
-    const limit = Number(query.limit) > 0 ? Number(query.limit) : all.length;
-    const page = all.slice(0, limit);
-    const more = all.length > page.length;
+    const limit = Number(query.limit) > 0 ? Number(query.limit) : Number.POSITIVE_INFINITY;
+    const { items: page, remaining } = this.page(type, namespace, selector, startAfter, limit);
     const last = page[page.length - 1];
     const metadata: Json = { resourceVersion: String(listRv) };
-    if (more && last) {
+    if (remaining > 0 && last) {
       metadata.continue = encodeContinue({ rv: listRv, after: objectId(last.metadata as Json) });
-      metadata.remainingItemCount = all.length - page.length;
+      metadata.remainingItemCount = remaining;
     }
     return sendJson(res, 200, {
       kind: type.listKind,
@@ -570,9 +624,12 @@ export class FakeKubeServer {
 
 type Selector = (object: Json) => boolean;
 
+/** The selector of a request without one. */
+const matchAll: Selector = () => true;
+
 /** Equality-based selectors: `a=b`, `a==b`, `a!=b`, `a`, `!a`, joined by commas. */
 export function parseSelector(text: string | undefined): Selector {
-  if (!text) return () => true;
+  if (!text) return matchAll;
   const terms = text
     .split(",")
     .map((t) => t.trim())
@@ -622,6 +679,18 @@ function parsePath(
     ...(plural ? { plural } : {}),
     ...(name ? { name } : {}),
   };
+}
+
+/** The index of the first id greater than `after` in sorted `ids` (binary search). */
+function firstAfter(ids: string[], after: string): number {
+  let lo = 0;
+  let hi = ids.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (ids[mid]! <= after) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 function objectId(meta: Json): string {

@@ -1,5 +1,6 @@
 import http from "node:http";
 import https from "node:https";
+import { finished } from "node:stream";
 import { KubeConfig } from "@kubernetes/client-node";
 import { CrwatchError, errorMessage } from "../../model/errors.js";
 
@@ -15,9 +16,10 @@ export class KubeHttpError extends CrwatchError {
   }
 }
 
-/** A watch (or any streamed GET) answered with 200: its body, line by line. */
+/** A watch (or any streamed GET) answered with 200: its body's lines. */
 export interface KubeStream {
-  lines: AsyncIterable<string>;
+  /** In batches: each holds every complete line received since the previous one was taken. */
+  lines: AsyncIterable<string[]>;
 }
 
 /**
@@ -71,7 +73,7 @@ export class KubeClient {
   /** GET a streamed answer (a watch): its lines as they arrive. */
   async stream(path: string, signal: AbortSignal): Promise<KubeStream> {
     const res = await this.open(path, signal);
-    return { lines: splitLines(res) };
+    return { lines: lineBatches(res) };
   }
 
   private async open(path: string, signal: AbortSignal): Promise<http.IncomingMessage> {
@@ -115,19 +117,68 @@ async function readBody(res: http.IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString("utf8");
 }
 
-/** Splits a chunked body on newlines; a connection cut mid-stream throws from the iterator. */
-async function* splitLines(res: http.IncomingMessage): AsyncGenerator<string> {
+/** Received lines not yet taken, in characters, past which reading pauses (back-pressure). */
+const MAX_PENDING_CHARS = 4 * 1024 * 1024;
+
+/**
+ * Splits a chunked body on newlines. The body flows: it is read as fast as the socket
+ * delivers, not one chunk per turn of the event loop as an async iterator of the response
+ * reads it, and each step takes every line received since the last. So a consumer that was
+ * busy (committing the previous batch) finds the lines that came meanwhile, and its next
+ * batch is larger; under load the cost of a commit is shared by many events instead of a
+ * chunk's worth. Lines received before a connection is cut are yielded, then the iterator
+ * throws.
+ */
+async function* lineBatches(res: http.IncomingMessage): AsyncGenerator<string[]> {
+  let lines: string[] = [];
+  let pendingChars = 0;
   let rest = "";
+  let outcome: { error: unknown } | "ended" | undefined;
+  let wake: (() => void) | undefined;
+  const notify = () => {
+    wake?.();
+    wake = undefined;
+  };
   res.setEncoding("utf8");
-  for await (const chunk of res) {
-    rest += chunk as string;
-    let newline = rest.indexOf("\n");
-    while (newline !== -1) {
-      const line = rest.slice(0, newline).trim();
-      rest = rest.slice(newline + 1);
-      if (line) yield line;
-      newline = rest.indexOf("\n");
+  res.on("data", (chunk: string) => {
+    rest += chunk;
+    let start = 0;
+    for (let newline = rest.indexOf("\n"); newline !== -1; newline = rest.indexOf("\n", start)) {
+      const line = rest.slice(start, newline).trim();
+      if (line) lines.push(line);
+      pendingChars += newline - start;
+      start = newline + 1;
     }
+    rest = rest.slice(start);
+    if (pendingChars > MAX_PENDING_CHARS) res.pause();
+    notify();
+  });
+  // Reports a connection cut before the body's end (premature close) as an error.
+  finished(res, (err) => {
+    outcome ??= err ? { error: err } : "ended";
+    notify();
+  });
+  try {
+    for (;;) {
+      if (lines.length > 0) {
+        const batch = lines;
+        lines = [];
+        pendingChars = 0;
+        if (res.isPaused()) res.resume();
+        yield batch;
+      } else if (outcome === "ended") {
+        const last = rest.trim();
+        if (last) yield [last];
+        return;
+      } else if (outcome) {
+        throw outcome.error;
+      } else {
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+      }
+    }
+  } finally {
+    res.destroy();
   }
-  if (rest.trim()) yield rest.trim();
 }
