@@ -74,6 +74,45 @@ describe("ParsePool", () => {
     assert.equal(p.stats().crashes, 1);
   });
 
+  it("should find the one file that crashes a worker it shared with others", async () => {
+    // Every file counts as small here, so all four go to the one worker in one message.
+    const p = pool({
+      size: 1,
+      inlineBelowBytes: ALWAYS,
+      maxWorkerHeapMb: 32,
+      pipeline: { depth: 16, bytes: 1 << 30 },
+    });
+    const small = request("ok.yaml", Buffer.from("apiVersion: v1\nkind: A\nmetadata: {name: a}\n"));
+    const results = await Promise.all([
+      p.parse(small),
+      p.parse(request("hostile.yaml", manyKeys(300_000))),
+      p.parse(small),
+      p.parse(small),
+    ]);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ["read", "unreadable", "read", "read"],
+    );
+    assert.equal(results[1]?.problems[0]?.code, "CRW_PARSE_FAILED");
+    assert.match(results[1]?.problems[0]?.message ?? "", /ran out of memory/);
+    // Once with the others, once alone.
+    assert.equal(p.stats().crashes, 2);
+  });
+
+  it("should abort one parse of a shared worker and still answer the others", async () => {
+    const p = pool({ size: 1, inlineBelowBytes: ALWAYS, pipeline: { depth: 16, bytes: 1 << 30 } });
+    const stop = new AbortController();
+    const big = p.parse(request("big.yaml", manyKeys(200_000)), stop.signal);
+    const other = p.parse(request("other.yaml", manyKeys(10)));
+    // Both are on the worker once the pool has dispatched them.
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(p.stats().queued, 0);
+    stop.abort();
+    await assert.rejects(big, { name: "AbortError" });
+    assert.equal((await other).status, "read");
+    assert.equal(p.stats().crashes, 0);
+  });
+
   it("should stop a running parse when its signal aborts, and keep serving others", async () => {
     const p = pool({ size: 1, inlineBelowBytes: ALWAYS });
     const stop = new AbortController();
