@@ -7,6 +7,7 @@ import { pathToFileURL } from "node:url";
 import { repoRoot, sharedDir } from "../../test/helpers.js";
 import { type ParseFileRequest, parseFile } from "./parse-file.js";
 import { ParsePool } from "./parse-pool.js";
+import { carriesAsJson } from "./parse-worker.js";
 
 const ALWAYS = { yaml: 0, json: 0 };
 
@@ -72,6 +73,20 @@ describe("ParsePool", () => {
     assert.match(hostile.problems[0]?.message ?? "", /ran out of memory/);
     assert.equal(next.status, "read");
     assert.equal(p.stats().crashes, 1);
+  });
+
+  it("should give back values JSON cannot carry exactly as parsed (-0, by structured clone)", async () => {
+    const p = pool({ size: 1, inlineBelowBytes: ALWAYS });
+    const text = "apiVersion: v1\nkind: A\nmetadata:\n  name: a\nzero: -0\nplain: 0\n";
+    const result = await p.parse(request("z.yaml", Buffer.from(text)));
+    assert.equal(result.status, "read");
+    const object = result.status === "read" ? result.items[0]?.object : undefined;
+    assert.ok(Object.is(object?.zero, -0), "-0 stays -0");
+    assert.ok(Object.is(object?.plain, 0));
+    assert.deepEqual(
+      withoutTime(result),
+      withoutTime(parseFile(request("z.yaml", Buffer.from(text)))),
+    );
   });
 
   it("should find the one file that crashes a worker it shared with others", async () => {
@@ -147,5 +162,18 @@ describe("ParsePool", () => {
     );
     // The child ended by itself (execFile resolved) after a worker did the parse.
     assert.equal(out.trim(), "read 1");
+  });
+});
+
+describe("carriesAsJson", () => {
+  it("should accept plain JSON data and refuse what JSON would change", () => {
+    const proto = JSON.parse('{"__proto__": {"x": 1}}');
+    for (const ok of [{ a: [1, "s", true, null, { b: 2.5 }] }, [], "x", proto]) {
+      assert.equal(carriesAsJson(ok), true, JSON.stringify(ok));
+    }
+    for (const bad of [-0, Number.NaN, Infinity, undefined, { a: undefined }, [new Date(0)]]) {
+      assert.equal(carriesAsJson(bad), false, String(bad));
+    }
+    assert.equal(carriesAsJson({ s: new String("x") }), false);
   });
 });

@@ -3,7 +3,7 @@ import { Worker } from "node:worker_threads";
 import { sha256Hex } from "../core/stable-json.js";
 import { CrwatchError } from "../model/errors.js";
 import { isJsonPath, type ParseFileRequest, parseFile, type TimedParse } from "./parse-file.js";
-import type { WorkerReply, WorkerTask } from "./parse-worker.js";
+import type { WorkerAnswer, WorkerReply, WorkerTask } from "./parse-worker.js";
 
 export interface ParsePoolOptions {
   /** Worker threads at most; default os.availableParallelism(). */
@@ -191,7 +191,9 @@ export class ParsePool {
       resourceLimits: { maxOldGenerationSizeMb: this.maxWorkerHeapMb },
     });
     const slot: Slot = { worker, tasks: [] };
-    worker.on("message", (replies: WorkerReply[]) => this.onReplies(slot, replies));
+    worker.on("message", (answer: WorkerAnswer) =>
+      this.onReplies(slot, typeof answer === "string" ? JSON.parse(answer) : answer),
+    );
     worker.on("error", (err) => this.onCrash(slot, err));
     worker.on("exit", (code) => this.onCrash(slot, new Error(`the worker exited (code ${code})`)));
     worker.unref();
