@@ -16,6 +16,8 @@ import { vsTarget } from "./stats.js";
 /** The issue's figures; the environment can shrink them for a quick look. */
 const COMMITS = Number(process.env.BENCH_GIT_COMMITS ?? 5_000);
 const MANIFESTS = Number(process.env.BENCH_GIT_MANIFESTS ?? 500);
+/** `ingest.workers` of the config: "auto" (none on two cores) unless set. */
+const INGEST_WORKERS = process.env.BENCH_GIT_INGEST_WORKERS;
 
 function manifest(i: number, version: number): string {
   return stringify(makeRoute(i, version));
@@ -85,6 +87,7 @@ export async function gitScenario(): Promise<Record<string, unknown>> {
       configPath,
       stringify({
         store: { path: "./data" },
+        ...(INGEST_WORKERS !== undefined && { ingest: { workers: Number(INGEST_WORKERS) } }),
         sources: [{ name: "repo", type: "git", url: "./repo", history: "full", interval: "1h" }],
         sinks: [],
       }),

@@ -163,6 +163,24 @@ describe("ParsePool", () => {
     // The child ended by itself (execFile resolved) after a worker did the parse.
     assert.equal(out.trim(), "read 1");
   });
+
+  it("should start workers in a process run with V8 flags a worker refuses", async () => {
+    const module = pathToFileURL(join(repoRoot, "dist", "src", "formats", "parse-pool.js")).href;
+    const script = `
+      const { ParsePool } = await import(${JSON.stringify(module)});
+      const pool = new ParsePool({ size: 1, inlineBelowBytes: { yaml: 0, json: 0 } });
+      const r = await pool.parse({ bytes: Buffer.from("a: 1\\n"), source: "s", location: "f.yaml",
+        relPath: "f.yaml", maxBytes: 1e6 });
+      console.log(r.status, pool.stats().workers);
+      await pool.close();`;
+    const flags = ["--max-old-space-size=512", "--max-semi-space-size=16", "--expose-gc"];
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile(process.execPath, [...flags, "--input-type=module", "-e", script], (err, stdout) =>
+        err ? reject(err) : resolve(stdout),
+      ),
+    );
+    assert.equal(out.trim(), "read 1");
+  });
 });
 
 describe("carriesAsJson", () => {

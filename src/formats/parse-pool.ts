@@ -1,7 +1,7 @@
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import { sha256Hex } from "../core/stable-json.js";
-import { CrwatchError } from "../model/errors.js";
+import { CrwatchError, errorMessage } from "../model/errors.js";
 import { isJsonPath, type ParseFileRequest, parseFile, type TimedParse } from "./parse-file.js";
 import type { WorkerAnswer, WorkerReply, WorkerTask } from "./parse-worker.js";
 
@@ -136,7 +136,17 @@ export class ParsePool {
   private dispatch(): void {
     while (this.queue.length > 0 && !this.closed) {
       const first = this.queue[0]!;
-      const slot = this.slotFor(first);
+      let slot: Slot | undefined;
+      try {
+        slot = this.slotFor(first);
+      } catch (err) {
+        // No worker can start: every waiting file is a problem, never a crash of the process.
+        const reason = `the parser could not start: ${errorMessage(err)}`;
+        for (const task of this.queue.splice(0)) {
+          this.settle(task, () => task.resolve(failed(task.request, reason)));
+        }
+        return;
+      }
       if (!slot) return;
       const share = Math.ceil(this.queue.length / this.size);
       const room = Math.min(share, this.pipeline.depth - slot.tasks.length);
@@ -185,11 +195,7 @@ export class ParsePool {
 
   private spawn(): Slot | undefined {
     if (this.slots.length >= this.size) return undefined;
-    const worker = new Worker(WORKER_URL, {
-      // A worker takes the process's flags, but one that only applies to `-e` text stops it.
-      execArgv: process.execArgv.filter((flag) => !flag.startsWith("--input-type")),
-      resourceLimits: { maxOldGenerationSizeMb: this.maxWorkerHeapMb },
-    });
+    const worker = this.newWorker();
     const slot: Slot = { worker, tasks: [] };
     worker.on("message", (answer: WorkerAnswer) =>
       this.onReplies(slot, typeof answer === "string" ? JSON.parse(answer) : answer),
@@ -199,6 +205,26 @@ export class ParsePool {
     worker.unref();
     this.slots.push(slot);
     return slot;
+  }
+
+  /**
+   * A worker takes the process's flags, but not one that only applies to `-e` text, nor the
+   * V8 flags a worker refuses (`node --max-old-space-size=… crwatch`: its heap is set by
+   * resourceLimits): Node names those in its error, and they are left out.
+   */
+  private newWorker(): Worker {
+    const options = (execArgv: string[]) => ({
+      execArgv,
+      resourceLimits: { maxOldGenerationSizeMb: this.maxWorkerHeapMb },
+    });
+    const execArgv = process.execArgv.filter((flag) => !flag.startsWith("--input-type"));
+    try {
+      return new Worker(WORKER_URL, options(execArgv));
+    } catch (err) {
+      if ((err as { code?: string }).code !== "ERR_WORKER_INVALID_EXEC_ARGV") throw err;
+      const refused = new Set(errorMessage(err).split(": ").slice(1).join(": ").split(/,\s*/));
+      return new Worker(WORKER_URL, options(execArgv.filter((flag) => !refused.has(flag))));
+    }
   }
 
   private onReplies(slot: Slot, replies: WorkerReply[]): void {
