@@ -27,6 +27,8 @@ const TRICKY = [
   ...["@a", "`a", "'", '"', "a'b", 'a"b', "a\\b", "é", "日本", "a  b", " a", "a ", "---"],
   ...["...", "a,b", "a]b", "a}", ",a", "]a", "__proto__", "constructor", "http://x:80/p"],
   ...["v1", "10s", "gateway.networking.k8s.io/v1", "svc-1.example.com", "a\tb", "x\\ny"],
+  // Unicode spaces are content to YAML, not white space to trim.
+  ...["a\u00a0", "\u00a0a", "a\u2003b", "\u3000", "a\u202f", "\u1680x"],
 ];
 const KEYS = [
   ...["a", "b", "c", "apiVersion", "kind", "metadata", "name", "y", "n", "1", "true", "null"],
@@ -219,6 +221,7 @@ describe("readPlainYaml", () => {
       "a:\n  b:\n  - c: 1\n    d:\n    - e\n  f: 'it''s'\ng: \"\\u00e9\\x41\\t\"\n",
       "key: value # comment\nimage: nginx:1.2\nurl: http://a.example/#x\nempty:\nnothing: ~\n",
       "a: 1\n---   # marker with a comment\nb: 2\n",
+      "a: x\u00a0\nb: \u00a0y\nc: x\u3000\n",
     ];
     for (const text of texts) {
       assert.notEqual(readPlainYaml(text, 1e6), undefined, text);

@@ -81,7 +81,7 @@ function contentLines(text: string): Line[] | undefined {
     let indent = start;
     while (indent < end && text.charCodeAt(indent) === 0x20) indent++;
     if (indent < end && text.charCodeAt(indent) !== 0x23) {
-      const content = text.slice(indent, end).trimEnd();
+      const content = trimSpaces(text.slice(indent, end), false);
       if (indent === start) {
         const first = content.charCodeAt(0);
         if (content.startsWith("---")) {
@@ -258,7 +258,7 @@ function splitEntry(text: string): { key: string; rest: string } | undefined {
     if (!isPlainKey(key)) throw NOT_PLAIN;
   }
   if (after + 1 < text.length && text.charCodeAt(after + 1) !== 0x20) return undefined;
-  const rest = text.slice(after + 1).trimStart();
+  const rest = trimSpaces(text.slice(after + 1), true);
   return { key, rest: rest.charCodeAt(0) === 0x23 ? "" : rest };
 }
 
@@ -305,7 +305,7 @@ function inlineValue(text: string): JsonValue {
     }
     if (c === 0x3a && (i + 1 === text.length || text.charCodeAt(i + 1) === 0x20)) throw NOT_PLAIN;
   }
-  const value = plainScalar(text.slice(0, end).trimEnd());
+  const value = plainScalar(trimSpaces(text.slice(0, end), false));
   if (value === NOT_PLAIN) throw NOT_PLAIN;
   return value;
 }
@@ -314,8 +314,24 @@ function inlineValue(text: string): JsonValue {
 function onlyComment(text: string, at: number): boolean {
   if (at === text.length) return true;
   if (text.charCodeAt(at) !== 0x20) return false;
-  const rest = text.slice(at).trimStart();
+  const rest = trimSpaces(text.slice(at), true);
   return rest === "" || rest.charCodeAt(0) === 0x23;
+}
+
+/**
+ * Without the spaces at the start or the end. Only U+0020: YAML's white space is space and
+ * tab (tabs never get here), and `trim` would also take NBSP and the other Unicode spaces,
+ * which YAML keeps as content.
+ */
+function trimSpaces(text: string, start: boolean): string {
+  if (start) {
+    let i = 0;
+    while (text.charCodeAt(i) === 0x20) i++;
+    return i === 0 ? text : text.slice(i);
+  }
+  let end = text.length;
+  while (end > 0 && text.charCodeAt(end - 1) === 0x20) end--;
+  return end === text.length ? text : text.slice(0, end);
 }
 
 const scalars = new Map<string, JsonValue | typeof NOT_PLAIN>();
