@@ -11,7 +11,6 @@ import {
   LineCounter,
   type Node,
   Parser,
-  Schema,
   type SchemaOptions,
   YAMLParseError,
   type ParseOptions as YamlParseOptions,
@@ -21,6 +20,7 @@ import type { ErrorCode } from "../model/errors.js";
 import type { JsonObject, JsonValue } from "../model/json.js";
 import type { Location, SourceProblem } from "../model/observation.js";
 import { detectFormat } from "./detect.js";
+import { plainReadsTheSame, readPlainYaml } from "./plain-yaml.js";
 
 /** One non-empty document of a YAML or JSON file. */
 export interface ParsedDocument {
@@ -47,6 +47,8 @@ export interface ParseOptions {
    * for every error message, the YAML parser reads it as before.
    */
   json?: boolean;
+  /** false: always the general parser, never the plain reader (tests compare the two). */
+  plain?: boolean;
 }
 
 export interface ParseResult {
@@ -71,7 +73,37 @@ export function parseDocuments(bytes: Buffer, path: string, options: ParseOption
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   const fast = options.json ? parseJson(text) : undefined;
   if (fast) return fast;
-  return parseText(text, bytes, path, options.maxExpandedNodes ?? DEFAULT_MAX_EXPANDED_NODES);
+  const maxExpandedNodes = options.maxExpandedNodes ?? DEFAULT_MAX_EXPANDED_NODES;
+  const plain =
+    options.plain === false ? undefined : parsePlain(text, bytes, path, maxExpandedNodes);
+  return plain ?? parseText(text, bytes, path, maxExpandedNodes);
+}
+
+/**
+ * The plain reader (plain-yaml.ts) where it takes the text: what parseText gives, at a
+ * fraction of the cost. Not for a decK or LiteLLM document (their entities' lines come from
+ * YAML nodes). The node count is checked at half the limit, so the two ways of counting
+ * need not agree to the node. A document's lineOf parses the text the general way, once,
+ * when first asked (only `crwatch lint` asks, for documents without such lines).
+ */
+function parsePlain(
+  text: string,
+  bytes: Buffer,
+  path: string,
+  maxExpandedNodes: number,
+): ParseResult | undefined {
+  const plain = readPlainYaml(text, Math.floor(maxExpandedNodes / 2));
+  if (!plain || plain.some((doc) => detectFormat(doc.value) !== undefined)) return undefined;
+  let general: ParseResult | undefined;
+  const documents = plain.map((doc) => {
+    const lineOf = (at: (string | number)[]) => {
+      general ??= parseText(text, bytes, path, maxExpandedNodes);
+      return general.documents.find((d) => d.index === doc.index)?.lineOf?.(at);
+    };
+    // Not enumerable, as in parseText.
+    return Object.defineProperty(doc, "lineOf", { value: lineOf }) as ParsedDocument;
+  });
+  return { documents, problems: [] };
 }
 
 /** A CRW_FILE_TOO_LARGE problem; the file reader also uses it when it refuses to read at all. */
@@ -326,17 +358,6 @@ function parseText(
   return { documents, problems: [] };
 }
 
-/** Plain scalars that YAML 1.1 and 1.2 read the same: true/false and null spellings. */
-const SAME_IN_BOTH = /^(?:true|True|TRUE|false|False|FALSE|~|null|Null|NULL|)$/;
-const DECIMAL = /^[-+]?(?:0|[1-9][0-9]*)$/;
-
-/** The patterns by which each schema gives a plain scalar a type other than string. */
-function typePatterns(schema: "yaml-1.1" | "core"): RegExp[] {
-  const tags = new Schema({ schema, merge: true }).tags as Array<{ tag: string; test?: RegExp }>;
-  return tags.flatMap((t) => (t.test && !t.tag.endsWith(":merge") ? [t.test] : []));
-}
-const TYPED = [...typePatterns("yaml-1.1"), ...typePatterns("core")];
-
 /**
  * Whether the YAML 1.1 reading (asYaml11) could differ from the 1.2 one, so it is worth its
  * time (a second compose, a fifth of a manifest's parse). It cannot when every plain scalar
@@ -346,13 +367,8 @@ const TYPED = [...typePatterns("yaml-1.1"), ...typePatterns("core")];
  */
 function readsDifferentlyAsYaml11(text: string, docs: Document.Parsed[]): boolean {
   if (text.includes("!")) return true;
-  const same = (node: unknown) => {
-    if (!isScalar(node) || node.type !== "PLAIN") return true;
-    const source = String(node.source ?? "");
-    if (SAME_IN_BOTH.test(source)) return true;
-    if (DECIMAL.test(source) && Number.isSafeInteger(Number(source))) return true;
-    return !TYPED.some((pattern) => pattern.test(source));
-  };
+  const same = (node: unknown) =>
+    !isScalar(node) || node.type !== "PLAIN" || plainReadsTheSame(String(node.source ?? ""));
   return !docs.every((doc) => eachNode(doc.contents, same));
 }
 

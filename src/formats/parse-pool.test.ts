@@ -7,6 +7,7 @@ import { pathToFileURL } from "node:url";
 import { repoRoot, sharedDir } from "../../test/helpers.js";
 import { type ParseFileRequest, parseFile } from "./parse-file.js";
 import { ParsePool } from "./parse-pool.js";
+import { carriesAsJson } from "./parse-worker.js";
 
 const ALWAYS = { yaml: 0, json: 0 };
 
@@ -74,6 +75,59 @@ describe("ParsePool", () => {
     assert.equal(p.stats().crashes, 1);
   });
 
+  it("should give back values JSON cannot carry exactly as parsed (-0, by structured clone)", async () => {
+    const p = pool({ size: 1, inlineBelowBytes: ALWAYS });
+    const text = "apiVersion: v1\nkind: A\nmetadata:\n  name: a\nzero: -0\nplain: 0\n";
+    const result = await p.parse(request("z.yaml", Buffer.from(text)));
+    assert.equal(result.status, "read");
+    const object = result.status === "read" ? result.items[0]?.object : undefined;
+    assert.ok(Object.is(object?.zero, -0), "-0 stays -0");
+    assert.ok(Object.is(object?.plain, 0));
+    assert.deepEqual(
+      withoutTime(result),
+      withoutTime(parseFile(request("z.yaml", Buffer.from(text)))),
+    );
+  });
+
+  it("should find the one file that crashes a worker it shared with others", async () => {
+    // Every file counts as small here, so all four go to the one worker in one message.
+    const p = pool({
+      size: 1,
+      inlineBelowBytes: ALWAYS,
+      maxWorkerHeapMb: 32,
+      pipeline: { depth: 16, bytes: 1 << 30 },
+    });
+    const small = request("ok.yaml", Buffer.from("apiVersion: v1\nkind: A\nmetadata: {name: a}\n"));
+    const results = await Promise.all([
+      p.parse(small),
+      p.parse(request("hostile.yaml", manyKeys(300_000))),
+      p.parse(small),
+      p.parse(small),
+    ]);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ["read", "unreadable", "read", "read"],
+    );
+    assert.equal(results[1]?.problems[0]?.code, "CRW_PARSE_FAILED");
+    assert.match(results[1]?.problems[0]?.message ?? "", /ran out of memory/);
+    // Once with the others, once alone.
+    assert.equal(p.stats().crashes, 2);
+  });
+
+  it("should abort one parse of a shared worker and still answer the others", async () => {
+    const p = pool({ size: 1, inlineBelowBytes: ALWAYS, pipeline: { depth: 16, bytes: 1 << 30 } });
+    const stop = new AbortController();
+    const big = p.parse(request("big.yaml", manyKeys(200_000)), stop.signal);
+    const other = p.parse(request("other.yaml", manyKeys(10)));
+    // Both are on the worker once the pool has dispatched them.
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(p.stats().queued, 0);
+    stop.abort();
+    await assert.rejects(big, { name: "AbortError" });
+    assert.equal((await other).status, "read");
+    assert.equal(p.stats().crashes, 0);
+  });
+
   it("should stop a running parse when its signal aborts, and keep serving others", async () => {
     const p = pool({ size: 1, inlineBelowBytes: ALWAYS });
     const stop = new AbortController();
@@ -108,5 +162,36 @@ describe("ParsePool", () => {
     );
     // The child ended by itself (execFile resolved) after a worker did the parse.
     assert.equal(out.trim(), "read 1");
+  });
+
+  it("should start workers in a process run with V8 flags a worker refuses", async () => {
+    const module = pathToFileURL(join(repoRoot, "dist", "src", "formats", "parse-pool.js")).href;
+    const script = `
+      const { ParsePool } = await import(${JSON.stringify(module)});
+      const pool = new ParsePool({ size: 1, inlineBelowBytes: { yaml: 0, json: 0 } });
+      const r = await pool.parse({ bytes: Buffer.from("a: 1\\n"), source: "s", location: "f.yaml",
+        relPath: "f.yaml", maxBytes: 1e6 });
+      console.log(r.status, pool.stats().workers);
+      await pool.close();`;
+    const flags = ["--max-old-space-size=512", "--max-semi-space-size=16", "--expose-gc"];
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile(process.execPath, [...flags, "--input-type=module", "-e", script], (err, stdout) =>
+        err ? reject(err) : resolve(stdout),
+      ),
+    );
+    assert.equal(out.trim(), "read 1");
+  });
+});
+
+describe("carriesAsJson", () => {
+  it("should accept plain JSON data and refuse what JSON would change", () => {
+    const proto = JSON.parse('{"__proto__": {"x": 1}}');
+    for (const ok of [{ a: [1, "s", true, null, { b: 2.5 }] }, [], "x", proto]) {
+      assert.equal(carriesAsJson(ok), true, JSON.stringify(ok));
+    }
+    for (const bad of [-0, Number.NaN, Infinity, undefined, { a: undefined }, [new Date(0)]]) {
+      assert.equal(carriesAsJson(bad), false, String(bad));
+    }
+    assert.equal(carriesAsJson({ s: new String("x") }), false);
   });
 });
