@@ -5,7 +5,12 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { pathToFileURL } from "node:url";
 import { repoRoot, sharedDir } from "../../test/helpers.js";
-import { type ParseFileRequest, parseFile } from "./parse-file.js";
+import {
+  type ParsedFile,
+  type ParseFileRequest,
+  parseFile,
+  type TimedParse,
+} from "./parse-file.js";
 import { ParsePool } from "./parse-pool.js";
 import { carriesAsJson } from "./parse-worker.js";
 
@@ -30,9 +35,18 @@ async function fixtureFiles(): Promise<{ path: string; bytes: Buffer }[]> {
   );
 }
 
-function withoutTime<T extends { parseMs: number }>(result: T): Omit<T, "parseMs"> {
+/**
+ * A parse as data, without its timing; an item a worker sent as JSON text (parse-wire.ts)
+ * is read as the object it holds, and its text must be that object's JSON.
+ */
+function withoutTime(result: TimedParse): ParsedFile {
   const { parseMs: _, ...rest } = result;
-  return rest;
+  if (rest.status !== "read") return rest;
+  const items = rest.items.map(({ json, ...item }) => {
+    if (json !== undefined) assert.equal(json, JSON.stringify(item.object));
+    return item;
+  });
+  return { ...rest, items };
 }
 
 describe("ParsePool", () => {

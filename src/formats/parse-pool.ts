@@ -3,6 +3,7 @@ import { Worker } from "node:worker_threads";
 import { sha256Hex } from "../core/stable-json.js";
 import { CrwatchError, errorMessage } from "../model/errors.js";
 import { isJsonPath, type ParseFileRequest, parseFile, type TimedParse } from "./parse-file.js";
+import { decodeTextAnswer } from "./parse-wire.js";
 import type { WorkerAnswer, WorkerReply, WorkerTask } from "./parse-worker.js";
 
 export interface ParsePoolOptions {
@@ -198,7 +199,7 @@ export class ParsePool {
     const worker = this.newWorker();
     const slot: Slot = { worker, tasks: [] };
     worker.on("message", (answer: WorkerAnswer) =>
-      this.onReplies(slot, typeof answer === "string" ? JSON.parse(answer) : answer),
+      this.onReplies(slot, Array.isArray(answer) ? answer : decodeTextAnswer(answer)),
     );
     worker.on("error", (err) => this.onCrash(slot, err));
     worker.on("exit", (code) => this.onCrash(slot, new Error(`the worker exited (code ${code})`)));

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { observedText } from "./observation.js";
+import { observedText, withFields } from "./observation.js";
 
 describe("observedText", () => {
   const ref = { source: "s", group: "", kind: "ConfigMap", namespace: "a", name: "c" };
@@ -21,5 +21,18 @@ describe("observedText", () => {
   it("should throw the parser's error on first read when the text is not JSON", () => {
     const item = observedText("{not json", { ref });
     assert.throws(() => item.object, SyntaxError);
+  });
+
+  it("should replace fields of a text item without parsing it, and of an object item by spread", () => {
+    const item = observedText('{"kind":"ConfigMap"}', { ref, actor: { name: "a" } });
+    const moved = withFields(item, { location: { path: "/moved.yaml" } });
+    assert.equal(typeof Object.getOwnPropertyDescriptor(item, "object")?.get, "function");
+    assert.equal(typeof Object.getOwnPropertyDescriptor(moved, "object")?.get, "function");
+    assert.equal(moved.json, item.json);
+    assert.deepStrictEqual(moved.actor, { name: "a" });
+    assert.deepStrictEqual(moved.location, { path: "/moved.yaml" });
+    assert.deepStrictEqual(moved.object, { kind: "ConfigMap" });
+    const plain = withFields({ ref, object: { kind: "X" } }, { location: { path: "/p" } });
+    assert.deepStrictEqual(plain, { ref, object: { kind: "X" }, location: { path: "/p" } });
   });
 });

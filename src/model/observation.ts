@@ -70,6 +70,25 @@ export function observedText(
   return item;
 }
 
+/**
+ * The item with some fields replaced. An item given as text stays text: a spread would read
+ * (so parse) `object`.
+ */
+export function withFields(
+  item: ObservedObject,
+  fields: Partial<Omit<ObservedObject, "object" | "json">>,
+): ObservedObject {
+  if (item.json === undefined) return { ...item, ...fields };
+  const { ref, location, actor, cause } = item;
+  return observedText(item.json, {
+    ref,
+    ...(location && { location }),
+    ...(actor && { actor }),
+    ...(cause && { cause }),
+    ...fields,
+  });
+}
+
 /** A problem a source met while reading, e.g. a file that does not parse. */
 export interface SourceProblem {
   code: ErrorCode;

@@ -1,6 +1,6 @@
 import type { ParsedFile, ParseFileRequest } from "../../formats/parse-file.js";
 import { sharedParsePool } from "../../formats/parse-pool.js";
-import type { ObservationEvent, ObservedObject } from "../../model/observation.js";
+import { type ObservationEvent, type ObservedObject, withFields } from "../../model/observation.js";
 import { refKey } from "../../model/ref.js";
 import {
   buildView,
@@ -342,7 +342,7 @@ function relocated(
     };
   }
   const items = parsed.items.map((item) =>
-    item.location ? { ...item, location: move(item.location) } : item,
+    item.location ? withFields(item, { location: move(item.location) }) : item,
   );
   return { ...parsed, items };
 }
