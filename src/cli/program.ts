@@ -1,8 +1,8 @@
-#!/usr/bin/env node
 import { Command, CommanderError } from "commander";
 import { reportFailure } from "./common.js";
 import { registerDeadLetters } from "./dead-letters.js";
 import { registerDiff } from "./diff.js";
+import { DEFAULT_HEAP_MIB, HEAP_ENV } from "./heap.js";
 import { registerHistory } from "./history.js";
 import { registerLint } from "./lint.js";
 import { registerMigrate } from "./migrate.js";
@@ -24,6 +24,8 @@ Environment:
   CRWATCH_MASK_KEY       the secret-masking key (instead of maskKey or <data dir>/mask.key)
   CRWATCH_MASK_KEY_FILE  a file holding the key (instead of maskKeyFile)
   CRWATCH_MASK_KEY_PREVIOUS(_FILE)  the key before a deliberate rotation (maskKeyPrevious)
+  ${HEAP_ENV}       serve's V8 old-space limit in MiB (default ${DEFAULT_HEAP_MIB}; "off": V8's own);
+                         --max-old-space-size in NODE_OPTIONS wins over it
   CRWATCH_SHARED_DIR     tests only: where ../shared fixtures and vectors are
   \${NAME} in crwatch.yaml is replaced from the environment.`;
 
