@@ -1,5 +1,6 @@
 import type { JsonObject } from "../../model/json.js";
 import type { ObservationEvent, ObservedObject } from "../../model/observation.js";
+import { refKey } from "../../model/ref.js";
 
 /**
  * An item the files source remembers between reads, with its object held as JSON text.
@@ -8,7 +9,19 @@ import type { ObservationEvent, ObservedObject } from "../../model/observation.j
  * in memory: some 20 KiB of heap for a 6 KiB manifest, against 2–4 KiB of text. `object`
  * parses the text at each read (never kept); emit `unpack`s each item once.
  */
-export type PackedItem = ObservedObject & { readonly text: string };
+export type PackedItem = ObservedObject & { readonly text: string; readonly [REF_KEY]: string };
+
+/**
+ * The item's refKey, made once: the view is worked out again for every batch, and 10,000
+ * files must not mean 10,000 new key strings per edit (garbage a small young generation
+ * feels: decision 0029).
+ */
+export const REF_KEY = Symbol("refKey");
+
+/** refKey of an item, from the packed item when it is one. */
+export function itemKey(item: ObservedObject): string {
+  return (item as Partial<PackedItem>)[REF_KEY] ?? refKey(item.ref);
+}
 
 /** The item with its object as text (an item already packed is returned as is). */
 export function pack(item: ObservedObject): PackedItem {
@@ -61,10 +74,12 @@ function isPacked(item: ObservedObject): item is PackedItem {
 
 function packedOf(rest: Omit<ObservedObject, "object">, text: string): PackedItem {
   const item = { ...rest, text } as PackedItem;
-  // Not enumerable: spreading or serializing a packed item must not parse it.
+  // Not enumerable: spreading or serializing a packed item must not parse it (nor copy
+  // the key).
   Object.defineProperty(item, "object", {
     get: () => JSON.parse(text) as JsonObject,
     enumerable: false,
   });
+  Object.defineProperty(item, REF_KEY, { value: refKey(rest.ref), enumerable: false });
   return item;
 }

@@ -1,6 +1,6 @@
+import { createHash } from "node:crypto";
 import { type FSWatcher, watch } from "chokidar";
 import type { TimerHandle } from "../../core/clock.js";
-import { sha256Hex } from "../../core/stable-json.js";
 import { errorMessage } from "../../model/errors.js";
 import { DEFAULT_STREAM, type ObservationEvent } from "../../model/observation.js";
 import type { Emitted, Source, SourceContext } from "../source.js";
@@ -668,11 +668,29 @@ function nextRecord(
   }
 }
 
+/**
+ * A short hash of the state key and each file's (path, mtime, size), in path order. Worked
+ * out at every emit: hashed part by part (no string of the whole tree), sorted only when
+ * the records are not in order already (they come in the walk's order).
+ */
 function cursorOf(records: Map<string, FileRecord>, stateKey: string): string {
-  const parts = [...records.values()].map(
-    (r) => `${r.absPath}\0${r.signature.mtimeMs}\0${r.signature.size}`,
-  );
-  return sha256Hex(`${stateKey}\n${parts.sort().join("\n")}`).slice(0, 16);
+  const parts = [...records.values()].map(cursorPart);
+  if (parts.some((part, i) => i > 0 && parts[i - 1]! > part)) parts.sort();
+  const hash = createHash("sha256").update(stateKey);
+  for (const part of parts) hash.update("\n").update(part);
+  return hash.digest("hex").slice(0, 16);
+}
+
+/** Kept per record: a record not read again is the same object batch after batch. */
+const cursorParts = new WeakMap<FileRecord, string>();
+
+function cursorPart(r: FileRecord): string {
+  let part = cursorParts.get(r);
+  if (part === undefined) {
+    part = `${r.absPath}\0${r.signature.mtimeMs}\0${r.signature.size}`;
+    cursorParts.set(r, part);
+  }
+  return part;
 }
 
 /**
