@@ -9,7 +9,7 @@
 import { CrwatchError } from "../model/errors.js";
 
 /** Old-space limit by default, in MiB: V8 collects harder as the heap nears it. */
-export const DEFAULT_HEAP_MIB = 512;
+export const DEFAULT_HEAP_MIB = 1024;
 /**
  * Young-generation semi-space, in MiB (V8's default is 16: 48 MiB of young generation that
  * is mostly garbage between scavenges). Measured: 2 MiB costs no CPU that shows above the
