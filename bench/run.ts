@@ -10,7 +10,7 @@ import { pollScenario } from "./poll.js";
 import { postgresIngestScenario } from "./postgres.js";
 import { rulesScenario } from "./rules.js";
 import { sinksScenario } from "./sinks.js";
-import { inChild, round, vsTarget } from "./stats.js";
+import { crwatchInChild, inChild, round, vsTarget } from "./stats.js";
 import { watchScenario } from "./watch.js";
 
 /**
@@ -38,7 +38,7 @@ const memoryTarget = (resources: number) => 80 + resources / 1024;
 const num = (r: Record<string, unknown>, key: string) => r[key] as number;
 
 async function ingest(name: string, rules: boolean): Promise<Record<string, unknown>> {
-  const crwatch = await inChild("crwatch-ingest", {
+  const crwatch = await crwatchInChild("crwatch-ingest", {
     resources: RESOURCES,
     changes: CHANGES,
     latency: true,
@@ -72,9 +72,14 @@ async function ingest(name: string, rules: boolean): Promise<Record<string, unkn
 async function memory(): Promise<Record<string, unknown>> {
   const runs = [];
   for (const resources of MEMORY_SIZES) {
-    const r = await inChild("crwatch-ingest", { resources, changes: resources, latency: false });
+    const r = await crwatchInChild("crwatch-ingest", {
+      resources,
+      changes: resources,
+      latency: false,
+    });
     runs.push({
       resources,
+      heapFlags: r.heapFlags,
       changesPerSecond: r.changesPerSecond,
       peakRssMiB: vsTarget(num(r, "peakRssMiB"), memoryTarget(resources), "lower"),
     });
@@ -85,9 +90,10 @@ async function memory(): Promise<Record<string, unknown>> {
 async function filesLatency(): Promise<Record<string, unknown>> {
   const runs = [];
   for (const files of FILES_SIZES) {
-    const r = await inChild("files-latency", { files, edits: EDITS, rate: 20 });
+    const r = await crwatchInChild("files-latency", { files, edits: EDITS, rate: 20 });
     runs.push({
       files,
+      heapFlags: r.heapFlags,
       edits: EDITS,
       ratePerSecond: 20,
       samples: r.samples,
@@ -110,10 +116,11 @@ async function coldStart(): Promise<Record<string, unknown>> {
       const walkStat = await inChild("walk-with-stat", { root: tree.path });
       const readParse = await inChild("read-and-parse", { root: tree.path });
       const args = { root: tree.path, dataDir: join(data.path, "store") };
-      const first = await inChild("start", args);
-      const restart = await inChild("start", args);
+      const first = await crwatchInChild("start", args);
+      const restart = await crwatchInChild("start", args);
       runs.push({
         files,
+        heapFlags: first.heapFlags,
         firstStartMs: vsTarget(num(first, "ms"), 1.5 * num(readParse, "ms"), "lower"),
         restartMs: vsTarget(num(restart, "ms"), 2 * num(walkStat, "ms"), "lower"),
         firstStartPeakRssMiB: vsTarget(num(first, "peakRssMiB"), memoryTarget(files), "lower"),

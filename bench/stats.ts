@@ -1,5 +1,6 @@
 import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { heapFlags, withNodeOptions } from "../src/cli/heap.js";
 
 export function percentile(values: number[], p: number): number {
   if (values.length === 0) return Number.NaN;
@@ -38,12 +39,13 @@ export function inChild(
   task: string,
   args: Record<string, unknown>,
   nodeArgs: string[] = [],
+  env: NodeJS.ProcessEnv = process.env,
 ): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
     execFile(
       process.execPath,
       [...nodeArgs, childPath, task, JSON.stringify(args)],
-      { maxBuffer: 64 * 1024 * 1024 },
+      { maxBuffer: 64 * 1024 * 1024, env },
       (err, stdout, stderr) => {
         if (err) return reject(new Error(`bench task ${task} failed: ${err.message}\n${stderr}`));
         const lines = stdout.trim().split("\n");
@@ -51,6 +53,20 @@ export function inChild(
       },
     );
   });
+}
+
+/**
+ * A measurement of crwatch itself, under the heap limits `crwatch serve` starts with
+ * (src/cli/heap.ts; CRWATCH_HEAP_MIB=off measures V8's defaults): users get those, so the
+ * bench measures them. The flags used are part of the result.
+ */
+export async function crwatchInChild(
+  task: string,
+  args: Record<string, unknown>,
+): Promise<Record<string, unknown>> {
+  const flags = heapFlags(process.env, process.execArgv);
+  const result = await inChild(task, args, [], withNodeOptions(process.env, flags));
+  return { ...result, heapFlags: flags.join(" ") || "none (V8 defaults)" };
 }
 
 /** Peak RSS of this process, sampled every 100 ms (for scenarios that run in-process). */

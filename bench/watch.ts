@@ -15,7 +15,7 @@ import { batchOf, resourceChange, routeRef } from "../src/store/contract.js";
 import { openSqliteStore } from "../src/store/sqlite/store.js";
 import type { Store } from "../src/store/store.js";
 import { tempDir } from "../test/helpers.js";
-import { inChild, peakRssMib, percentile, round, vsTarget } from "./stats.js";
+import { crwatchInChild, inChild, peakRssMib, percentile, round, vsTarget } from "./stats.js";
 
 /** The figures: 1,000 subscribers, 100 changes per second; shrink with the env. */
 const env = process.env;
@@ -238,7 +238,7 @@ export async function watchScenario(): Promise<Record<string, unknown>> {
   const rounds = [];
   for (let i = 0; i < ROUNDS; i++) {
     const raw = await inChild("watch-raw", { ...args });
-    const crwatch = await inChild("watch-crwatch", { ...args });
+    const crwatch = await crwatchInChild("watch-crwatch", { ...args });
     const rawClose = await inChild("watch-raw", { ...args, framing: "close" });
     rounds.push({ raw, crwatch, rawClose, loadAvg1m: round(loadavg()[0] as number) });
   }

@@ -5,7 +5,12 @@ import { startApi } from "./compose/api.js";
 import { watchStoreCommits } from "./compose/commit-watch.js";
 import { recordDowntime, startHeartbeat } from "./compose/downtime.js";
 import { buildIngest } from "./compose/ingest.js";
-import { checkMaskKey, loadMaskKey, loadPreviousMaskKey } from "./compose/mask-key.js";
+import {
+  checkMaskKey,
+  loadMaskKey,
+  loadPreviousMaskKey,
+  maskKeyFingerprint,
+} from "./compose/mask-key.js";
 import { Replica } from "./compose/replicas.js";
 import { openStore } from "./compose/store.js";
 import type { CrwatchConfig } from "./config/schema.js";
@@ -52,6 +57,7 @@ export async function startCrwatch(config: CrwatchConfig, deps: RuntimeDeps): Pr
   // A store several replicas share: each source and sink runs where its lease is held.
   const replica = store.leases && new Replica(store.leases, clock, log);
   let ingest: Ingest;
+  let stateKey: string;
   try {
     const maskKey = await loadMaskKey(config, store.capabilities.local);
     const previousKey = await loadPreviousMaskKey(config, store.capabilities.local);
@@ -60,12 +66,14 @@ export async function startCrwatch(config: CrwatchConfig, deps: RuntimeDeps): Pr
       log.warn("mask key rotated: unchanged objects are re-masked as their sources are read");
     const target = replica ? replica.fenced(store) : store;
     ingest = buildIngest(config, target, maskKey, log, undefined, previousKey);
+    stateKey = ingestStateKey(config, maskKey, previousKey);
   } catch (err) {
     await store.close();
     await release();
     throw err;
   }
-  if (replica) return startReplica(config, deps, { store, release, ingest, replica, clock });
+  if (replica)
+    return startReplica(config, deps, { store, release, ingest, replica, clock, stateKey });
   const dispatcher = buildDispatcher(config, store, deps, clock);
   ingest.onCommit((changes) => dispatcher.offer(changes));
   // Commits of other replicas on a shared store wake the sinks too, instead of their poll.
@@ -102,7 +110,7 @@ export async function startCrwatch(config: CrwatchConfig, deps: RuntimeDeps): Pr
     clock,
   );
   const stopHeartbeat = startHeartbeat(store, clock, log);
-  const runtime = new SourceRuntime(buildSources(config), {
+  const runtime = new SourceRuntime(buildSources(config, stateKey), {
     commit: (observation) => ingest.accept(observation),
     loadCursors: (source) => store.getSourceCursors(source),
     onHealth: (health) => recordHealth(store, health, log),
@@ -141,16 +149,17 @@ interface ReplicaParts {
   ingest: Ingest;
   replica: Replica;
   clock: Clock;
+  stateKey: string;
 }
 
 /** `serve` as one of several replicas: the same parts, started and stopped by leases. */
 async function startReplica(
   config: CrwatchConfig,
   deps: RuntimeDeps,
-  { store, release, ingest, replica, clock }: ReplicaParts,
+  { store, release, ingest, replica, clock, stateKey }: ReplicaParts,
 ): Promise<Crwatch> {
   const { log } = deps;
-  replica.addSources(buildSources(config), {
+  replica.addSources(buildSources(config, stateKey), {
     commit: (observation) => ingest.accept(observation),
     loadCursors: (source) => store.getSourceCursors(source),
     onHealth: (health) => recordHealth(store, health, log),
@@ -217,11 +226,30 @@ async function startReplica(
   };
 }
 
-function buildSources(config: CrwatchConfig): Source[] {
+function buildSources(config: CrwatchConfig, stateKey: string): Source[] {
   return config.sources.map((entry) => {
     const type = SOURCE_TYPES.find((t) => t.type === entry.type)!;
-    return type.create(entry, { workDir: join(config.store.path, "sources", entry.name) });
+    return type.create(entry, {
+      workDir: join(config.store.path, "sources", entry.name),
+      stateKey,
+    });
   });
+}
+
+/**
+ * What, besides an object itself, decides what ingest records of it: the mask keys (by
+ * fingerprint) and the canonicalization settings. A source that skips re-sending what the
+ * store already holds (the files source at a restart) must not skip when these changed.
+ */
+function ingestStateKey(config: CrwatchConfig, maskKey: Buffer, previousKey?: Buffer): string {
+  const { keepStatus, ignorePaths, secretKeys } = config.ingest;
+  return JSON.stringify([
+    maskKeyFingerprint(maskKey),
+    previousKey ? maskKeyFingerprint(previousKey) : null,
+    keepStatus,
+    ignorePaths,
+    secretKeys,
+  ]);
 }
 
 function buildDispatcher(

@@ -1,74 +1,89 @@
 #!/usr/bin/env node
-import { Command, CommanderError } from "commander";
-import { reportFailure } from "./common.js";
-import { registerDeadLetters } from "./dead-letters.js";
-import { registerDiff } from "./diff.js";
-import { registerHistory } from "./history.js";
-import { registerLint } from "./lint.js";
-import { registerMigrate } from "./migrate.js";
-import { registerServe } from "./serve.js";
-import { registerShow } from "./show.js";
-import { registerStatus } from "./status.js";
-import { registerTail } from "./tail.js";
-import { registerTokens } from "./tokens.js";
-import { registerVerify } from "./verify.js";
+/**
+ * The `crwatch` command. `serve` runs under a heap limit (heap.ts, decision 0029), and V8
+ * takes one only when a process starts: when it is not set yet, this process starts `serve`
+ * again with it. Nothing else is imported until then, so the process that only relaunches
+ * stays small; the CLI itself is program.ts.
+ */
+import { spawn } from "node:child_process";
+import { constants } from "node:os";
+import { HEAP_ENV, heapFlags, withNodeOptions } from "./heap.js";
 
-const FOOTER = `
-Exit codes:
-  0  success (verify: the history is intact)
-  1  verify found a broken chain, a damaged file or a lost checkpoint; lint or diff found
-     a finding at or above --fail-on
-  2  unusable input, arguments or configuration (the message starts with its code)
+/** Set in the relaunched process: it never relaunches again, whatever its environment. */
+const RELAUNCHED = "CRWATCH_RELAUNCHED";
+/** Signals a relaunching parent passes on (the child runs in its own process group). */
+const FORWARDED: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
 
-Environment:
-  CRWATCH_MASK_KEY       the secret-masking key (instead of maskKey or <data dir>/mask.key)
-  CRWATCH_MASK_KEY_FILE  a file holding the key (instead of maskKeyFile)
-  CRWATCH_MASK_KEY_PREVIOUS(_FILE)  the key before a deliberate rotation (maskKeyPrevious)
-  CRWATCH_SHARED_DIR     tests only: where ../shared fixtures and vectors are
-  \${NAME} in crwatch.yaml is replaced from the environment.`;
+type Execve = (file: string, args: string[], env: NodeJS.ProcessEnv) => never;
 
-const program = new Command()
-  .name("crwatch")
-  .description("watch gateway custom resources; record, explain and deliver every change")
-  .version("0.1.0")
-  .showHelpAfterError()
-  // Usage errors look like every other error (`crwatch: CODE: …`) and exit 2.
-  .configureOutput({
-    outputError: (text, write) => write(`crwatch: CRW_USAGE: ${text.replace(/^error: /, "")}`),
-  })
-  .exitOverride()
-  .addHelpText("after", FOOTER);
-
-registerServe(program);
-registerHistory(program);
-registerShow(program);
-registerDiff(program);
-registerLint(program);
-registerVerify(program);
-registerStatus(program);
-registerDeadLetters(program);
-registerTail(program);
-registerTokens(program);
-registerMigrate(program);
-
-// A reader that goes away (`crwatch history | head`) ends a read command quietly. `serve`
-// is left alone: there stdout is a sink, whose write errors the dispatcher retries.
-program.hook("preAction", (_root, command) => {
-  if (command.name() !== "serve") quietOnClosedStdout();
-});
-
-function quietOnClosedStdout(): void {
-  process.stdout.on("error", (err: NodeJS.ErrnoException) => {
-    if (err.code === "EPIPE") process.exit(process.exitCode ?? 0);
-    throw err;
-  });
-}
-
-program.parseAsync(process.argv).catch((err: unknown) => {
-  if (err instanceof CommanderError) {
-    // Help and --version exit 0; anything else commander refused is a usage error.
-    process.exitCode = err.exitCode === 0 ? 0 : 2;
+function launch(): void {
+  const flags = relaunchFlags();
+  if (flags === undefined) return;
+  if (flags.length > 0) {
+    relaunch({ ...withNodeOptions(process.env, flags), [RELAUNCHED]: "1" });
     return;
   }
-  reportFailure(err);
-});
+  if (process.env[RELAUNCHED] === "1" && process.connected) followParent();
+  void import("./program.js");
+}
+
+/** The flags to relaunch with; undefined after reporting a bad setting (exit code 2). */
+function relaunchFlags(): string[] | undefined {
+  if (process.argv[2] !== "serve" || process.env[RELAUNCHED] === "1") return [];
+  try {
+    return heapFlags(process.env, process.execArgv);
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    process.stderr.write(`crwatch: ${code ? `${code}: ` : ""}${(err as Error).message}\n`);
+    process.exitCode = 2;
+    return undefined;
+  }
+}
+
+function relaunch(env: NodeJS.ProcessEnv): void {
+  const args = [...process.execArgv, ...process.argv.slice(1)];
+  // Node ≥ 22.15 replaces this process (same pid, nothing in between).
+  const execve = (process as unknown as { execve?: Execve }).execve;
+  if (typeof execve === "function")
+    execve.call(process, process.execPath, [process.execPath, ...args], env);
+  // Node 20 cannot: a child does the work and this process stands in for it. The child gets
+  // its own process group so that a Ctrl-C reaches it once (forwarded), not twice: a second
+  // signal means "exit without flushing" to `serve`.
+  const child = spawn(process.execPath, args, {
+    env,
+    stdio: ["inherit", "inherit", "inherit", "ipc"],
+    detached: true,
+  });
+  for (const signal of FORWARDED) process.on(signal, () => child.kill(signal));
+  child.on("error", (err) => {
+    process.stderr.write(`crwatch: could not start serve: ${err.message}\n`);
+    process.exit(2);
+  });
+  child.on("exit", (code, signal) => exitLike(code, signal));
+}
+
+/** Ends this process the way the child ended: its exit code, or its signal. */
+function exitLike(code: number | null, signal: NodeJS.Signals | null): void {
+  if (!signal) process.exit(code ?? 1);
+  if (signal === "SIGABRT") {
+    // How V8 ends a process whose heap reached its limit (the child printed its report).
+    process.stderr.write(
+      `crwatch: serve aborted; if the report above says "heap out of memory", raise ${HEAP_ENV} (decision 0029)\n`,
+    );
+  }
+  for (const s of FORWARDED) process.removeAllListeners(s);
+  process.kill(process.pid, signal);
+  // A signal whose default action is not to end the process: the shell's convention.
+  setTimeout(() => process.exit(128 + (constants.signals[signal] ?? 0)), 100).unref();
+}
+
+/**
+ * In a child started by the Node 20 launcher: when the launcher dies (kill -9), go with it
+ * at once, as the one process it stands for would have.
+ */
+function followParent(): void {
+  process.on("disconnect", () => process.kill(process.pid, "SIGKILL"));
+  process.channel?.unref();
+}
+
+launch();

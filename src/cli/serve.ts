@@ -1,4 +1,5 @@
 import { existsSync } from "node:fs";
+import { getHeapStatistics } from "node:v8";
 import type { Command } from "commander";
 import { loadConfig } from "../config/load.js";
 import { createLogger, LOG_LEVELS, type LogLevel } from "../logger.js";
@@ -64,7 +65,12 @@ async function serve(flags: ServeFlags): Promise<void> {
     .ready()
     .then(() =>
       log.info(
-        { dataDir: config.store.path, sources: config.sources.map((s) => s.name) },
+        {
+          dataDir: config.store.path,
+          sources: config.sources.map((s) => s.name),
+          // What the heap may grow to (decision 0029): old space plus young generation.
+          heapLimitMiB: Math.round(getHeapStatistics().heap_size_limit / 1024 / 1024),
+        },
         "crwatch is watching",
       ),
     )

@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { heapFlags, withNodeOptions } from "../../src/cli/heap.js";
 import type { Change } from "../../src/model/change.js";
 import { openSqliteStore } from "../../src/store/sqlite/store.js";
 import { cliPath, waitFor } from "../helpers.js";
@@ -14,6 +15,11 @@ export interface Served {
 /**
  * `launcher`, when given, runs the node process through another command (such as `setpriv`
  * with arguments that drop capabilities), which execs node with the usual arguments.
+ *
+ * The child starts with the heap limits `serve` gives itself (in NODE_OPTIONS), so it runs
+ * as users' `serve` does but needs no relaunch: on Node 20 that is a second process, and
+ * tests that kill or name the serving process by pid must reach the one doing the work.
+ * heap.test.ts covers the relaunch itself.
  */
 export function serve(
   args: string[],
@@ -26,7 +32,7 @@ export function serve(
   const child = spawn(file, rest, {
     cwd,
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, CRWATCH_MASK_KEY: "e2e-mask-key-0123456789", ...env },
+    env: servedEnv({ ...process.env, CRWATCH_MASK_KEY: "e2e-mask-key-0123456789", ...env }),
   });
   let out = "";
   let err = "";
@@ -40,6 +46,10 @@ export function serve(
     child.on("exit", (code, signal) => resolve({ code, signal }));
   });
   return { child, stdout: () => out, stderr: () => err, exited };
+}
+
+function servedEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return withNodeOptions(env, heapFlags(env, []));
 }
 
 /** Runs a CLI command to completion. */

@@ -1,5 +1,6 @@
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { fromStored, type StoredItem, toStored } from "./packed.js";
 import { errnoOf } from "./scan.js";
 import type { FileRecord } from "./state.js";
 
@@ -11,13 +12,16 @@ import type { FileRecord } from "./state.js";
  * at, so a stale or missing file costs re-reads, never a wrong picture.
  */
 const FILE_NAME = "read-cache.json";
-const VERSION = 1;
+/** 2: objects as JSON text (packed.ts), so loading the cache parses no manifest. */
+const VERSION = 2;
 
 interface CacheFile {
   version: number;
   source: string;
-  records: FileRecord[];
+  records: StoredRecord[];
 }
+
+type StoredRecord = Omit<FileRecord, "items"> & { items: StoredItem[] };
 
 /**
  * The records of the last run, by path; empty when there is no usable cache (`onDamaged`
@@ -32,7 +36,9 @@ export async function loadReadCache(
     const parsed = JSON.parse(await readFile(join(dir, FILE_NAME), "utf8")) as CacheFile;
     if (parsed.version !== VERSION || parsed.source !== source || !Array.isArray(parsed.records))
       return new Map();
-    return new Map(parsed.records.map((r) => [r.absPath, r]));
+    return new Map(
+      parsed.records.map((r) => [r.absPath, { ...r, items: r.items.map(fromStored) }]),
+    );
   } catch (err) {
     // Missing (first start) or damaged: every file is read, as without a cache.
     if (errnoOf(err) !== "ENOENT") onDamaged(err);
@@ -47,7 +53,8 @@ export async function saveReadCache(
   records: Iterable<FileRecord>,
   keep: (record: FileRecord) => boolean,
 ): Promise<void> {
-  const file: CacheFile = { version: VERSION, source, records: [...records].filter(keep) };
+  const kept = [...records].filter(keep).map((r) => ({ ...r, items: r.items.map(toStored) }));
+  const file: CacheFile = { version: VERSION, source, records: kept };
   await mkdir(dir, { recursive: true });
   const path = join(dir, FILE_NAME);
   const tmp = `${path}.${process.pid}.tmp`;

@@ -56,12 +56,16 @@ async function start(
     workDir?: string;
     /** False: return at once, without waiting for the first full view. */
     ready?: boolean;
+    /** The cursors the store holds for the source (default none). */
+    cursors?: Record<string, string>;
+    stateKey?: string;
   } = {},
 ): Promise<Harness> {
   const source = createFilesSource(
     { name: "local", type: "files", debounceMs: 50, ...config },
     options.tuning,
     options.workDir,
+    options.stateKey,
   );
   const observations: Observation[] = [];
   const logs: Harness["logs"] = [];
@@ -77,7 +81,7 @@ async function start(
       await emit(observation);
       observations.push(observation);
     },
-    loadCursors: async () => ({}),
+    loadCursors: async () => options.cursors ?? {},
     onHealth: () => undefined,
     log: pino({ level: "debug" }, sink),
     clock: options.clock ?? systemClock,
@@ -474,6 +478,94 @@ describe("files source", () => {
       [[2, 3]],
       "only the edited and the added file were read",
     );
+  });
+
+  describe("a restart with nothing changed", () => {
+    /** A first run that emitted its view and stopped; the cursor the store would hold. */
+    async function firstRun(dir: string, state: string, stateKey = "") {
+      await writeFile(join(dir, "a.yaml"), route("a"));
+      await writeFile(join(dir, "b.yaml"), route("b"));
+      const first = await start({ paths: [dir] }, { workDir: state, stateKey });
+      await first.runtime.stop();
+      running.splice(running.indexOf(first.runtime), 1);
+      return first.observations.at(-1)?.cursors ?? {};
+    }
+
+    it("should emit nothing and parse nothing when the store holds its cursor", async () => {
+      const [dir, state] = [await workDir(), await workDir()];
+      const cursors = await firstRun(dir, state);
+      const again = await start({ paths: [dir] }, { workDir: state, cursors });
+      assert.deepEqual(again.observations, []);
+      assert.ok(again.logs.some((l) => l.msg === "nothing changed since the last run"));
+      assert.equal(
+        again.logs.find((l) => l.msg === "parsed"),
+        undefined,
+      );
+      // Watching goes on as usual.
+      await writeFile(join(dir, "a.yaml"), route("a", "spec: {v: 2}\n"));
+      const upsert = await again.waitForEvent(isUpsertOf("a"));
+      assert.deepEqual(upsert.type === "upsert" && upsert.item.object.spec, { v: 2 });
+    });
+
+    it("should emit the snapshot when the store holds another cursor", async () => {
+      const [dir, state] = [await workDir(), await workDir()];
+      await firstRun(dir, state);
+      const again = await start({ paths: [dir] }, { workDir: state, cursors: { default: "x" } });
+      assert.deepEqual(
+        snapshotOf(again.events()).items.map((i) => i.ref.name),
+        ["a", "b"],
+      );
+    });
+
+    it("should emit the snapshot when ingest's settings changed (another state key)", async () => {
+      const [dir, state] = [await workDir(), await workDir()];
+      const cursors = await firstRun(dir, state, "key-1");
+      const again = await start({ paths: [dir] }, { workDir: state, cursors, stateKey: "key-2" });
+      assert.deepEqual(
+        snapshotOf(again.events()).items.map((i) => i.ref.name),
+        ["a", "b"],
+      );
+    });
+
+    it("should emit the snapshot when a file changed while it was down", async () => {
+      const [dir, state] = [await workDir(), await workDir()];
+      const cursors = await firstRun(dir, state);
+      await writeFile(join(dir, "b.yaml"), route("b", "spec: {v: 2}\n"));
+      const again = await start({ paths: [dir] }, { workDir: state, cursors });
+      const items = snapshotOf(again.events()).items;
+      assert.deepEqual(items.find((i) => i.ref.name === "b")?.object.spec, { v: 2 });
+    });
+  });
+
+  it("should emit a big view as a paged snapshot, the cursor with its last page", async () => {
+    const dir = await workDir();
+    for (const name of ["a", "b", "c", "d", "e"])
+      await writeFile(join(dir, `${name}.yaml`), route(name));
+    await writeFile(join(dir, "broken.yaml"), "a: [");
+    const h = await start({ paths: [dir] }, { tuning: { snapshotPageItems: 2 } });
+    const shapes = h.observations.map((o) =>
+      o.events.map((e) => (e.type === "snapshot-page" ? `page:${e.items.length}` : e.type)),
+    );
+    assert.deepEqual(shapes, [
+      ["snapshot-begin", "page:2"],
+      ["page:2"],
+      ["page:1"],
+      ["snapshot-end", "problem"],
+    ]);
+    assert.deepEqual(
+      h.observations.map((o) => o.cursors !== undefined),
+      [false, false, false, true],
+    );
+    const items = h.events().flatMap((e) => (e.type === "snapshot-page" ? e.items : []));
+    assert.deepEqual(
+      items.map((i) => i.ref.name),
+      ["a", "b", "c", "d", "e"],
+    );
+    // Ingest gets plain items: the object parsed, not the text the source keeps.
+    for (const item of items) {
+      assert.ok(Object.keys(item).includes("object"));
+      assert.equal("text" in item, false);
+    }
   });
 
   it("should read every file when the read cache is damaged", async () => {

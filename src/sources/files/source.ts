@@ -1,6 +1,6 @@
+import { createHash } from "node:crypto";
 import { type FSWatcher, watch } from "chokidar";
 import type { TimerHandle } from "../../core/clock.js";
-import { sha256Hex } from "../../core/stable-json.js";
 import { errorMessage } from "../../model/errors.js";
 import { DEFAULT_STREAM, type ObservationEvent } from "../../model/observation.js";
 import type { Emitted, Source, SourceContext } from "../source.js";
@@ -11,6 +11,7 @@ import {
   withFilesDefaults,
 } from "./config.js";
 import { lookAt } from "./look-at.js";
+import { pack, unpackEvents } from "./packed.js";
 import { type ReadOutcome, type ReadRequest, readResourceFile } from "./read.js";
 import { loadReadCache, saveReadCache } from "./read-cache.js";
 import {
@@ -53,6 +54,11 @@ export interface FilesSourceTuning {
   backgroundParseBytes?: number;
   /** How files are parsed; default the process's parse pool (tests slow one file down). */
   parse?: ReadRequest["parse"];
+  /**
+   * A snapshot of more items than this goes out as a paged snapshot, one observation per
+   * page: ingest builds and commits a page at a time instead of the whole tree at once.
+   */
+  snapshotPageItems?: number;
 }
 
 /** A big file being parsed while batches go on, for the signature it was read at. */
@@ -85,18 +91,27 @@ const DEFAULT_TUNING: Tuning = {
   blindRecheckMinMs: 2000,
   blindRecheckMaxMs: 60_000,
   backgroundParseBytes: 1024 * 1024,
+  snapshotPageItems: 500,
 };
 
 /**
  * `workDir`, when given, keeps what was read (read-cache.ts) so that a restart re-reads only
- * the files that changed meanwhile.
+ * the files that changed meanwhile. `stateKey` names everything outside the files that
+ * decides what ingest records of them (mask keys, canonicalization): it is part of the
+ * cursor, so a restart with other settings takes the full snapshot again.
  */
 export function createFilesSource(
   config: FilesSourceConfig,
   tuning: FilesSourceTuning = {},
   workDir?: string,
+  stateKey = "",
 ): Source {
-  return new FilesSource(withFilesDefaults(config), { ...DEFAULT_TUNING, ...tuning }, workDir);
+  return new FilesSource(
+    withFilesDefaults(config),
+    { ...DEFAULT_TUNING, ...tuning },
+    workDir,
+    stateKey,
+  );
 }
 
 /**
@@ -108,8 +123,10 @@ export function createFilesSource(
  * signature (inode, size, times) moved, so a missed or odd event cannot leave the picture
  * wrong.
  *
- * The cursor is a short hash over (path, mtimeMs, size) of the files read; nothing resumes
- * from it (every start emits a snapshot), it only tells two states apart.
+ * The cursor is a short hash over the state key and (path, mtimeMs, size) of the files
+ * read, committed with the observation that makes the store hold that view. A start whose
+ * walk finds the cursor the store holds and reads no file (every signature matches the read
+ * cache) emits nothing: the store holds that view already. Any other start emits a snapshot.
  */
 class FilesSource implements Source {
   readonly name: string;
@@ -138,11 +155,14 @@ class FilesSource implements Source {
   private readonly background = new Map<string, BackgroundRead>();
   /** The first full view is emitted: from then on big files parse in the background. */
   private initialDone = false;
+  /** cursorOf the records the read cache holds (loaded or saved): unchanged, not saved again. */
+  private cachedCursor: string | undefined;
 
   constructor(
     private readonly config: ResolvedFilesSourceConfig,
     private readonly tuning: Tuning,
     private readonly workDir?: string,
+    private readonly stateKey = "",
   ) {
     this.name = config.name;
     this.selector = new FileSelector(config);
@@ -167,6 +187,7 @@ class FilesSource implements Source {
           ctx.log.warn({ err }, "files read cache unusable; reading every file"),
         )
       : new Map();
+    this.cachedCursor = this.records.size > 0 ? cursorOf(this.records, "") : undefined;
     this.view = emptyView();
     this.lastScan = undefined;
     this.blind = new BlindRecheck(this.tuning.blindRecheckMinMs, this.tuning.blindRecheckMaxMs);
@@ -224,10 +245,17 @@ class FilesSource implements Source {
   /** Never fails the source: without a cache the next start reads every file. */
   private async saveReadCache(): Promise<void> {
     if (!this.workDir || !this.lastScan) return;
+    // The same files at the same signatures: what the cache holds (a restart with nothing
+    // changed does not write the whole tree's items again).
+    const cursor = cursorOf(this.records, "");
+    if (cursor === this.cachedCursor) return;
     const keep = (r: FileRecord) => r.readable && r.known && !r.problems.some(isTransient);
-    await saveReadCache(this.workDir, this.name, this.records.values(), keep).catch((err) =>
-      this.ctx?.log.warn({ err }, "could not save the files read cache; the next start reads all"),
-    );
+    try {
+      await saveReadCache(this.workDir, this.name, this.records.values(), keep);
+      this.cachedCursor = cursor;
+    } catch (err) {
+      this.ctx?.log.warn({ err }, "could not save the files read cache; the next start reads all");
+    }
   }
 
   private async startWatcher(): Promise<void> {
@@ -314,7 +342,7 @@ class FilesSource implements Source {
     this.dirty = new Set();
     try {
       const walk = trigger !== "timer" || gap !== undefined;
-      const { records, view, events, found } = await this.observe(
+      const { records, view, events, found, reads } = await this.observe(
         initial || gap !== undefined,
         walk,
         dirty,
@@ -326,7 +354,9 @@ class FilesSource implements Source {
           reason: "file watcher failed; what follows comes from a full rescan",
           detail: gap,
         });
-      if (events.length > 0) await this.ctx!.emit(this.observation(records, events));
+      const stored = initial && gap === undefined && reads === 0 && this.holdsView(records, view);
+      if (stored) this.ctx?.log.info({ files: records.size }, "nothing changed since the last run");
+      else if (events.length > 0) await this.emitPaged(records, events);
       this.records = records;
       this.view = view;
       this.lastScan = found;
@@ -362,6 +392,30 @@ class FilesSource implements Source {
     }, delay);
   }
 
+  /**
+   * Whether the store already holds the view of `records`: its cursor for this source is
+   * theirs, and nothing in the view is kept or unknown (only a snapshot settles those).
+   */
+  private holdsView(records: Map<string, FileRecord>, view: View): boolean {
+    if (view.keep.length > 0 || view.unknown.size > 0) return false;
+    return this.ctx?.cursors[DEFAULT_STREAM] === cursorOf(records, this.stateKey);
+  }
+
+  /**
+   * Emits the events; a big snapshot as a paged one, a page per observation, each committed
+   * before the next is built. Only the last carries the cursor: a run stopped halfway
+   * leaves the old one, and the next start begins the snapshot again.
+   */
+  private async emitPaged(records: Map<string, FileRecord>, events: ObservationEvent[]) {
+    const parts = pageSnapshot(events, this.tuning.snapshotPageItems, `${this.name}:view`);
+    for (const [i, part] of parts.entries()) {
+      const last = i === parts.length - 1;
+      // Objects are parsed here, a page at a time: ingest drops them once it committed.
+      const events = unpackEvents(part);
+      await this.ctx!.emit(last ? this.observation(records, events) : { events });
+    }
+  }
+
   private retryLater(): void {
     this.timer ??= this.ctx!.clock.setTimeout(() => this.onTimer(), this.tuning.retryDelayMs);
   }
@@ -376,6 +430,8 @@ class FilesSource implements Source {
     view: View;
     events: ObservationEvent[];
     found: ScanResult;
+    /** Files read (parsed or found unreadable) for this view. */
+    reads: number;
   }> {
     const last = walk ? undefined : this.lookAtBase();
     const looked = last && (await lookAt(this.selector, last, dirty));
@@ -419,7 +475,7 @@ class FilesSource implements Source {
     // saves), so a rename's new name can come before its old one goes: a definition that
     // looks duplicated after looking at named paths only is checked by a full walk.
     if (looked && newDuplicate(this.view, view)) return this.observe(snapshot, true, dirty);
-    return { records: kept, view, events, found };
+    return { records: kept, view, events, found, reads: toRead.length };
   }
 
   /**
@@ -492,7 +548,8 @@ class FilesSource implements Source {
       if (outcome.parseMs >= SLOW_PARSE_MS) this.ctx?.log.info(fields, "slow parse");
       else this.ctx?.log.debug(fields, "parsed");
     }
-    return outcome;
+    // Packed at once: a batch of thousands of files never holds all their parsed trees.
+    return outcome.status === "read" ? { ...outcome, items: outcome.items.map(pack) } : outcome;
   }
 
   /**
@@ -522,7 +579,7 @@ class FilesSource implements Source {
   }
 
   private observation(records: Map<string, FileRecord>, events: ObservationEvent[]): Emitted {
-    return { events, cursors: { [DEFAULT_STREAM]: cursorOf(records) } };
+    return { events, cursors: { [DEFAULT_STREAM]: cursorOf(records, this.stateKey) } };
   }
 }
 
@@ -590,7 +647,7 @@ function nextRecord(
         absPath,
         relPath,
         signature,
-        items,
+        items: items.map(pack),
         problems,
         readable: true,
         known: true,
@@ -611,11 +668,62 @@ function nextRecord(
   }
 }
 
-function cursorOf(records: Map<string, FileRecord>): string {
-  const parts = [...records.values()].map(
-    (r) => `${r.absPath}\0${r.signature.mtimeMs}\0${r.signature.size}`,
-  );
-  return sha256Hex(parts.sort().join("\n")).slice(0, 16);
+/**
+ * A short hash of the state key and each file's (path, mtime, size), in path order. Worked
+ * out at every emit: hashed part by part (no string of the whole tree), sorted only when
+ * the records are not in order already (they come in the walk's order).
+ */
+function cursorOf(records: Map<string, FileRecord>, stateKey: string): string {
+  const parts = [...records.values()].map(cursorPart);
+  if (parts.some((part, i) => i > 0 && parts[i - 1]! > part)) parts.sort();
+  const hash = createHash("sha256").update(stateKey);
+  for (const part of parts) hash.update("\n").update(part);
+  return hash.digest("hex").slice(0, 16);
+}
+
+/** Kept per record: a record not read again is the same object batch after batch. */
+const cursorParts = new WeakMap<FileRecord, string>();
+
+function cursorPart(r: FileRecord): string {
+  let part = cursorParts.get(r);
+  if (part === undefined) {
+    part = `${r.absPath}\0${r.signature.mtimeMs}\0${r.signature.size}`;
+    cursorParts.set(r, part);
+  }
+  return part;
+}
+
+/**
+ * The events as observations: one, unless they hold a snapshot of more than `pageItems`
+ * items, which becomes snapshot-begin, pages and snapshot-end (what came before the
+ * snapshot goes first, what came after goes with its end).
+ */
+export function pageSnapshot(
+  events: ObservationEvent[],
+  pageItems: number,
+  id: string,
+): ObservationEvent[][] {
+  const at = events.findIndex((e) => e.type === "snapshot" && e.items.length > pageItems);
+  const snapshot = events[at];
+  if (snapshot?.type !== "snapshot") return [events];
+  const { scope, keep, items } = snapshot;
+  const begin: ObservationEvent = {
+    type: "snapshot-begin",
+    id,
+    ...(scope && { scope }),
+    ...(keep && { keep }),
+  };
+  const parts: ObservationEvent[][] = [];
+  for (let i = 0; i < items.length; i += pageItems) {
+    const page: ObservationEvent = {
+      type: "snapshot-page",
+      id,
+      items: items.slice(i, i + pageItems),
+    };
+    parts.push(i === 0 ? [...events.slice(0, at), begin, page] : [page]);
+  }
+  parts.push([{ type: "snapshot-end", id }, ...events.slice(at + 1)]);
+  return parts;
 }
 
 async function mapLimit<T, R>(

@@ -1,6 +1,7 @@
 import { sha256Hex, stableStringify } from "../../core/stable-json.js";
 import type { ObservationEvent, ObservedObject, SourceProblem } from "../../model/observation.js";
 import { formatRef, refKey } from "../../model/ref.js";
+import { itemKey } from "./packed.js";
 import type { FileSignature } from "./scan.js";
 
 /**
@@ -66,7 +67,8 @@ export function buildView(records: Iterable<ResourceRecord>, scan: ScanOutcome):
 }
 
 function claim(view: View, item: ObservedObject, absPath: string): void {
-  const key = refKey(item.ref);
+  // The files source's items carry their key (packed.ts); the Git source's do not.
+  const key = itemKey(item);
   const winner = view.winners.get(key);
   if (!winner) {
     view.winners.set(key, { item, absPath });
