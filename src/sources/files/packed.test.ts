@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { ObservedObject } from "../../model/observation.js";
+import {
+  type ObservationEvent,
+  type ObservedObject,
+  observedText,
+} from "../../model/observation.js";
 import { fromStored, pack, toStored, unpack, unpackEvents } from "./packed.js";
 
 const item: ObservedObject = {
@@ -9,13 +13,30 @@ const item: ObservedObject = {
   location: { path: "/x/a.yaml", line: 3, document: 1 },
 };
 
+/** An unpacked item as plain data: its text read as the object it holds. */
+function plain(unpacked: ObservedObject): ObservedObject {
+  const { json, ...rest } = unpacked;
+  assert.equal(typeof json, "string", "unpacked as JSON text, for ingest to hand on");
+  return rest;
+}
+
+function plainEvents(events: ObservationEvent[]): ObservationEvent[] {
+  return events.map((e) =>
+    e.type === "upsert"
+      ? { ...e, item: plain(e.item) }
+      : e.type === "snapshot" || e.type === "snapshot-page"
+        ? { ...e, items: e.items.map(plain) }
+        : e,
+  );
+}
+
 describe("packed items", () => {
   it("should keep the object as text only, and give it back equal", () => {
     const packed = pack(item);
     assert.deepEqual(Object.keys(packed).sort(), ["location", "ref", "text"]);
     assert.deepEqual(packed.object, item.object);
     assert.notEqual(packed.object, packed.object, "parsed at each read, never kept");
-    assert.deepEqual(unpack(packed), item);
+    assert.deepEqual(plain(unpack(packed)), item);
     assert.equal(pack(packed), packed);
   });
 
@@ -23,7 +44,7 @@ describe("packed items", () => {
     const stored = JSON.parse(JSON.stringify(toStored(item)));
     assert.equal(typeof stored.text, "string");
     assert.equal("object" in stored, false);
-    assert.deepEqual(unpack(fromStored(stored)), item);
+    assert.deepEqual(plain(unpack(fromStored(stored))), item);
   });
 
   it("should unpack the items of upserts, snapshots and pages, and leave other events", () => {
@@ -37,17 +58,29 @@ describe("packed items", () => {
         fingerprint: "f",
       },
     };
-    const events = unpackEvents([
-      { type: "upsert", item: p },
-      { type: "snapshot", items: [p] },
-      { type: "snapshot-page", id: "i", items: [p] },
-      problem,
-    ]);
+    const events = plainEvents(
+      unpackEvents([
+        { type: "upsert", item: p },
+        { type: "snapshot", items: [p] },
+        { type: "snapshot-page", id: "i", items: [p] },
+        problem,
+      ]),
+    );
     assert.deepEqual(events, [
       { type: "upsert", item },
       { type: "snapshot", items: [item] },
       { type: "snapshot-page", id: "i", items: [item] },
       problem,
     ]);
+  });
+
+  it("should pack an item a parse worker sent as text without parsing it", () => {
+    const { object, ...fields } = item;
+    const text = JSON.stringify(object);
+    const sent = observedText(text, fields);
+    const packed = pack(sent);
+    assert.equal(packed.text, text);
+    assert.equal(typeof Object.getOwnPropertyDescriptor(sent, "object")?.get, "function");
+    assert.deepEqual(plain(unpack(packed)), item);
   });
 });

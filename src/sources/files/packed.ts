@@ -1,5 +1,9 @@
 import type { JsonObject } from "../../model/json.js";
-import type { ObservationEvent, ObservedObject } from "../../model/observation.js";
+import {
+  type ObservationEvent,
+  type ObservedObject,
+  observedText,
+} from "../../model/observation.js";
 import { refKey } from "../../model/ref.js";
 
 /**
@@ -23,11 +27,21 @@ export function itemKey(item: ObservedObject): string {
   return (item as Partial<PackedItem>)[REF_KEY] ?? refKey(item.ref);
 }
 
-/** The item with its object as text (an item already packed is returned as is). */
+/**
+ * The item with its object as text (an item already packed is returned as is; one a parse
+ * worker sent as text keeps that text, unparsed).
+ */
 export function pack(item: ObservedObject): PackedItem {
   if (isPacked(item)) return item;
+  if (item.json !== undefined) return packedOf(fieldsOf(item), item.json);
   const { object, ...rest } = item;
   return packedOf(rest, JSON.stringify(object));
+}
+
+/** The fields other than the object, read without touching `object` (it may be a getter). */
+function fieldsOf(item: ObservedObject): Omit<ObservedObject, "object" | "json"> {
+  const { ref, location, actor, cause } = item;
+  return { ref, ...(location && { location }), ...(actor && { actor }), ...(cause && { cause }) };
 }
 
 /** An item as the read cache stores it: its fields, the object as text. */
@@ -46,11 +60,14 @@ export function toStored(item: ObservedObject): StoredItem {
   return { ...rest, text };
 }
 
-/** A plain item, its object parsed: what ingest is given. */
+/**
+ * What ingest is given: the item as JSON text (`observedText`), parsed where ingest builds it
+ * (a build worker, decision 0033) or on first read.
+ */
 export function unpack(item: ObservedObject): ObservedObject {
   if (!isPacked(item)) return item;
   const { text, ...rest } = item;
-  return { ...rest, object: JSON.parse(text) as JsonObject };
+  return observedText(text, rest);
 }
 
 /** The events with every item unpacked (a snapshot page at a time, as it is emitted). */
