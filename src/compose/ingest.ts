@@ -50,9 +50,9 @@ export function buildIngest(
 }
 
 /**
- * "auto": none on two cores or fewer (measured there, one build worker gained nothing and
- * cost a third more CPU: the copies eat the work moved, and the parse pool already has the
- * second core); from four cores, all but the ingest thread's (decision 0025).
+ * "auto": none on two cores or fewer (measured there, two build workers win only on a
+ * modify-heavy SQLite load and lose on a sync of new objects and on PostgreSQL: the copies
+ * eat the work moved; decisions 0025, 0033); from four cores, all but the ingest thread's.
  */
 function workerCount(setting: number | "auto"): number {
   if (setting !== "auto") return setting;
