@@ -79,14 +79,13 @@ export function withFields(
   fields: Partial<Omit<ObservedObject, "object" | "json">>,
 ): ObservedObject {
   if (item.json === undefined) return { ...item, ...fields };
+  return observedText(item.json, { ...fieldsOf(item), ...fields });
+}
+
+/** The item's fields other than its object, read without touching `object` (maybe a getter). */
+export function fieldsOf(item: ObservedObject): Omit<ObservedObject, "object" | "json"> {
   const { ref, location, actor, cause } = item;
-  return observedText(item.json, {
-    ref,
-    ...(location && { location }),
-    ...(actor && { actor }),
-    ...(cause && { cause }),
-    ...fields,
-  });
+  return { ref, ...(location && { location }), ...(actor && { actor }), ...(cause && { cause }) };
 }
 
 /** A problem a source met while reading, e.g. a file that does not parse. */

@@ -1,5 +1,6 @@
 import type { JsonObject } from "../../model/json.js";
 import {
+  fieldsOf,
   type ObservationEvent,
   type ObservedObject,
   observedText,
@@ -36,12 +37,6 @@ export function pack(item: ObservedObject): PackedItem {
   if (item.json !== undefined) return packedOf(fieldsOf(item), item.json);
   const { object, ...rest } = item;
   return packedOf(rest, JSON.stringify(object));
-}
-
-/** The fields other than the object, read without touching `object` (it may be a getter). */
-function fieldsOf(item: ObservedObject): Omit<ObservedObject, "object" | "json"> {
-  const { ref, location, actor, cause } = item;
-  return { ref, ...(location && { location }), ...(actor && { actor }), ...(cause && { cause }) };
 }
 
 /** An item as the read cache stores it: its fields, the object as text. */
