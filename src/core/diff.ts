@@ -12,24 +12,49 @@ import type { JsonValue } from "../model/json.js";
  * append; the patch is still exact.
  */
 export function diff(before: JsonValue, after: JsonValue): PatchOp[] {
+  return diffAt(before, after, null, [], null);
+}
+
+/**
+ * The patch from `before` to `after` for the subtree at `at`, appended to `out`; with `olds`,
+ * the value each operation replaces or removes (undefined for an add) is appended to it, in
+ * step with `out` (what a summary shows as "was").
+ */
+export function diffAt(
+  before: JsonValue,
+  after: JsonValue,
+  at: PathNode | null,
+  out: PatchOp[],
+  olds: OldValues | null,
+): PatchOp[] {
   // The walk compares containers only; a scalar or container-kind change at the root is one replace.
   if (!sameContainerKind(before, after)) {
-    return isDeepEqual(before, after) ? [] : [{ op: "replace", path: "", value: after }];
+    if (!isDeepEqual(before, after)) {
+      out.push({
+        op: "replace",
+        path: at === null ? "" : pointer(at.parent, at.token),
+        value: after,
+      });
+      olds?.push(before);
+    }
+    return out;
   }
-  const patches: PatchOp[] = [];
-  walk(before as Container, after as Container, null, patches);
-  return patches;
+  walk(before as Container, after as Container, at, out, olds);
+  return out;
 }
+
+/** The values a patch's operations replace or remove, one per operation (undefined: an add). */
+export type OldValues = (JsonValue | undefined)[];
 
 type Container = JsonValue[] | { [key: string]: JsonValue };
 
 /** A path as a chain of parents, joined into a pointer only when an operation needs it. */
-interface PathNode {
+export interface PathNode {
   parent: PathNode | null;
   token: string | number;
 }
 
-function pointer(at: PathNode | null, token: string | number): string {
+export function pointer(at: PathNode | null, token: string | number): string {
   let path = `/${escapeToken(token)}`;
   for (let node = at; node !== null; node = node.parent)
     path = `/${escapeToken(node.token)}${path}`;
@@ -43,22 +68,38 @@ function escapeToken(token: string | number): string | number {
 }
 
 /** fast-json-patch's order: old keys last to first (replace, remove), then new keys (add). */
-function walk(old: Container, now: Container, at: PathNode | null, out: PatchOp[]): void {
+function walk(
+  old: Container,
+  now: Container,
+  at: PathNode | null,
+  out: PatchOp[],
+  olds: OldValues | null,
+): void {
   if (old === now) return;
-  if (Array.isArray(old)) walkArray(old, now as JsonValue[], at, out);
-  else walkObject(old, now as { [key: string]: JsonValue }, at, out);
+  if (Array.isArray(old)) walkArray(old, now as JsonValue[], at, out, olds);
+  else walkObject(old, now as { [key: string]: JsonValue }, at, out, olds);
 }
 
-function walkArray(old: JsonValue[], now: JsonValue[], at: PathNode | null, out: PatchOp[]): void {
+function walkArray(
+  old: JsonValue[],
+  now: JsonValue[],
+  at: PathNode | null,
+  out: PatchOp[],
+  olds: OldValues | null,
+): void {
   for (let i = old.length - 1; i >= 0; i--) {
     if (i >= now.length) {
       out.push({ op: "remove", path: pointer(at, i) });
+      olds?.push(old[i]);
       continue;
     }
-    compareAt(old[i], now[i], at, i, out);
+    compareAt(old[i], now[i], at, i, out, olds);
   }
   for (let i = old.length; i < now.length; i++) {
-    if (now[i] !== undefined) out.push({ op: "add", path: pointer(at, i), value: now[i] });
+    if (now[i] !== undefined) {
+      out.push({ op: "add", path: pointer(at, i), value: now[i] });
+      olds?.push(undefined);
+    }
   }
 }
 
@@ -67,6 +108,7 @@ function walkObject(
   now: { [key: string]: JsonValue },
   at: PathNode | null,
   out: PatchOp[],
+  olds: OldValues | null,
 ): void {
   const oldKeys = Object.keys(old);
   let deleted = false;
@@ -74,11 +116,12 @@ function walkObject(
     const key = oldKeys[t] as string;
     const newVal = now[key];
     if (newVal !== undefined && hasOwn.call(now, key)) {
-      compareAt(old[key], newVal, at, key, out);
+      compareAt(old[key], newVal, at, key, out, olds);
     } else if (old[key] === undefined && hasOwn.call(now, key)) {
       // Both sides undefined: fast-json-patch sees equal values (JSON has none).
     } else {
       out.push({ op: "remove", path: pointer(at, key) });
+      olds?.push(old[key]);
       deleted = true;
     }
   }
@@ -87,6 +130,7 @@ function walkObject(
   for (const key of newKeys) {
     if (!hasOwn.call(old, key) && now[key] !== undefined) {
       out.push({ op: "add", path: pointer(at, key), value: now[key] as JsonValue });
+      olds?.push(undefined);
     }
   }
 }
@@ -97,17 +141,19 @@ function compareAt(
   at: PathNode | null,
   token: string | number,
   out: PatchOp[],
+  olds: OldValues | null,
 ): void {
   if (sameContainerKind(oldVal, newVal)) {
-    walk(oldVal as Container, newVal as Container, { parent: at, token }, out);
+    walk(oldVal as Container, newVal as Container, { parent: at, token }, out, olds);
   } else if (oldVal !== newVal) {
     out.push({ op: "replace", path: pointer(at, token), value: newVal as JsonValue });
+    olds?.push(oldVal);
   }
 }
 
 const hasOwn = Object.prototype.hasOwnProperty;
 
-function sameContainerKind(a: JsonValue | undefined, b: JsonValue | undefined): boolean {
+export function sameContainerKind(a: JsonValue | undefined, b: JsonValue | undefined): boolean {
   return (
     typeof a === "object" &&
     a !== null &&

@@ -71,7 +71,11 @@ export function createRuleEngine(options: RuleEngineOptions = {}): RuleEngine {
   const evaluate = (input: RuleInput): Finding[] => {
     const ctx: RuleContext = {
       input,
-      before: input.before,
+      // A getter: ingest may hand `before` as text parsed on first read (decision 0034),
+      // and most rules never look at it.
+      get before() {
+        return input.before;
+      },
       after: input.after,
       policy,
       name: displayName(input.ref),
