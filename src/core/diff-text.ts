@@ -9,7 +9,7 @@ export interface PatchWithOlds {
 }
 
 /**
- * `diff(JSON.parse(beforeJson), after)`, op for op, without parsing `before` (decision 0034).
+ * `diff(JSON.parse(beforeJson), after)`, op for op, without parsing `before` (decision 0038).
  * Ingest holds the previous revision as JSON text and the new one as an object and its JSON
  * text; an edit touches a few fields, so most subtrees serialize to the same characters on
  * both sides. The walk goes through both texts in step (each bracket's match found in one

@@ -55,7 +55,7 @@ export interface NewChange {
   objectJson?: string;
   /**
    * `JSON.stringify(patch)` when the caller already has it: an ADDED's patch is the whole
-   * object, cut from its text (decision 0034). Then `patch` may be parsed on first read.
+   * object, cut from its text (decision 0038). Then `patch` may be parsed on first read.
    */
   patchJson?: string;
   /** sha256 of the canonical object; null when there is no object. */

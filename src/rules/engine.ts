@@ -71,7 +71,7 @@ export function createRuleEngine(options: RuleEngineOptions = {}): RuleEngine {
   const evaluate = (input: RuleInput): Finding[] => {
     const ctx: RuleContext = {
       input,
-      // A getter: ingest may hand `before` as text parsed on first read (decision 0034),
+      // A getter: ingest may hand `before` as text parsed on first read (decision 0038),
       // and most rules never look at it.
       get before() {
         return input.before;
