@@ -8,7 +8,7 @@ import { sharedDir } from "../../test/helpers.js";
 import type { JsonObject, JsonValue } from "../model/json.js";
 import { canonicalize } from "./canonicalize.js";
 import { diff } from "./diff.js";
-import { addedPatchJson, diffJsonText } from "./diff-text.js";
+import { diffJsonText } from "./diff-text.js";
 import { summarize, summarizeWithOlds } from "./summarize.js";
 
 // Documents as ingest holds them: through a JSON round trip (no -0, no undefined).
@@ -133,30 +133,6 @@ describe("diffJsonText", () => {
         ["add", "/spec/extra", undefined],
       ],
     );
-  });
-});
-
-describe("addedPatchJson", () => {
-  it("should give the ADDED patch's JSON text byte for byte, for random objects and manifests", () => {
-    const added = (doc: JsonObject) => diff({}, doc);
-    const check = (doc: JsonObject) => {
-      const text = addedPatchJson(JSON.stringify(doc));
-      // Null only for what the text cannot say in Object.keys order.
-      if (text === null)
-        assert.ok(Object.keys(doc).some((k) => /^[0-9]/.test(k) || k === "__proto__"));
-      else assert.equal(text, JSON.stringify(added(doc)));
-    };
-    for (const doc of fixtureDocuments()) check(doc);
-    fc.assert(
-      fc.property(obj, (doc) => check(doc as JsonObject)),
-      { numRuns: 3000, seed: 20261130 },
-    );
-  });
-
-  it("should refuse what is not one JSON object", () => {
-    assert.equal(addedPatchJson("[1,2]"), null);
-    assert.equal(addedPatchJson('{ "a": 1 }'), null);
-    assert.equal(addedPatchJson("{}"), "[]");
   });
 });
 

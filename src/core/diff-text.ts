@@ -297,27 +297,3 @@ function keyFinder(keys: string[]): (key: string) => number {
     if (!index.has(keys[i] as string)) index.set(keys[i] as string, i);
   return (key) => index.get(key) ?? -1;
 }
-
-/**
- * `JSON.stringify(addAll(after))` (one add per top-level field, what an ADDED records) cut
- * from `afterJson` rather than serialized again: an ADDED's patch is the whole object, and
- * ingest already holds its text. Null when the text is not a plain JSON object as
- * `JSON.stringify` writes it; the caller serializes the patch then.
- */
-export function addedPatchJson(afterJson: string): string | null {
-  if (afterJson.charCodeAt(0) !== OPEN_BRACE) return null;
-  const scanned = scan(afterJson, 1);
-  const fields = scanned && members(scanned, 0);
-  if (!fields) return null;
-  const ops = fields.keys.map((key, i) => {
-    const value = afterJson.slice(fields.spans[2 * i] as number, fields.spans[2 * i + 1] as number);
-    return `{"op":"add","path":${JSON.stringify(`/${escapeToken(key)}`)},"value":${value}}`;
-  });
-  return `[${ops.join(",")}]`;
-}
-
-function escapeToken(key: string): string {
-  return key.indexOf("/") === -1 && key.indexOf("~") === -1
-    ? key
-    : key.replace(/~/g, "~0").replace(/\//g, "~1");
-}

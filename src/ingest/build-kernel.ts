@@ -1,6 +1,6 @@
 import { type CanonicalizeOptions, canonicalize } from "../core/canonicalize.js";
 import { applyPatch, diff } from "../core/diff.js";
-import { addedPatchJson, diffJsonText } from "../core/diff-text.js";
+import { diffJsonText } from "../core/diff-text.js";
 import type { Masker } from "../core/mask.js";
 import { sha256Hex, stableStringify } from "../core/stable-json.js";
 import { summarize, summarizeWithOlds } from "../core/summarize.js";
@@ -38,7 +38,7 @@ export interface Explained {
   patch: PatchOp[];
   summary: string[];
   findings: Finding[];
-  /** `JSON.stringify(patch)`, when it was had for less (an ADDED's, see addedPatchJson). */
+  /** `JSON.stringify(patch)` when a build worker sent the patch as text (see build-wire.ts). */
   patchJson?: string;
 }
 
@@ -220,8 +220,6 @@ export function runUpserts(kernel: Kernel, jobs: readonly UpsertJob[]): UpsertRe
       type: before === null ? "ADDED" : "MODIFIED",
       before,
     });
-    const patchJson = before === null ? addedPatchJson(json) : null;
-    if (patchJson !== null) explained.patchJson = patchJson;
     return {
       changed: true,
       json,

@@ -1,4 +1,4 @@
-import { type PatchOp, setLazyPatch } from "../model/change.js";
+import { setLazyPatch } from "../model/change.js";
 import type { Explained, Remasked, UpsertJob, UpsertResult } from "./build-kernel.js";
 
 /**
@@ -57,15 +57,14 @@ export function decodeJobs(request: WireRequest): UpsertJob[] {
 }
 
 /**
- * A result without its large strings (the new object's text, a re-masked head's text, an
- * ADDED's patch text: that patch is the whole object, so it crosses once, as the text the
- * row stores, and is parsed on the other side only if something reads it).
+ * A result without its large strings: the new object's text, a re-masked head's text, and
+ * the patch's text. The patch crosses as the text the row stores (an ADDED's is the whole
+ * object) and is parsed in the ingest thread only if something reads it (setLazyPatch).
  */
 type ResultMeta =
   | { changed: false; remaskHash?: string }
   | (Omit<Extract<UpsertResult, { changed: true }>, "json" | "carried" | "patch" | "patchJson"> & {
       carriedHash?: string;
-      patch?: PatchOp[];
       patchText?: true;
     });
 
@@ -86,10 +85,10 @@ export function encodeResults(id: number, results: readonly UpsertResult[]): Wir
       jsons.push(carried.json);
       meta.carriedHash = carried.hash;
     }
-    if (patchJson !== undefined) {
-      jsons.push(patchJson);
+    if (patch) {
+      jsons.push(patchJson ?? JSON.stringify(patch));
       meta.patchText = true;
-    } else if (patch) meta.patch = patch;
+    }
     return meta;
   });
   return { id, meta: JSON.stringify(meta), jsons };

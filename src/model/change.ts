@@ -54,8 +54,8 @@ export interface NewChange {
   /** `JSON.stringify(object)` when the caller already has it (hashing needs it), to skip a second encoding. */
   objectJson?: string;
   /**
-   * `JSON.stringify(patch)` when the caller already has it: an ADDED's patch is the whole
-   * object, cut from its text (decision 0038). Then `patch` may be parsed on first read.
+   * `JSON.stringify(patch)` when the caller already has it (a build worker sends the patch
+   * as text, decision 0038); `patch` may then be parsed on first read (setLazyPatch).
    */
   patchJson?: string;
   /** sha256 of the canonical object; null when there is no object. */
@@ -103,8 +103,9 @@ export function isNotice(type: ChangeType): type is NoticeType {
 
 /**
  * Gives `target` a `patch` read from `patchJson` on first use and kept: a build worker sends
- * an ADDED's patch as the text the row stores, and most changes are committed and delivered
- * without anyone reading the operations (JSON.stringify and spreads still see the value).
+ * the patch as the text the row stores (an ADDED's is the whole object), and a change can be
+ * committed without the ingest thread reading its operations (JSON.stringify, spreads and
+ * sinks still see the value).
  */
 export function setLazyPatch<T extends object>(
   target: T,
