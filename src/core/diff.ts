@@ -12,49 +12,24 @@ import type { JsonValue } from "../model/json.js";
  * append; the patch is still exact.
  */
 export function diff(before: JsonValue, after: JsonValue): PatchOp[] {
-  return diffAt(before, after, null, [], null);
-}
-
-/**
- * The patch from `before` to `after` for the subtree at `at`, appended to `out`; with `olds`,
- * the value each operation replaces or removes (undefined for an add) is appended to it, in
- * step with `out` (what a summary shows as "was").
- */
-export function diffAt(
-  before: JsonValue,
-  after: JsonValue,
-  at: PathNode | null,
-  out: PatchOp[],
-  olds: OldValues | null,
-): PatchOp[] {
   // The walk compares containers only; a scalar or container-kind change at the root is one replace.
   if (!sameContainerKind(before, after)) {
-    if (!isDeepEqual(before, after)) {
-      out.push({
-        op: "replace",
-        path: at === null ? "" : pointer(at.parent, at.token),
-        value: after,
-      });
-      olds?.push(before);
-    }
-    return out;
+    return isDeepEqual(before, after) ? [] : [{ op: "replace", path: "", value: after }];
   }
-  walk(before as Container, after as Container, at, out, olds);
-  return out;
+  const patches: PatchOp[] = [];
+  walk(before as Container, after as Container, null, patches);
+  return patches;
 }
-
-/** The values a patch's operations replace or remove, one per operation (undefined: an add). */
-export type OldValues = (JsonValue | undefined)[];
 
 type Container = JsonValue[] | { [key: string]: JsonValue };
 
 /** A path as a chain of parents, joined into a pointer only when an operation needs it. */
-export interface PathNode {
+interface PathNode {
   parent: PathNode | null;
   token: string | number;
 }
 
-export function pointer(at: PathNode | null, token: string | number): string {
+function pointer(at: PathNode | null, token: string | number): string {
   let path = `/${escapeToken(token)}`;
   for (let node = at; node !== null; node = node.parent)
     path = `/${escapeToken(node.token)}${path}`;
@@ -68,38 +43,22 @@ function escapeToken(token: string | number): string | number {
 }
 
 /** fast-json-patch's order: old keys last to first (replace, remove), then new keys (add). */
-function walk(
-  old: Container,
-  now: Container,
-  at: PathNode | null,
-  out: PatchOp[],
-  olds: OldValues | null,
-): void {
+function walk(old: Container, now: Container, at: PathNode | null, out: PatchOp[]): void {
   if (old === now) return;
-  if (Array.isArray(old)) walkArray(old, now as JsonValue[], at, out, olds);
-  else walkObject(old, now as { [key: string]: JsonValue }, at, out, olds);
+  if (Array.isArray(old)) walkArray(old, now as JsonValue[], at, out);
+  else walkObject(old, now as { [key: string]: JsonValue }, at, out);
 }
 
-function walkArray(
-  old: JsonValue[],
-  now: JsonValue[],
-  at: PathNode | null,
-  out: PatchOp[],
-  olds: OldValues | null,
-): void {
+function walkArray(old: JsonValue[], now: JsonValue[], at: PathNode | null, out: PatchOp[]): void {
   for (let i = old.length - 1; i >= 0; i--) {
     if (i >= now.length) {
       out.push({ op: "remove", path: pointer(at, i) });
-      olds?.push(old[i]);
       continue;
     }
-    compareAt(old[i], now[i], at, i, out, olds);
+    compareAt(old[i], now[i], at, i, out);
   }
   for (let i = old.length; i < now.length; i++) {
-    if (now[i] !== undefined) {
-      out.push({ op: "add", path: pointer(at, i), value: now[i] });
-      olds?.push(undefined);
-    }
+    if (now[i] !== undefined) out.push({ op: "add", path: pointer(at, i), value: now[i] });
   }
 }
 
@@ -108,7 +67,6 @@ function walkObject(
   now: { [key: string]: JsonValue },
   at: PathNode | null,
   out: PatchOp[],
-  olds: OldValues | null,
 ): void {
   const oldKeys = Object.keys(old);
   let deleted = false;
@@ -116,12 +74,11 @@ function walkObject(
     const key = oldKeys[t] as string;
     const newVal = now[key];
     if (newVal !== undefined && hasOwn.call(now, key)) {
-      compareAt(old[key], newVal, at, key, out, olds);
+      compareAt(old[key], newVal, at, key, out);
     } else if (old[key] === undefined && hasOwn.call(now, key)) {
       // Both sides undefined: fast-json-patch sees equal values (JSON has none).
     } else {
       out.push({ op: "remove", path: pointer(at, key) });
-      olds?.push(old[key]);
       deleted = true;
     }
   }
@@ -130,7 +87,6 @@ function walkObject(
   for (const key of newKeys) {
     if (!hasOwn.call(old, key) && now[key] !== undefined) {
       out.push({ op: "add", path: pointer(at, key), value: now[key] as JsonValue });
-      olds?.push(undefined);
     }
   }
 }
@@ -141,19 +97,17 @@ function compareAt(
   at: PathNode | null,
   token: string | number,
   out: PatchOp[],
-  olds: OldValues | null,
 ): void {
   if (sameContainerKind(oldVal, newVal)) {
-    walk(oldVal as Container, newVal as Container, { parent: at, token }, out, olds);
+    walk(oldVal as Container, newVal as Container, { parent: at, token }, out);
   } else if (oldVal !== newVal) {
     out.push({ op: "replace", path: pointer(at, token), value: newVal as JsonValue });
-    olds?.push(oldVal);
   }
 }
 
 const hasOwn = Object.prototype.hasOwnProperty;
 
-export function sameContainerKind(a: JsonValue | undefined, b: JsonValue | undefined): boolean {
+function sameContainerKind(a: JsonValue | undefined, b: JsonValue | undefined): boolean {
   return (
     typeof a === "object" &&
     a !== null &&

@@ -12,44 +12,22 @@ const ABSENT = "(absent)";
  * documents, so a summary can never show a secret the patch does not.
  */
 export function summarize(patch: PatchOp[], before: JsonValue, after: JsonValue): string[] {
-  return summaryLines(patch, (_i, tokens) => walk(before, tokens), before, after);
-}
-
-/**
- * The same lines from the values the operations replace or remove (`olds`, one per
- * operation, as `diffJsonText` gives them), with no `before` document. A removed path's
- * containers are the same kind on both sides (the differ only descends into containers of
- * one kind), so `after` tells how to print it.
- */
-export function summarizeWithOlds(
-  patch: PatchOp[],
-  olds: readonly (JsonValue | undefined)[],
-  after: JsonValue,
-): string[] {
-  return summaryLines(patch, (i) => olds[i], after, after);
-}
-
-function summaryLines(
-  patch: PatchOp[],
-  oldOf: (index: number, tokens: string[]) => JsonValue | undefined,
-  removedFrom: JsonValue,
-  after: JsonValue,
-): string[] {
-  return patch.flatMap((op, i) => {
-    const tokens = parsePointer(op.path);
+  return patch.flatMap((op) => {
     if (op.op === "replace") {
-      const old = oldOf(i, tokens);
+      const old = walk(before, parsePointer(op.path));
       // A prompt, Lua code or an embedded file reads as a line diff, not one opaque replace.
       if (isMultiline(old) || isMultiline(op.value)) {
-        return textChange(displayTokens(tokens, after), String(old ?? ""), String(op.value ?? ""));
+        return textChange(displayPath(op.path, after), String(old ?? ""), String(op.value ?? ""));
       }
-      return `${displayTokens(tokens, after)}: ${renderValue(old)} → ${renderValue(op.value)}`;
     }
+    const tokens = parsePointer(op.path);
     switch (op.op) {
       case "add":
         return `${displayTokens(tokens, after)}: ${ABSENT} → ${renderValue(op.value)}`;
       case "remove":
-        return `${displayTokens(tokens, removedFrom)}: ${renderValue(oldOf(i, tokens))} → ${ABSENT}`;
+        return `${displayTokens(tokens, before)}: ${renderValue(walk(before, tokens))} → ${ABSENT}`;
+      case "replace":
+        return `${displayTokens(tokens, after)}: ${renderValue(walk(before, tokens))} → ${renderValue(op.value)}`;
       default:
         return `${op.op} ${displayTokens(tokens, after)}`;
     }

@@ -1,9 +1,8 @@
 import { type CanonicalizeOptions, canonicalize } from "../core/canonicalize.js";
 import { applyPatch, diff } from "../core/diff.js";
-import { diffJsonText } from "../core/diff-text.js";
 import type { Masker } from "../core/mask.js";
 import { sha256Hex, stableStringify } from "../core/stable-json.js";
-import { summarize, summarizeWithOlds } from "../core/summarize.js";
+import { summarize } from "../core/summarize.js";
 import type { Finding, PatchOp, ResourceChangeType } from "../model/change.js";
 import type { JsonObject } from "../model/json.js";
 import type { Actor, Cause } from "../model/observation.js";
@@ -150,30 +149,6 @@ export function explain(kernel: Kernel, input: ExplainInput): Explained {
 }
 
 /**
- * `explain` of a MODIFIED whose `before` is the stored JSON text: the patch and summary come
- * from the texts (diffJsonText), and `before` is parsed only if a rule reads it.
- */
-export function explainFromText(
-  kernel: Kernel,
-  input: Omit<ExplainInput, "type" | "before"> & { after: JsonObject },
-  beforeJson: string,
-  afterJson: string,
-): Explained {
-  const { patch, olds } = diffJsonText(beforeJson, input.after, afterJson);
-  let before: JsonObject | undefined;
-  const findings = kernel.rules({
-    ...input,
-    type: "MODIFIED",
-    patch,
-    get before() {
-      before ??= JSON.parse(beforeJson) as JsonObject;
-      return before;
-    },
-  });
-  return { patch, summary: summarizeWithOlds(patch, olds, input.after), findings };
-}
-
-/**
  * Runs a batch's upserts in order. Jobs of one ref must all be in the same call (the
  * caller shards by ref), so CONTINUE can refer to the previous job's outcome.
  */
@@ -196,18 +171,6 @@ export function runUpserts(kernel: Kernel, jobs: readonly UpsertJob[]): UpsertRe
     // Unchanged but for the rotated key's masks: the head takes the new ones, silently.
     if (previous?.hash === side.hash) return { changed: false, remask: { json, hash } };
     if (side.json === undefined) return { changed: true, json, hash, needBefore: true };
-    const input = {
-      ref: job.ref,
-      after: encoded.object,
-      actor: job.actor,
-      cause: job.cause,
-      observedAt: job.observedAt,
-    };
-    // Without a key rotation in progress, the patch comes from the stored text (no parse).
-    if (previous === undefined && side.json !== null) {
-      const explained = explainFromText(kernel, input, side.json, json);
-      return { changed: true, json, hash, needBefore: false, ...explained };
-    }
     const stored = side.json === null ? null : (JSON.parse(side.json) as JsonObject);
     // A side this batch wrote (CONTINUE) is under the new key already.
     const carried =
@@ -216,9 +179,13 @@ export function runUpserts(kernel: Kernel, jobs: readonly UpsertJob[]): UpsertRe
         : carryOver(kernel, raw, stored, encoded.object, previous);
     const before = carried?.before ?? stored;
     const explained = explain(kernel, {
-      ...input,
       type: before === null ? "ADDED" : "MODIFIED",
+      ref: job.ref,
       before,
+      after: encoded.object,
+      actor: job.actor,
+      cause: job.cause,
+      observedAt: job.observedAt,
     });
     return {
       changed: true,

@@ -71,11 +71,7 @@ export function createRuleEngine(options: RuleEngineOptions = {}): RuleEngine {
   const evaluate = (input: RuleInput): Finding[] => {
     const ctx: RuleContext = {
       input,
-      // A getter: ingest may hand `before` as text parsed on first read (decision 0038),
-      // and most rules never look at it.
-      get before() {
-        return input.before;
-      },
+      before: input.before,
       after: input.after,
       policy,
       name: displayName(input.ref),
