@@ -1,3 +1,4 @@
+import { fileURLToPath } from "node:url";
 import { CrwatchError, errorMessage } from "../../model/errors.js";
 import type { GitCli } from "./git-cli.js";
 
@@ -52,11 +53,50 @@ export class Repository {
     return `refs/heads/${this.branch}`;
   }
 
-  /** Creates the bare repository once; points it at the URL (which may change between runs). */
-  async init(url: string): Promise<void> {
-    const exists = await this.git.test(["rev-parse", "--git-dir"]);
-    if (!exists) await this.git.run(["init", "--bare", "--quiet", this.git.gitDir]);
+  /**
+   * Creates the bare repository once; points it at the URL (which may change between runs).
+   * `wholeHistory`: the first fetch will take the branch's whole history (no shallow depth).
+   * A local repository (a `file://` URL) is then cloned the way `git clone <path>` does by
+   * default, its object files hard-linked (copied across file systems) instead of packed by
+   * one git and indexed again by another: for a 5,000-commit history 0.02 s instead of
+   * 0.4–0.9 s (decision 0035). Objects never change once written, so a link is as good as
+   * a copy, and the clone owns what it holds as a fetched one does.
+   */
+  async init(url: string, wholeHistory = false): Promise<void> {
+    if (await this.git.test(["rev-parse", "--git-dir"])) {
+      await this.git.run(["config", `remote.${REMOTE}.url`, url]);
+      return;
+    }
+    const local = wholeHistory ? localPath(url) : undefined;
+    if (!local || !(await this.cloneLocal(local))) {
+      await this.git.run(["init", "--bare", "--quiet", this.git.gitDir]);
+    }
     await this.git.run(["config", `remote.${REMOTE}.url`, url]);
+  }
+
+  /**
+   * Clones only the configured branch of a local repository. False when that fails (no
+   * repository there, no such branch): the plain fetch that follows reports why, with the
+   * same error code and health as for a remote.
+   */
+  private async cloneLocal(path: string): Promise<boolean> {
+    try {
+      await this.git.run([
+        "clone",
+        "--bare",
+        "--quiet",
+        "--no-tags",
+        "--single-branch",
+        "--branch",
+        this.branch,
+        path,
+        this.git.gitDir,
+      ]);
+      return true;
+    } catch {
+      // git removes what a failed clone wrote, but an empty directory it was given stays.
+      return false;
+    }
   }
 
   /** Fetches the branch; `depth` makes (or keeps) a shallow clone. Returns the new head. */
@@ -219,6 +259,16 @@ export class Repository {
       entries.push({ status: "A", path: line.slice(tab + 1), blob: blob!, mode: mode! });
     }
     return entries;
+  }
+}
+
+/** The directory of a `file://` URL (what a local path in the config becomes), else undefined. */
+function localPath(url: string): string | undefined {
+  if (!/^file:\/\//i.test(url)) return undefined;
+  try {
+    return fileURLToPath(url);
+  } catch {
+    return undefined; // file://host/…: not this machine's
   }
 }
 

@@ -98,11 +98,13 @@ export class GitSource implements Source {
   }
 
   async run(ctx: SourceContext, signal: AbortSignal): Promise<void> {
+    // The parse workers load while git starts and fetches.
+    this.tree.warm();
     const version = await checkGitVersion();
     ctx.log.debug({ version }, "using git");
     await mkdir(this.repo.git.gitDir, { recursive: true });
-    await this.repo.init(this.access.url);
     this.position = ctx.cursors[this.config.branch];
+    await this.repo.init(this.access.url, this.firstFetchDepth() === undefined);
     const receiver = this.receiver(ctx);
     try {
       if (receiver) {
@@ -193,6 +195,11 @@ export class GitSource implements Source {
   /** How deep the first fetch goes: only what the first import needs. */
   private async initialDepth(): Promise<number | undefined> {
     if (await this.repo.hasHead()) return undefined;
+    return this.firstFetchDepth();
+  }
+
+  /** The depth a clone without commits fetches at first (undefined: the whole history). */
+  private firstFetchDepth(): number | undefined {
     if (this.position !== undefined || this.config.since !== undefined) return undefined;
     const { history } = this.config;
     if (history === "head") return 1;
