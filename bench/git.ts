@@ -142,6 +142,8 @@ export async function gitScenario(): Promise<Record<string, unknown>> {
       // transactions it took (observations in flight fold into shared ones).
       ingest: {
         ms: Math.round(ingestMs),
+        buildMs: Math.round(stats.buildMs),
+        commitMs: Math.round(stats.commitMs),
         shareOfRun: round(ingestMs / 1000 / seconds),
         transactions: stats.commits,
         changesPerSecondOfIngestTime: Math.round(changes / (ingestMs / 1000)),
