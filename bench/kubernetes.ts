@@ -7,12 +7,13 @@ import pino from "pino";
 import { systemClock } from "../src/core/clock.js";
 import { createMasker } from "../src/core/mask.js";
 import { Ingest } from "../src/ingest/pipeline.js";
-import type { Observation } from "../src/model/observation.js";
+import type { Observation, ObservedObject } from "../src/model/observation.js";
 import { createKubernetesSource } from "../src/sources/kubernetes/source.js";
 import { SourceRuntime } from "../src/sources/runtime.js";
 import { openSqliteStore } from "../src/store/sqlite/store.js";
 import { writeKubeconfig } from "../test/fake-kube/fixtures.js";
 import { tempDir } from "../test/helpers.js";
+import { GcTimer, mainThreadCpuMs } from "./cpu.js";
 import { benchWorkers, buildSetup } from "./ingest.js";
 import { percentile, RssSampler } from "./stats.js";
 
@@ -21,6 +22,8 @@ const OBJECTS = Number(process.env.BENCH_K8S_OBJECTS ?? 100_000);
 const RATE = Number(process.env.BENCH_K8S_RATE ?? 10_000);
 const SECONDS = Number(process.env.BENCH_K8S_SECONDS ?? 30);
 const GW = "gateway.networking.k8s.io";
+/** Objects per list page (the source's `pageSize`); the source's default when unset. */
+const PAGE = process.env.BENCH_K8S_PAGE ? Number(process.env.BENCH_K8S_PAGE) : undefined;
 
 /**
  * (a) initial sync of OBJECTS HTTPRoutes from the fake API server (in another process)
@@ -64,6 +67,7 @@ export async function kubernetesScenario(): Promise<Record<string, unknown>> {
           type: "kubernetes",
           kubeconfig,
           resources: [`${GW}/HTTPRoute`],
+          ...(PAGE && { pageSize: PAGE }),
         }),
       ],
       {
@@ -79,15 +83,21 @@ export async function kubernetesScenario(): Promise<Record<string, unknown>> {
     );
     const server0 = await serverCpu();
     const cpu0 = process.cpuUsage();
+    const thread0 = mainThreadCpuMs();
+    const gc = new GcTimer();
     const started = performance.now();
     runtime.start();
     await runtime.ready();
     const syncMs = performance.now() - started;
     const syncCpu = cpuUs(process.cpuUsage(cpu0));
+    const syncThreadMs = mainThreadCpuMs() - thread0;
+    const syncGcMs = gc.stop();
     const server1 = await serverCpu();
     const syncRssMiB = rss.stop();
+    const afterSync = memoryNow();
     watching = true;
     const cpu1 = process.cpuUsage();
+    const thread1 = mainThreadCpuMs();
     child.stdin!.write(`burst ${RATE} ${SECONDS}\n`);
     const done = String((await lines.next()).value);
     const written = Number(done.split(" ")[1]);
@@ -98,6 +108,7 @@ export async function kubernetesScenario(): Promise<Record<string, unknown>> {
       await new Promise((r) => setTimeout(r, 100));
     const catchUpMs = performance.now() - burstEnded;
     const watchCpu = cpuUs(process.cpuUsage(cpu1));
+    const watchThreadMs = mainThreadCpuMs() - thread1;
     const server2 = await serverCpu();
     await runtime.stop();
     await ingest.close();
@@ -106,12 +117,17 @@ export async function kubernetesScenario(): Promise<Record<string, unknown>> {
       scenario: "kubernetes",
       buildWorkers: workers,
       objects: OBJECTS,
+      pageSize: PAGE ?? "default",
       syncMs: Math.round(syncMs),
       kubectlRawListMs: baselineMs === undefined ? "kubectl not installed" : Math.round(baselineMs),
       syncVsRaw: baselineMs ? Number((syncMs / baselineMs).toFixed(2)) : null,
       syncCpuUsPerObject: Math.round(syncCpu / OBJECTS),
+      // The source's and ingest's thread alone: the serial part, what bounds the sync.
+      syncMainThreadCpuUsPerObject: Math.round((syncThreadMs * 1000) / OBJECTS),
+      syncGcPauseMs: syncGcMs,
       syncServerCpuUsPerObject: Math.round((server1 - server0) / OBJECTS),
       syncPeakRssMiB: syncRssMiB,
+      afterSync,
       rssAboveStartKiBPerObject: Number(
         ((syncRssMiB * 1024 * 1024 - baseRss) / 1024 / OBJECTS).toFixed(2),
       ),
@@ -123,6 +139,9 @@ export async function kubernetesScenario(): Promise<Record<string, unknown>> {
       catchUpMsAfterBurst: Math.round(catchUpMs),
       keptUp: latencies.length >= written,
       watchCpuUsPerEvent: Math.round(watchCpu / Math.max(1, latencies.length)),
+      watchMainThreadCpuUsPerEvent: Math.round(
+        (watchThreadMs * 1000) / Math.max(1, latencies.length),
+      ),
       watchServerCpuUsPerEvent: Math.round((server2 - server1) / Math.max(1, written)),
       latencyP50Ms: Math.round(percentile(latencies, 50)),
       latencyP99Ms: Math.round(percentile(latencies, 99)),
@@ -134,6 +153,30 @@ export async function kubernetesScenario(): Promise<Record<string, unknown>> {
   }
 }
 
+const mib = (bytes: number) => Math.round(bytes / 1024 / 1024);
+
+/**
+ * Where the memory is, right after the sync: RSS, V8's heap (reserved and in use), and, when
+ * node runs with --expose-gc, the heap still live after a full collection (what is held,
+ * not garbage waiting for a collection).
+ */
+function memoryNow(): Record<string, number> {
+  const usage = process.memoryUsage();
+  const figures: Record<string, number> = {
+    rssMiB: mib(usage.rss),
+    heapTotalMiB: mib(usage.heapTotal),
+    heapUsedMiB: mib(usage.heapUsed),
+    externalMiB: mib(usage.external),
+  };
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc) {
+    gc();
+    figures.liveHeapAfterFullGcMiB = mib(process.memoryUsage().heapUsed);
+    figures.rssAfterFullGcMiB = mib(process.memoryUsage().rss);
+  }
+  return figures;
+}
+
 function cpuUs(usage: NodeJS.CpuUsage): number {
   return usage.user + usage.system;
 }
@@ -142,13 +185,20 @@ function recordLatency(o: Observation, latencies: number[]): void {
   const now = Date.now();
   for (const e of o.events) {
     if (e.type !== "upsert") continue;
-    const at = Number(
-      (e.item.object.metadata as { annotations?: Record<string, string> }).annotations?.[
-        "bench/at"
-      ],
-    );
+    const at = Number(benchAt(e.item));
     if (at > 0) latencies.push(now - at);
   }
+}
+
+/**
+ * The write time the server stamped on an object. Read from the item's text when it has one:
+ * reading `object` would parse it in this process, whose CPU per event the bench reports.
+ */
+function benchAt(item: ObservedObject): string | undefined {
+  if (item.json !== undefined) return /"bench\/at":"(\d+)"/.exec(item.json)?.[1];
+  return (item.object.metadata as { annotations?: Record<string, string> }).annotations?.[
+    "bench/at"
+  ];
 }
 
 /**
