@@ -3,6 +3,7 @@ import type { JsonObject } from "../../model/json.js";
 import { type ObservedObject, observedText } from "../../model/observation.js";
 import { actorFromManagedFields } from "./actor.js";
 import type { ServedKind } from "./discovery.js";
+import { splitItems } from "./split-items.js";
 
 /**
  * Turning list pages and watch lines into observed items, as one pure step that runs the
@@ -49,11 +50,18 @@ export function toCrwatchError(error: DecodeError): CrwatchError {
   return new CrwatchError(error.code, error.message);
 }
 
-/** A list page's body: its items, resourceVersion and continue token. Throws a DecodeError's CrwatchError. */
+/**
+ * A list page's body: its items, resourceVersion and continue token. Each item's text is cut
+ * from the body (split-items.ts) and parsed alone; a body that does not split plainly is
+ * parsed whole instead. Throws CRW_K8S_HTTP when the body is not JSON.
+ */
 export function decodeList(stream: DecodeStream, path: string, body: string): DecodedList {
-  let list: { metadata?: { resourceVersion?: unknown; continue?: unknown }; items?: unknown };
+  const split = splitItems(body);
+  const fromParts = split && decodeParts(stream, split);
+  if (fromParts) return fromParts;
+  let list: KubeList;
   try {
-    list = JSON.parse(body) as typeof list;
+    list = JSON.parse(body) as KubeList;
   } catch (err) {
     throw new CrwatchError("CRW_K8S_HTTP", `GET ${path}: the answer is not JSON`, { cause: err });
   }
@@ -62,6 +70,36 @@ export function decodeList(stream: DecodeStream, path: string, body: string): De
     resourceVersion: stringOr(list?.metadata?.resourceVersion),
     continue: stringOr(list?.metadata?.continue),
     items: items.map((item) => decodeItem(stream, item as JsonObject)),
+  };
+}
+
+interface KubeList {
+  metadata?: { resourceVersion?: unknown; continue?: unknown };
+  items?: unknown;
+}
+
+/**
+ * The page from its split parts, or undefined when a part is not JSON or the rest holds
+ * items of its own (a second `items` key, which JSON.parse of the whole would take): the
+ * whole is then parsed, and its error (or its reading) is the answer.
+ */
+function decodeParts(
+  stream: DecodeStream,
+  split: { rest: string; items: string[] },
+): DecodedList | undefined {
+  let list: KubeList;
+  let objects: JsonObject[];
+  try {
+    list = JSON.parse(split.rest) as KubeList;
+    objects = split.items.map((text) => JSON.parse(text) as JsonObject);
+  } catch {
+    return undefined;
+  }
+  if (!list || (Array.isArray(list.items) && list.items.length > 0)) return undefined;
+  return {
+    resourceVersion: stringOr(list.metadata?.resourceVersion),
+    continue: stringOr(list.metadata?.continue),
+    items: objects.map((object, i) => decodeItem(stream, object, split.items[i])),
   };
 }
 
@@ -123,9 +161,12 @@ function decodeEvent(stream: DecodeStream, line: string): DecodedEvent {
 /**
  * An API object as an item: kind and apiVersion filled in (lists omit them for core kinds;
  * the object's own win, as in `{ apiVersion, kind, ...item }`), the actor from its managed
- * fields, its location the object's API path.
+ * fields, its location the object's API path. `raw`: the object's own JSON text, when the
+ * caller has it; it is handed on as it is (the fields it lacks put in front), never
+ * serialized again. Its keys may be in another order than the spread's: ingest sorts keys
+ * before it stores or compares anything (canonicalize), so the change is the same.
  */
-export function decodeItem(stream: DecodeStream, item: JsonObject): DecodedItem {
+export function decodeItem(stream: DecodeStream, item: JsonObject, raw?: string): DecodedItem {
   const { served } = stream;
   const metadata = (item?.metadata ?? {}) as { name?: unknown; namespace?: unknown };
   if (typeof metadata.name !== "string" || !metadata.name)
@@ -136,7 +177,10 @@ export function decodeItem(stream: DecodeStream, item: JsonObject): DecodedItem 
     );
   const namespace = typeof metadata.namespace === "string" ? metadata.namespace : "";
   const apiVersion = served.group ? `${served.group}/${served.version}` : served.version;
-  const text = JSON.stringify({ apiVersion, kind: served.kind, ...item });
+  const text =
+    raw === undefined
+      ? JSON.stringify({ apiVersion, kind: served.kind, ...item })
+      : withTypeFields(raw, item, apiVersion, served.kind);
   const nsPath = namespace ? `/namespaces/${namespace}` : "";
   const base = served.group ? `/apis/${served.group}/${served.version}` : `/api/${served.version}`;
   const who = actorFromManagedFields(item);
@@ -154,6 +198,16 @@ export function decodeItem(stream: DecodeStream, item: JsonObject): DecodedItem 
     },
     text,
   };
+}
+
+/** The object's text with `apiVersion` and `kind` put in front where it has none. */
+function withTypeFields(raw: string, item: JsonObject, apiVersion: string, kind: string): string {
+  const missing: string[] = [];
+  if (!("apiVersion" in item)) missing.push(`"apiVersion":${JSON.stringify(apiVersion)}`);
+  if (!("kind" in item)) missing.push(`"kind":${JSON.stringify(kind)}`);
+  if (missing.length === 0) return raw;
+  const inner = raw.slice(raw.indexOf("{") + 1).trimStart();
+  return `{${missing.join(",")}${inner.startsWith("}") ? "" : ","}${inner}`;
 }
 
 /** The item as ingest takes it: its text, parsed only if something reads `object`. */
