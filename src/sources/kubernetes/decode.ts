@@ -3,7 +3,7 @@ import type { JsonObject } from "../../model/json.js";
 import { type ObservedObject, observedText } from "../../model/observation.js";
 import { actorFromManagedFields } from "./actor.js";
 import type { ServedKind } from "./discovery.js";
-import { splitItems } from "./split-items.js";
+import { objectMemberText, splitItems } from "./split-items.js";
 
 /**
  * Turning list pages and watch lines into observed items, as one pure step that runs the
@@ -154,7 +154,8 @@ function decodeEvent(stream: DecodeStream, line: string): DecodedEvent {
   return {
     type: event.type as "ADDED" | "MODIFIED" | "DELETED",
     rv,
-    item: decodeItem(stream, object),
+    // The object as the server wrote it, when the line is plain: not serialized again.
+    item: decodeItem(stream, object, objectMemberText(line)),
   };
 }
 

@@ -10,30 +10,10 @@
  * parsed by the caller, so text that is not JSON never passes as items.
  */
 export function splitItems(body: string): { rest: string; items: string[] } | undefined {
-  let i = skipSpace(body, 0);
-  if (body.charCodeAt(i) !== OPEN_OBJECT) return undefined;
-  i++;
-  // The top-level object's members, key by key, until "items".
-  for (;;) {
-    i = skipSpace(body, i);
-    if (body.charCodeAt(i) !== QUOTE) return undefined;
-    const keyEnd = stringEnd(body, i);
-    if (keyEnd < 0) return undefined;
-    const key = body.slice(i + 1, keyEnd);
-    i = skipSpace(body, keyEnd + 1);
-    if (body.charCodeAt(i) !== COLON) return undefined;
-    i = skipSpace(body, i + 1);
-    if (key === "items") break;
-    i = valueEnd(body, i);
-    if (i < 0) return undefined;
-    i = skipSpace(body, i);
-    if (body.charCodeAt(i) !== COMMA) return undefined; // `items` is missing or last-but-absent
-    i++;
-  }
-  if (body.charCodeAt(i) !== OPEN_ARRAY) return undefined;
-  const arrayStart = i;
+  const span = memberSpan(body, "items");
+  if (!span || body.charCodeAt(span.start) !== OPEN_ARRAY) return undefined;
   const items: string[] = [];
-  i = skipSpace(body, i + 1);
+  let i = skipSpace(body, span.start + 1);
   if (body.charCodeAt(i) !== CLOSE_ARRAY) {
     for (;;) {
       if (body.charCodeAt(i) !== OPEN_OBJECT) return undefined;
@@ -47,7 +27,52 @@ export function splitItems(body: string): { rest: string; items: string[] } | un
       i = skipSpace(body, i + 1);
     }
   }
-  return { rest: `${body.slice(0, arrayStart)}[]${body.slice(i + 1)}`, items };
+  return { rest: `${body.slice(0, span.start)}[]${body.slice(span.end)}`, items };
+}
+
+/**
+ * The text of a watch line's `object` member (`{"type":…,"object":{…}}`), so an event's
+ * object can go on as the API server wrote it; undefined when the line is not that plain
+ * shape (the caller then serializes the parsed object).
+ */
+export function objectMemberText(line: string): string | undefined {
+  const span = memberSpan(line, "object");
+  if (!span || line.charCodeAt(span.start) !== OPEN_OBJECT) return undefined;
+  return line.slice(span.start, span.end);
+}
+
+/**
+ * Where the value of the top-level member `key` lies in a JSON object's text. Undefined
+ * when the text is not an object whose keys are plain (unescaped) strings, when `key` is
+ * absent, or when it comes twice (JSON.parse would take the last one).
+ */
+function memberSpan(body: string, key: string): { start: number; end: number } | undefined {
+  let i = skipSpace(body, 0);
+  if (body.charCodeAt(i) !== OPEN_OBJECT) return undefined;
+  let found: { start: number; end: number } | undefined;
+  i = skipSpace(body, i + 1);
+  if (body.charCodeAt(i) === CLOSE_OBJECT) return undefined;
+  for (;;) {
+    if (body.charCodeAt(i) !== QUOTE) return undefined;
+    const keyEnd = stringEnd(body, i);
+    if (keyEnd < 0) return undefined;
+    const name = body.slice(i + 1, keyEnd);
+    if (name.includes("\\")) return undefined; // an escaped key might spell `key`
+    i = skipSpace(body, keyEnd + 1);
+    if (body.charCodeAt(i) !== COLON) return undefined;
+    i = skipSpace(body, i + 1);
+    const end = valueEnd(body, i);
+    if (end < 0) return undefined;
+    if (name === key) {
+      if (found) return undefined;
+      found = { start: i, end };
+    }
+    i = skipSpace(body, end);
+    const next = body.charCodeAt(i);
+    if (next === CLOSE_OBJECT) return found;
+    if (next !== COMMA) return undefined;
+    i = skipSpace(body, i + 1);
+  }
 }
 
 const OPEN_OBJECT = 0x7b;
