@@ -25,7 +25,7 @@ export interface DecoderOptions {
 
 /** About 16 objects of 2 KiB. */
 export const INLINE_BELOW_BYTES = 32 * 1024;
-const DEFAULT_WORKER_HEAP_MB = 512;
+const DEFAULT_WORKER_HEAP_MB = 1024;
 const WORKER_URL = new URL("./decode-worker.js", import.meta.url);
 
 interface Pending {
