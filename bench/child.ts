@@ -2,6 +2,7 @@ import { createRuleEngine } from "../src/rules/index.js";
 import { naivePipelineTask, sqliteRawInsertTask } from "./baselines.js";
 import { filesLatencyTask, readParseTask, startTask, walkStatTask } from "./files.js";
 import { crwatchIngestTask, type IngestTaskArgs } from "./ingest.js";
+import { kubernetesTask } from "./kubernetes.js";
 import { watchCrwatchTask, watchRawTask } from "./watch.js";
 
 /** One measurement per process (see `inChild`): `node child.js TASK JSON-ARGS`. */
@@ -17,6 +18,7 @@ const tasks: Record<string, (args: any) => Promise<Record<string, unknown>>> = {
   "files-latency": filesLatencyTask,
   "watch-raw": watchRawTask,
   "watch-crwatch": watchCrwatchTask,
+  kubernetes: kubernetesTask,
 };
 
 const [task, json] = process.argv.slice(2);

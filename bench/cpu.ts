@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { constants, PerformanceObserver } from "node:perf_hooks";
 /**
  * Adds up the CPU time (user + system, not wall time: the machine is shared, and a
  * preempted section must not count) of synchronous sections.
@@ -58,3 +59,38 @@ export function mainThreadCpuMs(): number {
 
 /** USER_HZ: 100 on every Linux architecture Node runs on. */
 const CLOCK_TICKS_PER_SECOND = 100;
+
+/**
+ * Pause time of this thread's garbage collections while it runs, in ms by kind (scavenges
+ * of the young generation, mark-compacts of the old), from `gc` performance entries.
+ */
+export class GcTimer {
+  private readonly ms = { minor: 0, major: 0, other: 0 };
+  private readonly observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      const kind = (entry as { detail?: { kind?: number } }).detail?.kind;
+      const slot =
+        kind === constants.NODE_PERFORMANCE_GC_MINOR
+          ? "minor"
+          : kind === constants.NODE_PERFORMANCE_GC_MAJOR
+            ? "major"
+            : "other";
+      this.ms[slot] += entry.duration;
+    }
+  });
+
+  constructor() {
+    this.observer.observe({ entryTypes: ["gc"] });
+  }
+
+  /** Stops observing; the totals so far, rounded. */
+  stop(): { minor: number; major: number; other: number } {
+    for (const entry of this.observer.takeRecords()) this.ms.other += entry.duration;
+    this.observer.disconnect();
+    return {
+      minor: Math.round(this.ms.minor),
+      major: Math.round(this.ms.major),
+      other: Math.round(this.ms.other),
+    };
+  }
+}

@@ -1,10 +1,11 @@
 import { availableParallelism } from "node:os";
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
 import { sha256Hex } from "../core/stable-json.js";
 import { CrwatchError, errorMessage } from "../model/errors.js";
 import { isJsonPath, type ParseFileRequest, parseFile, type TimedParse } from "./parse-file.js";
 import { decodeTextAnswer } from "./parse-wire.js";
 import type { WorkerAnswer, WorkerReply, WorkerTask } from "./parse-worker.js";
+import { startWorker } from "./start-worker.js";
 
 export interface ParsePoolOptions {
   /** Worker threads at most; default os.availableParallelism(). */
@@ -210,7 +211,7 @@ export class ParsePool {
 
   private spawn(): Slot | undefined {
     if (this.slots.length >= this.size) return undefined;
-    const worker = this.newWorker();
+    const worker = startWorker(WORKER_URL, this.maxWorkerHeapMb);
     const slot: Slot = { worker, tasks: [] };
     worker.on("message", (answer: WorkerAnswer) =>
       this.onReplies(slot, Array.isArray(answer) ? answer : decodeTextAnswer(answer)),
@@ -220,26 +221,6 @@ export class ParsePool {
     worker.unref();
     this.slots.push(slot);
     return slot;
-  }
-
-  /**
-   * A worker takes the process's flags, but not one that only applies to `-e` text, nor the
-   * V8 flags a worker refuses (`node --max-old-space-size=… crwatch`: its heap is set by
-   * resourceLimits): Node names those in its error, and they are left out.
-   */
-  private newWorker(): Worker {
-    const options = (execArgv: string[]) => ({
-      execArgv,
-      resourceLimits: { maxOldGenerationSizeMb: this.maxWorkerHeapMb },
-    });
-    const execArgv = process.execArgv.filter((flag) => !flag.startsWith("--input-type"));
-    try {
-      return new Worker(WORKER_URL, options(execArgv));
-    } catch (err) {
-      if ((err as { code?: string }).code !== "ERR_WORKER_INVALID_EXEC_ARGV") throw err;
-      const refused = new Set(errorMessage(err).split(": ").slice(1).join(": ").split(/,\s*/));
-      return new Worker(WORKER_URL, options(execArgv.filter((flag) => !refused.has(flag))));
-    }
   }
 
   private onReplies(slot: Slot, replies: WorkerReply[]): void {

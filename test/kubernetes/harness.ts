@@ -5,6 +5,7 @@ import { Ingest } from "../../src/ingest/pipeline.js";
 import type { Change } from "../../src/model/change.js";
 import type { Observation, ObservationEvent } from "../../src/model/observation.js";
 import type { KubernetesSourceConfig } from "../../src/sources/kubernetes/config.js";
+import type { KubeDecoder } from "../../src/sources/kubernetes/decoder.js";
 import { createKubernetesSource } from "../../src/sources/kubernetes/source.js";
 import { type RuntimeHealth, SourceRuntime } from "../../src/sources/runtime.js";
 import { openSqliteStore } from "../../src/store/sqlite/store.js";
@@ -22,6 +23,8 @@ export interface HarnessOptions {
   server?: FakeKubeOptions;
   /** The token the kubeconfig presents (default: the one the server wants). */
   clientToken?: string;
+  /** How the source decodes pages and watch lines (default: the process's shared decoder). */
+  decoder?: KubeDecoder;
 }
 
 /**
@@ -65,6 +68,7 @@ export class Harness {
       { name: SOURCE, type: "kubernetes", kubeconfig: this.kubeconfig, ...this.options.config },
       {
         random: () => 0.5,
+        ...(this.options.decoder && { decoder: this.options.decoder }),
         onAuditListening: (address) => {
           this.auditAddress = address;
         },

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { afterEach, describe, it } from "node:test";
+import { KubeDecoder } from "../../src/sources/kubernetes/decoder.js";
 import { fixtureCrd, fixtureObjects } from "../fake-kube/fixtures.js";
 import type { FakeKubeServer } from "../fake-kube/server.js";
 import { waitFor } from "../helpers.js";
@@ -39,6 +40,7 @@ async function started(
     crds: options.crds,
     ...(options.server ? { server: options.server } : {}),
     ...(options.clientToken ? { clientToken: options.clientToken } : {}),
+    ...(options.decoder ? { decoder: options.decoder } : {}),
   });
   harnesses.push(h);
   await h.setUp(seed);
@@ -483,6 +485,60 @@ describe("kubernetes source against the fake API server", () => {
       if (last?.type !== "upsert") continue;
       const rv = (last.item.object.metadata as { resourceVersion: string }).resourceVersion;
       assert.equal(o.cursors?.[ROUTES], rv);
+    }
+  });
+
+  it("should record the same changes whether pages and watch lines are decoded in the worker thread or inline", async () => {
+    const record = async (decoder: KubeDecoder) => {
+      const h = await started(
+        {
+          crds: ["HTTPRoute"],
+          config: { resources: [`${GW}/HTTPRoute`, "v1/Secret"], pageSize: 7 },
+          decoder,
+        },
+        (s) => {
+          for (let i = 0; i < 30; i++) s.apply(route(`r${String(i).padStart(2, "0")}`, i), "helm");
+          s.apply({
+            apiVersion: "v1",
+            kind: "Secret",
+            metadata: { name: "k", namespace: "edge" },
+            data: { a: "dg==" },
+          });
+        },
+      );
+      await h.waitForChanges((c) => c.length === 31, "31 ADDED");
+      await waitFor(() => h.server.openWatches() === 2, 5000, "two watches");
+      h.server.corked(() => {
+        for (let i = 0; i < 30; i += 3)
+          h.server.apply(route(`r${String(i).padStart(2, "0")}`, 100 + i), "kubectl");
+        h.server.delete(GW, "HTTPRoute", "shop", "r01");
+      });
+      const changes = await h.waitForChanges((c) => c.length === 42, "10 MODIFIED, 1 DELETED");
+      await h.tearDown();
+      harnesses.splice(harnesses.indexOf(h), 1);
+      return changes.map(({ type, ref, actor, cause, patch, summary: s, location }) => ({
+        type,
+        ref,
+        actor,
+        cause,
+        patch,
+        summary: s,
+        location,
+      }));
+    };
+    const worker = new KubeDecoder({ inlineBelowBytes: 0 });
+    try {
+      const inWorker = await record(worker);
+      const inline = await record(new KubeDecoder({ inlineBelowBytes: Number.POSITIVE_INFINITY }));
+      assert.deepStrictEqual(inWorker, inline);
+      assert.deepStrictEqual(summary(inWorker as never).slice(31), [
+        ...[0, 3, 6, 9, 12, 15, 18, 21, 24, 27].map(
+          (i) => `MODIFIED HTTPRoute shop/r${String(i).padStart(2, "0")}`,
+        ),
+        "DELETED HTTPRoute shop/r01",
+      ]);
+    } finally {
+      await worker.close();
     }
   });
 });

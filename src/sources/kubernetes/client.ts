@@ -70,6 +70,27 @@ export class KubeClient {
     }
   }
 
+  /**
+   * GET a body as bytes in a buffer of their own (not a slice of Node's shared pool), so it
+   * can be moved to a worker; an error status throws a KubeHttpError.
+   */
+  async getBytes(path: string, signal: AbortSignal): Promise<Uint8Array> {
+    const res = await this.open(path, signal);
+    const chunks: Buffer[] = [];
+    let length = 0;
+    for await (const chunk of res) {
+      chunks.push(chunk as Buffer);
+      length += (chunk as Buffer).length;
+    }
+    const bytes = new Uint8Array(length);
+    let at = 0;
+    for (const chunk of chunks) {
+      bytes.set(chunk, at);
+      at += chunk.length;
+    }
+    return bytes;
+  }
+
   /** GET a streamed answer (a watch): its lines as they arrive. */
   async stream(path: string, signal: AbortSignal): Promise<KubeStream> {
     const res = await this.open(path, signal);

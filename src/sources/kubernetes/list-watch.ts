@@ -1,12 +1,18 @@
 import type { Logger } from "pino";
 import type { Clock } from "../../core/clock.js";
 import { CrwatchError } from "../../model/errors.js";
-import type { JsonObject } from "../../model/json.js";
-import type { ObservationEvent, ObservedObject, Scope } from "../../model/observation.js";
+import { type ObservationEvent, type Scope, withFields } from "../../model/observation.js";
 import type { Emitted } from "../source.js";
-import { actorFromManagedFields } from "./actor.js";
 import type { AuditFacts, AuditIndex } from "./audit/index.js";
 import { type KubeClient, KubeHttpError } from "./client.js";
+import {
+  type DecodedEvent,
+  type DecodedList,
+  type DecodeStream,
+  toCrwatchError,
+  toObserved,
+} from "./decode.js";
+import type { KubeDecoder } from "./decoder.js";
 import type { ServedKind } from "./discovery.js";
 
 /** One list+watch stream: a kind, in one namespace or all; its resourceVersion is one cursor. */
@@ -20,6 +26,8 @@ export interface KindStream {
 
 export interface ListWatchDeps {
   client: KubeClient;
+  /** Turns pages and watch lines into items that carry their object as text (decoder.ts). */
+  decoder: KubeDecoder;
   source: string;
   emit(observation: Emitted): Promise<void>;
   clock: Clock;
@@ -36,16 +44,6 @@ export type WatchEnd =
   | { reason: "expired"; detail: string }
   | { reason: "closed" | "dropped" | "stalled"; progressed: boolean; detail: string };
 
-interface KubeList {
-  metadata?: { resourceVersion?: string; continue?: string };
-  items?: JsonObject[];
-}
-
-interface WatchEvent {
-  type: "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR";
-  object: JsonObject;
-}
-
 /** `/apis/<group>/<version>[/namespaces/<ns>]/<plural>` (core: `/api/<version>/…`). */
 export function collectionPath(stream: KindStream): string {
   const { served, namespace } = stream;
@@ -54,8 +52,8 @@ export function collectionPath(stream: KindStream): string {
   return `${base}${ns}/${served.plural}`;
 }
 
-function apiVersionOf(served: ServedKind): string {
-  return served.group ? `${served.group}/${served.version}` : served.version;
+function decodeStream(stream: KindStream, source: string): DecodeStream {
+  return { served: stream.served, key: stream.key, source };
 }
 
 /**
@@ -73,27 +71,31 @@ export async function listStream(
 ): Promise<string> {
   let page = 0;
   let listRv = "";
+  const decoding = decodeStream(stream, deps.source);
   const fetchPage = (token: string | undefined) => {
     const params = new URLSearchParams({ limit: String(deps.pageSize) });
     if (token) params.set("continue", token);
     if (deps.labelSelector) params.set("labelSelector", deps.labelSelector);
-    const request = deps.client.getJson(`${collectionPath(stream)}?${params}`, signal);
+    const path = `${collectionPath(stream)}?${params}`;
+    const request = deps.client
+      .getBytes(path, signal)
+      .then((body) => deps.decoder.list(decoding, path, body));
     // Awaited below; a stop or a failed emit may leave a prefetched page unread.
     request.catch(() => {});
-    return request as Promise<KubeList>;
+    return request;
   };
-  let next: Promise<KubeList> | undefined = fetchPage(undefined);
+  let next: Promise<DecodedList> | undefined = fetchPage(undefined);
   // Pages handed to the pipeline and not yet committed: the runtime commits them in order,
   // and the ingest builds one while it commits another (or folds them into one transaction).
   const committing: Promise<void>[] = [];
   while (next && !signal.aborted) {
-    const list: KubeList = await next;
-    const token = list.metadata?.continue || undefined;
+    const list: DecodedList = await next;
+    const token = list.continue || undefined;
     // The next page is on its way while this one is committed: the API server and the
     // pipeline work at the same time.
     next = token ? fetchPage(token) : undefined;
-    if (page === 0) listRv = list.metadata?.resourceVersion ?? "";
-    const emitted = deps.emit(listPage(stream, deps.source, list, page, token, listRv, gapFrom));
+    if (page === 0) listRv = list.resourceVersion;
+    const emitted = deps.emit(listPage(stream, list, page, token, listRv, gapFrom));
     committing.push(emitted);
     // Rejections are taken by the awaits below; one not awaited yet must not count as unhandled.
     emitted.catch(() => {});
@@ -110,14 +112,13 @@ const LIST_PAGES_IN_FLIGHT = 3;
 /** One list page as an observation: the snapshot's begin (and GAP) on the first, its end and cursor on the last. */
 function listPage(
   stream: KindStream,
-  source: string,
-  list: KubeList,
+  list: DecodedList,
   page: number,
   token: string | undefined,
   listRv: string,
   gapFrom: string | undefined,
 ): Emitted {
-  const items = (list.items ?? []).map((item) => observed(stream, item, source));
+  const items = list.items.map(toObserved);
   const events: ObservationEvent[] = [];
   if (page === 0) {
     if (gapFrom !== undefined) events.push(expiredGap(stream, gapFrom, listRv));
@@ -168,13 +169,14 @@ export async function watchStream(
     }, deps.stallTimeoutMs);
   let timer = arm();
   const emitter = new OrderedEmitter(deps.emit);
+  const decoding = decodeStream(stream, deps.source);
   try {
     const { lines } = await deps.client.stream(`${collectionPath(stream)}?${params}`, cut.signal);
     for await (const batch of lines) {
       deps.clock.clearTimeout(timer);
       progressed = true;
-      for (const line of batch) {
-        const expired = handleLine(stream, deps, cursor, line, emitter, signal);
+      for (const event of await deps.decoder.events(decoding, batch)) {
+        const expired = handleEvent(stream, deps, cursor, event, emitter, signal);
         if (expired) {
           await emitter.drain();
           return { reason: "expired", detail: expired };
@@ -208,35 +210,32 @@ export async function watchStream(
  * expired. With an audit index, the event waits for its audit event (up to the window)
  * while later lines are read on.
  */
-function handleLine(
+function handleEvent(
   stream: KindStream,
   deps: ListWatchDeps,
   cursor: { rv: string },
-  line: string,
+  event: DecodedEvent,
   emitter: OrderedEmitter,
   signal: AbortSignal,
 ): string | undefined {
-  const event = parseEvent(stream, line);
+  if (event.type === "bad") throw toCrwatchError(event.error);
   if (event.type === "ERROR") {
-    const status = event.object as { code?: unknown; message?: unknown; reason?: unknown };
-    const message = typeof status.message === "string" ? status.message : "";
-    if (status.code === 410) return message || "410 Gone";
+    if (event.code === 410) return event.message || "410 Gone";
     throw new KubeHttpError(
-      typeof status.code === "number" ? status.code : 500,
+      event.code ?? 500,
       collectionPath(stream),
-      typeof status.reason === "string" ? status.reason : "watch ERROR event",
-      message,
+      event.reason || "watch ERROR event",
+      event.message,
     );
   }
-  const rv = resourceVersionOf(event.object);
-  if (!rv) throw streamError(stream, line, "the object has no metadata.resourceVersion");
+  const { rv } = event;
   cursor.rv = rv;
   const cursors = { [stream.key]: rv };
   if (event.type === "BOOKMARK") {
     emitter.push({ events: [], cursors });
     return undefined;
   }
-  const item = observed(stream, event.object, deps.source);
+  const item = toObserved(event.item);
   const build = (facts: AuditFacts | undefined): Emitted => {
     const who = facts ?? (event.type === "DELETED" ? undefined : item);
     const change: ObservationEvent =
@@ -248,7 +247,7 @@ function handleLine(
             ...(who?.actor ? { actor: who.actor } : {}),
             ...(who?.cause ? { cause: who.cause } : {}),
           }
-        : { type: "upsert", item: { ...item, ...(facts ?? {}) } };
+        : { type: "upsert", item: facts ? withFields(item, facts) : item };
     return { events: [change], cursors };
   };
   if (!deps.audit) {
@@ -353,63 +352,5 @@ function merge(batch: Emitted[]): Emitted {
   return {
     events: batch.flatMap((o) => o.events),
     cursors: Object.assign({}, ...batch.map((o) => o.cursors ?? {})),
-  };
-}
-
-const EVENT_TYPES = new Set(["ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"]);
-
-function parseEvent(stream: KindStream, line: string): WatchEvent {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(line);
-  } catch (err) {
-    throw streamError(stream, line, "not JSON", err);
-  }
-  const event = parsed as Partial<WatchEvent> | null;
-  if (
-    !event ||
-    typeof event.type !== "string" ||
-    !EVENT_TYPES.has(event.type) ||
-    !event.object ||
-    typeof event.object !== "object"
-  )
-    throw streamError(stream, line, "not a {type, object} watch event");
-  return event as WatchEvent;
-}
-
-function streamError(stream: KindStream, line: string, why: string, cause?: unknown): CrwatchError {
-  const shown = line.length > 200 ? `${line.slice(0, 200)}…` : line;
-  return new CrwatchError(
-    "CRW_K8S_STREAM",
-    `watch of ${stream.key}: ${why}: ${shown}`,
-    cause ? { cause } : undefined,
-  );
-}
-
-function resourceVersionOf(object: JsonObject): string {
-  const rv = (object.metadata as { resourceVersion?: unknown } | undefined)?.resourceVersion;
-  return typeof rv === "string" ? rv : "";
-}
-
-/** An API object as an observation item: kind and apiVersion filled in (lists omit them for core kinds). */
-export function observed(stream: KindStream, item: JsonObject, source: string): ObservedObject {
-  const { served } = stream;
-  const metadata = (item.metadata ?? {}) as { name?: unknown; namespace?: unknown };
-  if (typeof metadata.name !== "string" || !metadata.name)
-    throw streamError(
-      stream,
-      JSON.stringify(item).slice(0, 200),
-      "an object without metadata.name",
-    );
-  const namespace = typeof metadata.namespace === "string" ? metadata.namespace : "";
-  const object: JsonObject = { apiVersion: apiVersionOf(served), kind: served.kind, ...item };
-  const nsPath = namespace ? `/namespaces/${namespace}` : "";
-  const base = served.group ? `/apis/${served.group}/${served.version}` : `/api/${served.version}`;
-  const who = actorFromManagedFields(item);
-  return {
-    ref: { source, group: served.group, kind: served.kind, namespace, name: metadata.name },
-    object,
-    location: { path: `${base}${nsPath}/${served.plural}/${metadata.name}` },
-    ...(who ? { actor: who.actor, cause: who.cause } : {}),
   };
 }

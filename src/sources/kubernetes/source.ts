@@ -8,6 +8,7 @@ import {
   type ResolvedKubernetesSourceConfig,
   withKubernetesDefaults,
 } from "./config.js";
+import { type KubeDecoder, sharedKubeDecoder } from "./decoder.js";
 import { superviseKind } from "./supervisor.js";
 
 /** Knobs tests turn; production uses the defaults. */
@@ -16,6 +17,8 @@ export interface KubernetesSourceTuning {
   random?: () => number;
   /** Told the audit receiver's bound address once it listens (tests listen on port 0). */
   onAuditListening?: (address: string) => void;
+  /** Decodes pages and watch lines (tests force the worker or inline); default: the shared one. */
+  decoder?: KubeDecoder;
 }
 
 export function createKubernetesSource(
@@ -88,6 +91,7 @@ class KubernetesSource implements Source {
           spec,
           {
             client,
+            decoder: this.tuning.decoder ?? sharedKubeDecoder(),
             source: ctx.name,
             emit: (o) => ctx.emit(o),
             clock: ctx.clock,
