@@ -6,9 +6,9 @@ import type { NewChange } from "../src/model/change.js";
 import { openPostgresStore, type PostgresStore } from "../src/store/postgres/store.js";
 import { postgresUrl } from "../test/helpers.js";
 import { dropSchema, pgQuery } from "../test/postgres.js";
-import { cpuMsSince } from "./cpu.js";
+import { cpuMsSince, mainThreadCpuMs } from "./cpu.js";
 import { benchWorkers, buildSetup } from "./ingest.js";
-import { offer } from "./ingest-feed.js";
+import { benchInput, inputTexts, offerAll } from "./pg-feed.js";
 import { namedUrl, serverCpuMs, usPer } from "./pg-cpu.js";
 
 /** Smaller than the SQLite scenario by default: a network round trip per commit. */
@@ -36,16 +36,20 @@ export async function postgresIngestScenario(): Promise<Record<string, unknown>>
     ingest.onCommit(() => {
       commits++;
     });
+    const input = benchInput();
+    const texts = input === "text" ? inputTexts(CHANGES) : null;
     const server0 = await serverCpuMs(app);
     const cpu0 = process.cpuUsage();
+    const main0 = mainThreadCpuMs();
     const elu0 = performance.eventLoopUtilization();
     const t0 = performance.now();
-    await offer(ingest, 0, CHANGES);
+    await offerAll(ingest, texts, CHANGES);
     await ingest.idle();
-    await ingest.close();
     const seconds = (performance.now() - t0) / 1000;
     const elu = performance.eventLoopUtilization(elu0);
     const clientMs = cpuMsSince(cpu0);
+    const mainMs = mainThreadCpuMs() - main0;
+    await ingest.close();
     const serverMs = minus(await serverCpuMs(app), server0);
     const committed = await store.lastSeq();
     const phases = ingest.stats();
@@ -64,6 +68,7 @@ export async function postgresIngestScenario(): Promise<Record<string, unknown>>
     return {
       scenario: "ingest-postgres",
       buildWorkers: workers,
+      input,
       changes: committed,
       changesPerSecond: Math.round(committed / seconds),
       meanChangesPerCommit: perCommit,
@@ -72,7 +77,12 @@ export async function postgresIngestScenario(): Promise<Record<string, unknown>>
         commit: Math.round((phases.commitMs * 1000) / Math.max(1, phases.changes)),
       },
       // CPU, not wall: this process (all its threads) and the server's backends for it.
-      cpuUsPerChange: { client: usPer(clientMs, committed), server: usPer(serverMs, committed) },
+      cpuUsPerChange: {
+        client: usPer(clientMs, committed),
+        // The serial part: with build workers the rest runs beside it.
+        ingestThread: usPer(mainMs, committed),
+        server: usPer(serverMs, committed),
+      },
       // The share of the run the ingest thread sat idle (waiting on the server or workers):
       // what overlapping the next build with the commit in flight takes away.
       ingestThreadIdle: Math.round((1 - elu.utilization) * 100) / 100,
