@@ -1,15 +1,17 @@
 import { performance } from "node:perf_hooks";
+import type pg from "pg";
 import pino from "pino";
 import { createMasker } from "../src/core/mask.js";
 import { Ingest } from "../src/ingest/pipeline.js";
 import type { NewChange } from "../src/model/change.js";
+import { type CopyValue, copyInto, copyLines } from "../src/store/postgres/copy-in.js";
 import { openPostgresStore, type PostgresStore } from "../src/store/postgres/store.js";
 import { postgresUrl } from "../test/helpers.js";
 import { dropSchema, pgQuery } from "../test/postgres.js";
 import { cpuMsSince, mainThreadCpuMs } from "./cpu.js";
 import { benchWorkers, buildSetup } from "./ingest.js";
-import { benchInput, inputTexts, offerAll } from "./pg-feed.js";
 import { namedUrl, serverCpuMs, usPer } from "./pg-cpu.js";
+import { benchInput, inputTexts, offerAll } from "./pg-feed.js";
 
 /** Smaller than the SQLite scenario by default: a network round trip per commit. */
 const CHANGES = Number(process.env.BENCH_PG_CHANGES ?? 20_000);
@@ -63,7 +65,8 @@ export async function postgresIngestScenario(): Promise<Record<string, unknown>>
     const dbBytes = Number(size?.bytes ?? 0);
     const perCommit = Math.max(1, Math.round(committed / Math.max(1, commits)));
     const storeOnly = await recommit(schema, `${schema}_store`, perCommit);
-    const baseline = await rawInsertBaseline(schema, rawSchema, perCommit);
+    const baseline = await rawBaseline(schema, rawSchema, perCommit, "insert");
+    const baselineCopy = await rawBaseline(schema, `${rawSchema}_copy`, perCommit, "copy");
     const [sync] = await pgQuery<{ synchronous_commit: string }>("SHOW synchronous_commit");
     return {
       scenario: "ingest-postgres",
@@ -92,6 +95,9 @@ export async function postgresIngestScenario(): Promise<Record<string, unknown>>
       baseline,
       // The whole pipeline (parse, canonicalize, mask, diff, hash, commit) against raw.
       ratioToBaseline: ratio(committed / seconds, baseline.changesPerSecond),
+      // The same rows by COPY: the cheaper raw way, the one crwatch itself uses.
+      baselineCopy,
+      ratioToCopy: ratio(committed / seconds, baselineCopy.changesPerSecond),
       // The store alone: the same changes committed again through store.commit.
       storeOnly,
       storeOnlyRatioToBaseline: ratio(storeOnly.changesPerSecond, baseline.changesPerSecond),
@@ -100,6 +106,7 @@ export async function postgresIngestScenario(): Promise<Record<string, unknown>>
     await dropSchema(schema);
     await dropSchema(`${schema}_store`);
     await dropSchema(rawSchema);
+    await dropSchema(`${rawSchema}_copy`);
   }
 }
 
@@ -164,8 +171,17 @@ async function recommit(from: string, to: string, perCommit: number) {
 
 const TABLES = ["refs", "changes", "snapshots"] as const;
 
-/** The rows crwatch wrote, inserted again with plain multi-row INSERTs and nothing else. */
-async function rawInsertBaseline(from: string, to: string, perTransaction: number) {
+/**
+ * The rows crwatch wrote, written again with nothing else: each transaction's rows as
+ * multi-row INSERTs, or as one COPY FROM STDIN per table (the way crwatch writes its
+ * changes and snapshots since decision 0036), into a schema made by the same migrations.
+ */
+async function rawBaseline(
+  from: string,
+  to: string,
+  perTransaction: number,
+  method: "insert" | "copy",
+) {
   const target: PostgresStore = await openPostgresStore({
     url: postgresUrl,
     schema: to,
@@ -181,6 +197,7 @@ async function rawInsertBaseline(from: string, to: string, perTransaction: numbe
   const app = `${to}_app`;
   const client = new pg.Client({ connectionString: namedUrl(app) });
   await client.connect();
+  const write = method === "insert" ? insertMany : copyMany;
   const server0 = await serverCpuMs(app);
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
@@ -193,7 +210,7 @@ async function rawInsertBaseline(from: string, to: string, perTransaction: numbe
       await client.query("BEGIN");
       for (const table of TABLES) {
         const slice = sliceFor(table, rows[table]!, i, perTransaction, total);
-        if (slice.length > 0) await insertMany(client, `"${to}".${table}`, slice);
+        if (slice.length > 0) await write(client, `"${to}".${table}`, slice);
       }
       await client.query("COMMIT");
     }
@@ -205,7 +222,7 @@ async function rawInsertBaseline(from: string, to: string, perTransaction: numbe
   }
   const total = rows.changes!.length;
   return {
-    name: "postgres-raw-multirow-insert",
+    name: method === "insert" ? "postgres-raw-multirow-insert" : "postgres-raw-copy",
     changesPerSecond: Math.round(total / seconds),
     cpuUsPerChange: { client: usPer(clientMs, total), server: usPer(serverMs, total) },
     rowsPerTransaction: perTransaction,
@@ -231,8 +248,18 @@ function sliceFor(
   return all.slice(index * per, (index + 1) * per);
 }
 
+async function copyMany(
+  client: Pick<pg.ClientBase, "query">,
+  table: string,
+  rows: Record<string, unknown>[],
+): Promise<void> {
+  const columns = Object.keys(rows[0]!);
+  const lines = copyLines(rows, columns.length, (row, c) => row[columns[c]!] as CopyValue);
+  await copyInto(client, table, columns, lines);
+}
+
 async function insertMany(
-  client: { query: (text: string, params: unknown[]) => Promise<unknown> },
+  client: Pick<pg.ClientBase, "query">,
   table: string,
   rows: Record<string, unknown>[],
 ): Promise<void> {

@@ -52,6 +52,7 @@ import type {
 } from "../store.js";
 import { ChainVerifier, revisionsResult } from "../verify.js";
 import { assertEmpty, importTables } from "./copy.js";
+import { copyInto, copyLines } from "./copy-in.js";
 import { checkFence, PostgresLeases } from "./leases.js";
 import { migratePostgres, quoteIdent, schemaVersion } from "./migrations.js";
 
@@ -177,9 +178,11 @@ function headsFrom(t: (table: string) => string): string {
 const MAX_PARAMS = 65_000;
 
 /**
- * Multi-row `INSERT … VALUES (…), (…)` in as few statements as the parameter limit allows.
- * (An `unnest` of one array per column was three times slower: pg escapes every element
- * of a large text array on the client, and the server parses it back.)
+ * Multi-row `INSERT … VALUES (…), (…)` in as few statements as the parameter limit allows:
+ * the upserts of a commit (problems, stream cursors), which COPY cannot do. The log's own
+ * rows go by COPY (copy-in.ts). (An `unnest` of one array per column was three times
+ * slower: pg escapes every element of a large text array on the client, and the server
+ * parses it back.)
  */
 async function insertValues<R, C extends string>(
   client: Queryable,
@@ -927,11 +930,15 @@ export class PostgresStore implements Store, HistoryExporter, HistoryImporter {
   ): Promise<void> {
     if (changes.length === 0) return;
     // The ref's id in place of its five columns (StoredChangeRow), without a copy of each row.
-    const value = (row: ChangeRow, column: (typeof STORED_CHANGE_COLUMNS)[number], i: number) =>
-      column === "ref_id" ? refIds[i] : row[column];
-    await insertValues(client, this.t("changes"), STORED_CHANGE_COLUMNS, changes, "", value);
-    if (snapshots.length > 0)
-      await insertValues(client, this.t("snapshots"), ["seq", "object"] as const, snapshots);
+    const lines = copyLines(changes, STORED_CHANGE_COLUMNS.length, (row, c, i) => {
+      const column = STORED_CHANGE_COLUMNS[c] as (typeof STORED_CHANGE_COLUMNS)[number];
+      return column === "ref_id" ? (refIds[i] as number) : row[column];
+    });
+    await copyInto(client, this.t("changes"), STORED_CHANGE_COLUMNS, lines);
+    if (snapshots.length > 0) {
+      const objects = copyLines(snapshots, 2, (row, c) => (c === 0 ? row.seq : row.object));
+      await copyInto(client, this.t("snapshots"), ["seq", "object"], objects);
+    }
   }
 
   private async upsertProblems(
