@@ -17,9 +17,10 @@ import { benchInput, inputTexts, offerAll } from "./pg-feed.js";
 const CHANGES = Number(process.env.BENCH_PG_CHANGES ?? 20_000);
 
 /**
- * Ingest into PostgreSQL beside a raw multi-row INSERT of the same rows (refs, changes,
- * snapshots) into an identical schema, in transactions of the same size, on the
- * same server with the same durability (the server's synchronous_commit), in the same run.
+ * Ingest into PostgreSQL beside a raw multi-row INSERT and a raw COPY of the same rows
+ * (refs, changes, snapshots) into an identical schema, in transactions of the same size,
+ * on the same server with the same durability (the server's synchronous_commit), in the
+ * same run. The source hands JSON text by default (BENCH_PG_INPUT, pg-feed.ts).
  */
 export async function postgresIngestScenario(): Promise<Record<string, unknown>> {
   const schema = `crw_bench_${process.pid}`;
