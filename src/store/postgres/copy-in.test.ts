@@ -3,23 +3,13 @@ import { after, before, describe, it } from "node:test";
 import pg from "pg";
 import { postgresUrl } from "../../../test/helpers.js";
 import { dropSchema, uniqueSchema } from "../../../test/postgres.js";
-import { type CopyValue, copyInto, copyLines, copyText } from "./copy-in.js";
+import { type CopyType, type CopyValue, copyInto, copyRows } from "./copy-in.js";
 
-describe("copyText: PostgreSQL's COPY text format", () => {
-  it("writes null as \\N and escapes backslash, tab and line breaks", () => {
-    assert.equal(copyText(null), "\\N");
-    assert.equal(copyText(42), "42");
-    assert.equal(copyText("plain"), "plain");
-    assert.equal(copyText('{"a":"x\\"y"}'), '{"a":"x\\\\"y"}');
-    assert.equal(copyText("a\tb\nc\rd\\"), "a\\tb\\nc\\rd\\\\");
-    // The text "\N" is not null: its backslash is escaped.
-    assert.equal(copyText("\\N"), "\\\\N");
-  });
-});
-
-describe("copyInto: COPY FROM STDIN on a pg client", () => {
+describe("copyInto: binary COPY FROM STDIN on a pg client", () => {
   const schema = uniqueSchema("copyin");
   const table = `"${schema}".t`;
+  const columns = ["id", "body", "n"];
+  const types: CopyType[] = ["int8", "text", "int4"];
   let client: pg.Client;
   before(async () => {
     client = new pg.Client({ connectionString: postgresUrl });
@@ -36,50 +26,66 @@ describe("copyInto: COPY FROM STDIN on a pg client", () => {
     copyInto(
       client,
       table,
-      ["id", "body", "n"],
-      copyLines(rows, 3, (row, c) => row[c] as CopyValue),
+      columns,
+      copyRows(rows, types, (row, c) => row[c] as CopyValue),
     );
+  const count = async () =>
+    Number((await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`)).rows[0]?.n);
 
-  it("stores every value as given, special characters and nulls included", async () => {
-    const bodies = [
-      "plain",
-      "tab\there",
-      "line\nbreak\r\n",
-      "back\\slash \\N \\. \\t",
-      "\\.",
-      '{"json":"with \\"quotes\\" and \\\\ escapes"}',
-      "ünïcødé ✓ 𝄞",
-      "",
-      null,
-      // Larger than the buffer's first size and than one CopyData message.
-      "x".repeat(600_000),
-      `${"é".repeat(300_000)}\t𝄞`,
-    ];
-    await copy(bodies.map((body, i) => [i + 1, body, i % 2 === 0 ? i : null]));
+  const bodies = [
+    "plain",
+    "tab\there",
+    "line\nbreak\r\n",
+    "back\\slash \\N \\. \\t",
+    "\\.",
+    '{"json":"with \\"quotes\\" and \\\\ escapes"}',
+    "ünïcødé ✓ 𝄞",
+    "",
+    null,
+    // Larger than the buffer's first size and than one CopyData message.
+    "x".repeat(600_000),
+    `${"é".repeat(300_000)}\t𝄞`,
+  ];
+  // Either side of 2^31 and 2^32, negatives, the largest safe integer, and numeric text.
+  const ids = [1, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1, 2 ** 32, -1, -(2 ** 40), 2 ** 53 - 1];
+  const ns = [0, -1, 2 ** 31 - 1, -(2 ** 31), null, "42", 7, null, 9, 10, 11];
+
+  it("stores every value as given: text with any character, nulls, 64- and 32-bit numbers", async () => {
+    await copy(bodies.map((body, i) => [ids[i] ?? String(100 + i), body, ns[i] ?? null]));
     const { rows } = await client.query<{ id: string; body: string | null; n: number | null }>(
-      `SELECT id, body, n FROM ${table} ORDER BY id`,
+      `SELECT id::text, body, n FROM ${table}`,
     );
-    assert.deepEqual(
-      rows.map((r) => r.body),
-      bodies,
-    );
-    assert.deepEqual(
-      rows.map((r) => r.n),
-      bodies.map((_, i) => (i % 2 === 0 ? i : null)),
-    );
+    const want = bodies.map((body, i) => ({
+      id: String(ids[i] ?? 100 + i),
+      body,
+      n: ns[i] === null ? null : Number(ns[i]),
+    }));
+    const byId = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : 1);
+    assert.deepEqual(rows.sort(byId), want.sort(byId));
   });
 
   it("rejects with the server's error and leaves the connection usable", async () => {
     await client.query("BEGIN");
     await assert.rejects(copy([[1, "duplicate key", null]]), /duplicate key value/);
     await client.query("ROLLBACK");
-    const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`);
-    assert.equal(Number(rows[0]?.n), 11);
+    assert.equal(await count(), bodies.length);
   });
 
-  it("copies nothing for no lines, without a round trip", async () => {
+  it("rejects a value of the wrong type for its column instead of storing it", async () => {
+    await assert.rejects(
+      copyInto(
+        client,
+        table,
+        columns,
+        copyRows([[999, "x", 1]], ["int4", "text", "int4"], (row, c) => row[c] as CopyValue),
+      ),
+      /binary data format|insufficient data/,
+    );
+    assert.equal(await count(), bodies.length);
+  });
+
+  it("copies no row for no rows", async () => {
     await copy([]);
-    const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`);
-    assert.equal(Number(rows[0]?.n), 11);
+    assert.equal(await count(), bodies.length);
   });
 });

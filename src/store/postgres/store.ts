@@ -52,7 +52,7 @@ import type {
 } from "../store.js";
 import { ChainVerifier, revisionsResult } from "../verify.js";
 import { assertEmpty, importTables } from "./copy.js";
-import { copyInto, copyLines } from "./copy-in.js";
+import { type CopyType, copyInto, copyRows } from "./copy-in.js";
 import { checkFence, PostgresLeases } from "./leases.js";
 import { migratePostgres, quoteIdent, schemaVersion } from "./migrations.js";
 
@@ -173,6 +173,16 @@ function headsFrom(t: (table: string) => string): string {
     FROM ${t("changes")} WHERE ref_id = r.id AND revision IS NOT NULL
     ORDER BY revision DESC LIMIT 1) h ${remaskJoin(t, "h.seq")}`;
 }
+
+/** The column types of STORED_CHANGE_COLUMNS (migration 5), for the binary COPY. */
+const CHANGE_TYPES: readonly CopyType[] = STORED_CHANGE_COLUMNS.map((column) =>
+  column === "seq" || column === "ref_id"
+    ? "int8"
+    : column === "revision" || column === "prev_revision"
+      ? "int4"
+      : "text",
+);
+const SNAPSHOT_TYPES: readonly CopyType[] = ["int8", "text"];
 
 /** PostgreSQL takes at most 65535 parameters per statement. */
 const MAX_PARAMS = 65_000;
@@ -930,13 +940,15 @@ export class PostgresStore implements Store, HistoryExporter, HistoryImporter {
   ): Promise<void> {
     if (changes.length === 0) return;
     // The ref's id in place of its five columns (StoredChangeRow), without a copy of each row.
-    const lines = copyLines(changes, STORED_CHANGE_COLUMNS.length, (row, c, i) => {
+    const rows = copyRows(changes, CHANGE_TYPES, (row, c, i) => {
       const column = STORED_CHANGE_COLUMNS[c] as (typeof STORED_CHANGE_COLUMNS)[number];
       return column === "ref_id" ? (refIds[i] as number) : row[column];
     });
-    await copyInto(client, this.t("changes"), STORED_CHANGE_COLUMNS, lines);
+    await copyInto(client, this.t("changes"), STORED_CHANGE_COLUMNS, rows);
     if (snapshots.length > 0) {
-      const objects = copyLines(snapshots, 2, (row, c) => (c === 0 ? row.seq : row.object));
+      const objects = copyRows(snapshots, SNAPSHOT_TYPES, (row, c) =>
+        c === 0 ? row.seq : row.object,
+      );
       await copyInto(client, this.t("snapshots"), ["seq", "object"], objects);
     }
   }
