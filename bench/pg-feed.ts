@@ -26,11 +26,14 @@ export function inputTexts(count: number): string[] {
   return Array.from({ length: count }, (_, n) => textOf(n, RESOURCES).text);
 }
 
-function observationOf(texts: readonly string[], from: number, to: number): Observation {
+/** Changes [from, to) as one observation; the texts handed on are let go of, as a source does. */
+function observationOf(texts: string[], from: number, to: number): Observation {
   const events: Observation["events"] = [];
   for (let n = from; n < to; n++) {
     const i = n % RESOURCES;
-    const item = observedText(texts[n] as string, {
+    const text = texts[n] as string;
+    texts[n] = "";
+    const item = observedText(text, {
       ref: {
         source: SOURCE,
         group: "gateway.networking.k8s.io",
@@ -47,9 +50,10 @@ function observationOf(texts: readonly string[], from: number, to: number): Obse
 
 /**
  * Offers every change, PER_OBSERVATION per observation, at most WINDOW waiting for their
- * commit, as `offer` does; `texts` null offers objects made on the fly instead.
+ * commit, as `offer` does; `texts` (emptied as they are offered) null offers objects made
+ * on the fly instead.
  */
-export async function offerAll(ingest: Ingest, texts: readonly string[] | null, count: number) {
+export async function offerAll(ingest: Ingest, texts: string[] | null, count: number) {
   if (texts === null) return offer(ingest, 0, count);
   const inFlight = new Set<Promise<void>>();
   for (let n = 0; n < count; n += PER_OBSERVATION) {

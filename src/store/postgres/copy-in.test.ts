@@ -71,6 +71,11 @@ describe("copyInto: binary COPY FROM STDIN on a pg client", () => {
     assert.equal(await count(), bodies.length);
   });
 
+  it("rejects a NUL in a text, which PostgreSQL cannot store, instead of cutting it", async () => {
+    await assert.rejects(copy([[998, "before\u0000after", 1]]), /0x00/);
+    assert.equal(await count(), bodies.length);
+  });
+
   it("rejects a value of the wrong type for its column instead of storing it", async () => {
     await assert.rejects(
       copyInto(
