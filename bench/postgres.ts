@@ -4,12 +4,8 @@ import pino from "pino";
 import { createMasker } from "../src/core/mask.js";
 import { Ingest } from "../src/ingest/pipeline.js";
 import type { NewChange } from "../src/model/change.js";
-import {
-  type CopyType,
-  type CopyValue,
-  copyInto,
-  copyRows,
-} from "../src/store/postgres/copy-in.js";
+import type { CopyType, CopyValue } from "../src/store/postgres/copy-binary.js";
+import { copyInto } from "../src/store/postgres/copy-in.js";
 import { openPostgresStore, type PostgresStore } from "../src/store/postgres/store.js";
 import { postgresUrl } from "../test/helpers.js";
 import { dropSchema, pgQuery } from "../test/postgres.js";
@@ -268,8 +264,11 @@ async function copyMany(
 ): Promise<void> {
   const columns = Object.keys(rows[0]!);
   const types = await columnTypes(table, columns);
-  const data = copyRows(rows, types, (row, c) => row[columns[c]!] as CopyValue);
-  await copyInto(client, table, columns, data);
+  await copyInto(client, table, columns, {
+    rows,
+    types,
+    value: (row, c) => row[columns[c]!] as CopyValue,
+  });
 }
 
 const typesOf = new Map<string, CopyType[]>();

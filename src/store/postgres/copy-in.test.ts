@@ -3,7 +3,8 @@ import { after, before, describe, it } from "node:test";
 import pg from "pg";
 import { postgresUrl } from "../../../test/helpers.js";
 import { dropSchema, uniqueSchema } from "../../../test/postgres.js";
-import { type CopyType, type CopyValue, copyInto, copyRows } from "./copy-in.js";
+import { CHUNK_BYTES, type CopyType, type CopyValue } from "./copy-binary.js";
+import { copyInto } from "./copy-in.js";
 
 describe("copyInto: binary COPY FROM STDIN on a pg client", () => {
   const schema = uniqueSchema("copyin");
@@ -22,13 +23,8 @@ describe("copyInto: binary COPY FROM STDIN on a pg client", () => {
     await dropSchema(schema);
   });
 
-  const copy = (rows: CopyValue[][]) =>
-    copyInto(
-      client,
-      table,
-      columns,
-      copyRows(rows, types, (row, c) => row[c] as CopyValue),
-    );
+  const copy = (rows: CopyValue[][], as: CopyType[] = types) =>
+    copyInto(client, table, columns, { rows, types: as, value: (row, c) => row[c] as CopyValue });
   const count = async () =>
     Number((await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`)).rows[0]?.n);
 
@@ -42,13 +38,15 @@ describe("copyInto: binary COPY FROM STDIN on a pg client", () => {
     "ünïcødé ✓ 𝄞",
     "",
     null,
-    // Larger than the buffer's first size and than one CopyData message.
+    // Either side of what fits a chunk (a UTF-16 unit counted as up to 3 bytes), and more.
+    "w".repeat(Math.floor((CHUNK_BYTES - 4) / 3)),
+    "v".repeat(Math.floor((CHUNK_BYTES - 4) / 3) + 1),
     "x".repeat(600_000),
     `${"é".repeat(300_000)}\t𝄞`,
   ];
   // Either side of 2^31 and 2^32, negatives, the largest safe integer, and numeric text.
   const ids = [1, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1, 2 ** 32, -1, -(2 ** 40), 2 ** 53 - 1];
-  const ns = [0, -1, 2 ** 31 - 1, -(2 ** 31), null, "42", 7, null, 9, 10, 11];
+  const ns = [0, -1, 2 ** 31 - 1, -(2 ** 31), null, "42", 7, null, 9, 10, 11, 12, 13];
 
   it("stores every value as given: text with any character, nulls, 64- and 32-bit numbers", async () => {
     await copy(bodies.map((body, i) => [ids[i] ?? String(100 + i), body, ns[i] ?? null]));
@@ -78,15 +76,41 @@ describe("copyInto: binary COPY FROM STDIN on a pg client", () => {
 
   it("rejects a value of the wrong type for its column instead of storing it", async () => {
     await assert.rejects(
-      copyInto(
-        client,
-        table,
-        columns,
-        copyRows([[999, "x", 1]], ["int4", "text", "int4"], (row, c) => row[c] as CopyValue),
-      ),
+      copy([[999, "x", 1]], ["int4", "text", "int4"]),
       /binary data format|insufficient data/,
     );
     assert.equal(await count(), bodies.length);
+  });
+
+  it("fails the copy with the encoder's error when a row cannot be encoded, storing nothing", async () => {
+    const rows = Array.from({ length: 20_000 }, (_, i) => [10_000 + i, `row ${i}`, i]);
+    const broken = new Error("row 15000 cannot be encoded");
+    await assert.rejects(
+      copyInto(client, table, columns, {
+        rows,
+        types,
+        value: (row, c, i) => {
+          if (i === 15_000) throw broken;
+          return row[c] as CopyValue;
+        },
+      }),
+      (err) => err === broken,
+    );
+    assert.equal(await count(), bodies.length);
+  });
+
+  it("copies many small rows across chunk boundaries", async () => {
+    const rows = Array.from({ length: 20_000 }, (_, i) => [10_000 + i, `row ${i}`, i]);
+    await copy(rows);
+    const { rows: sums } = await client.query<{ n: string; s: string; l: string }>(
+      `SELECT count(*) AS n, sum(n) AS s, sum(length(body)) AS l FROM ${table} WHERE id BETWEEN 10000 AND 29999`,
+    );
+    assert.deepEqual(sums[0], {
+      n: "20000",
+      s: String((19_999 * 20_000) / 2),
+      l: String(rows.reduce((sum, row) => sum + String(row[1]).length, 0)),
+    });
+    await client.query(`DELETE FROM ${table} WHERE id BETWEEN 10000 AND 29999`);
   });
 
   it("copies no row for no rows", async () => {

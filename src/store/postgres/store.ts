@@ -52,7 +52,8 @@ import type {
 } from "../store.js";
 import { ChainVerifier, revisionsResult } from "../verify.js";
 import { assertEmpty, importTables } from "./copy.js";
-import { type CopyType, copyInto, copyRows } from "./copy-in.js";
+import type { CopyType } from "./copy-binary.js";
+import { copyInto } from "./copy-in.js";
 import { checkFence, PostgresLeases } from "./leases.js";
 import { migratePostgres, quoteIdent, schemaVersion } from "./migrations.js";
 
@@ -940,16 +941,20 @@ export class PostgresStore implements Store, HistoryExporter, HistoryImporter {
   ): Promise<void> {
     if (changes.length === 0) return;
     // The ref's id in place of its five columns (StoredChangeRow), without a copy of each row.
-    const rows = copyRows(changes, CHANGE_TYPES, (row, c, i) => {
-      const column = STORED_CHANGE_COLUMNS[c] as (typeof STORED_CHANGE_COLUMNS)[number];
-      return column === "ref_id" ? (refIds[i] as number) : row[column];
+    await copyInto(client, this.t("changes"), STORED_CHANGE_COLUMNS, {
+      rows: changes,
+      types: CHANGE_TYPES,
+      value: (row, c, i) => {
+        const column = STORED_CHANGE_COLUMNS[c] as (typeof STORED_CHANGE_COLUMNS)[number];
+        return column === "ref_id" ? (refIds[i] as number) : row[column];
+      },
     });
-    await copyInto(client, this.t("changes"), STORED_CHANGE_COLUMNS, rows);
     if (snapshots.length > 0) {
-      const objects = copyRows(snapshots, SNAPSHOT_TYPES, (row, c) =>
-        c === 0 ? row.seq : row.object,
-      );
-      await copyInto(client, this.t("snapshots"), ["seq", "object"], objects);
+      await copyInto(client, this.t("snapshots"), ["seq", "object"], {
+        rows: snapshots,
+        types: SNAPSHOT_TYPES,
+        value: (row, c) => (c === 0 ? row.seq : row.object),
+      });
     }
   }
 
