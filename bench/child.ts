@@ -3,6 +3,7 @@ import { naivePipelineTask, sqliteRawInsertTask } from "./baselines.js";
 import { filesLatencyTask, readParseTask, startTask, walkStatTask } from "./files.js";
 import { crwatchIngestTask, type IngestTaskArgs } from "./ingest.js";
 import { kubernetesTask } from "./kubernetes.js";
+import { postgresIngestScenario } from "./postgres.js";
 import { watchCrwatchTask, watchRawTask } from "./watch.js";
 
 /** One measurement per process (see `inChild`): `node child.js TASK JSON-ARGS`. */
@@ -10,6 +11,7 @@ import { watchCrwatchTask, watchRawTask } from "./watch.js";
 const tasks: Record<string, (args: any) => Promise<Record<string, unknown>>> = {
   "crwatch-ingest": (args: IngestTaskArgs) =>
     crwatchIngestTask(args, args.rules ? createRuleEngine() : undefined),
+  "ingest-postgres": postgresIngestScenario,
   "naive-pipeline": naivePipelineTask,
   "sqlite-raw-insert": sqliteRawInsertTask,
   "walk-with-stat": walkStatTask,

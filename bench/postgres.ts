@@ -1,23 +1,27 @@
 import { performance } from "node:perf_hooks";
+import type pg from "pg";
 import pino from "pino";
 import { createMasker } from "../src/core/mask.js";
 import { Ingest } from "../src/ingest/pipeline.js";
 import type { NewChange } from "../src/model/change.js";
+import type { CopyType, CopyValue } from "../src/store/postgres/copy-binary.js";
+import { copyInto } from "../src/store/postgres/copy-in.js";
 import { openPostgresStore, type PostgresStore } from "../src/store/postgres/store.js";
 import { postgresUrl } from "../test/helpers.js";
 import { dropSchema, pgQuery } from "../test/postgres.js";
-import { cpuMsSince } from "./cpu.js";
+import { cpuMsSince, mainThreadCpuMs } from "./cpu.js";
 import { benchWorkers, buildSetup } from "./ingest.js";
-import { offer } from "./ingest-feed.js";
 import { namedUrl, serverCpuMs, usPer } from "./pg-cpu.js";
+import { benchInput, inputTexts, offerAll } from "./pg-feed.js";
 
 /** Smaller than the SQLite scenario by default: a network round trip per commit. */
 const CHANGES = Number(process.env.BENCH_PG_CHANGES ?? 20_000);
 
 /**
- * Ingest into PostgreSQL beside a raw multi-row INSERT of the same rows (refs, changes,
- * snapshots) into an identical schema, in transactions of the same size, on the
- * same server with the same durability (the server's synchronous_commit), in the same run.
+ * Ingest into PostgreSQL beside a raw multi-row INSERT and a raw COPY of the same rows
+ * (refs, changes, snapshots) into an identical schema, in transactions of the same size,
+ * on the same server with the same durability (the server's synchronous_commit), in the
+ * same run. The source hands JSON text by default (BENCH_PG_INPUT, pg-feed.ts).
  */
 export async function postgresIngestScenario(): Promise<Record<string, unknown>> {
   const schema = `crw_bench_${process.pid}`;
@@ -36,16 +40,20 @@ export async function postgresIngestScenario(): Promise<Record<string, unknown>>
     ingest.onCommit(() => {
       commits++;
     });
+    const input = benchInput();
+    const texts = input === "text" ? inputTexts(CHANGES) : null;
     const server0 = await serverCpuMs(app);
     const cpu0 = process.cpuUsage();
+    const main0 = mainThreadCpuMs();
     const elu0 = performance.eventLoopUtilization();
     const t0 = performance.now();
-    await offer(ingest, 0, CHANGES);
+    await offerAll(ingest, texts, CHANGES);
     await ingest.idle();
-    await ingest.close();
     const seconds = (performance.now() - t0) / 1000;
     const elu = performance.eventLoopUtilization(elu0);
     const clientMs = cpuMsSince(cpu0);
+    const mainMs = mainThreadCpuMs() - main0;
+    await ingest.close();
     const serverMs = minus(await serverCpuMs(app), server0);
     const committed = await store.lastSeq();
     const phases = ingest.stats();
@@ -59,11 +67,13 @@ export async function postgresIngestScenario(): Promise<Record<string, unknown>>
     const dbBytes = Number(size?.bytes ?? 0);
     const perCommit = Math.max(1, Math.round(committed / Math.max(1, commits)));
     const storeOnly = await recommit(schema, `${schema}_store`, perCommit);
-    const baseline = await rawInsertBaseline(schema, rawSchema, perCommit);
+    const baseline = await rawBaseline(schema, rawSchema, perCommit, "insert");
+    const baselineCopy = await rawBaseline(schema, `${rawSchema}_copy`, perCommit, "copy");
     const [sync] = await pgQuery<{ synchronous_commit: string }>("SHOW synchronous_commit");
     return {
       scenario: "ingest-postgres",
       buildWorkers: workers,
+      input,
       changes: committed,
       changesPerSecond: Math.round(committed / seconds),
       meanChangesPerCommit: perCommit,
@@ -72,7 +82,12 @@ export async function postgresIngestScenario(): Promise<Record<string, unknown>>
         commit: Math.round((phases.commitMs * 1000) / Math.max(1, phases.changes)),
       },
       // CPU, not wall: this process (all its threads) and the server's backends for it.
-      cpuUsPerChange: { client: usPer(clientMs, committed), server: usPer(serverMs, committed) },
+      cpuUsPerChange: {
+        client: usPer(clientMs, committed),
+        // The serial part: with build workers the rest runs beside it.
+        ingestThread: usPer(mainMs, committed),
+        server: usPer(serverMs, committed),
+      },
       // The share of the run the ingest thread sat idle (waiting on the server or workers):
       // what overlapping the next build with the commit in flight takes away.
       ingestThreadIdle: Math.round((1 - elu.utilization) * 100) / 100,
@@ -82,6 +97,9 @@ export async function postgresIngestScenario(): Promise<Record<string, unknown>>
       baseline,
       // The whole pipeline (parse, canonicalize, mask, diff, hash, commit) against raw.
       ratioToBaseline: ratio(committed / seconds, baseline.changesPerSecond),
+      // The same rows by COPY: the cheaper raw way, the one crwatch itself uses.
+      baselineCopy,
+      ratioToCopy: ratio(committed / seconds, baselineCopy.changesPerSecond),
       // The store alone: the same changes committed again through store.commit.
       storeOnly,
       storeOnlyRatioToBaseline: ratio(storeOnly.changesPerSecond, baseline.changesPerSecond),
@@ -90,6 +108,7 @@ export async function postgresIngestScenario(): Promise<Record<string, unknown>>
     await dropSchema(schema);
     await dropSchema(`${schema}_store`);
     await dropSchema(rawSchema);
+    await dropSchema(`${rawSchema}_copy`);
   }
 }
 
@@ -154,8 +173,17 @@ async function recommit(from: string, to: string, perCommit: number) {
 
 const TABLES = ["refs", "changes", "snapshots"] as const;
 
-/** The rows crwatch wrote, inserted again with plain multi-row INSERTs and nothing else. */
-async function rawInsertBaseline(from: string, to: string, perTransaction: number) {
+/**
+ * The rows crwatch wrote, written again with nothing else: each transaction's rows as
+ * multi-row INSERTs, or as one COPY FROM STDIN per table (the way crwatch writes its
+ * changes and snapshots since decision 0036), into a schema made by the same migrations.
+ */
+async function rawBaseline(
+  from: string,
+  to: string,
+  perTransaction: number,
+  method: "insert" | "copy",
+) {
   const target: PostgresStore = await openPostgresStore({
     url: postgresUrl,
     schema: to,
@@ -171,6 +199,14 @@ async function rawInsertBaseline(from: string, to: string, perTransaction: numbe
   const app = `${to}_app`;
   const client = new pg.Client({ connectionString: namedUrl(app) });
   await client.connect();
+  const write = method === "insert" ? insertMany : copyMany;
+  // Column types for the binary COPY, read before the clock starts.
+  if (method === "copy") {
+    for (const table of TABLES) {
+      const first = rows[table]![0];
+      if (first) await columnTypes(`"${to}".${table}`, Object.keys(first));
+    }
+  }
   const server0 = await serverCpuMs(app);
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
@@ -183,7 +219,7 @@ async function rawInsertBaseline(from: string, to: string, perTransaction: numbe
       await client.query("BEGIN");
       for (const table of TABLES) {
         const slice = sliceFor(table, rows[table]!, i, perTransaction, total);
-        if (slice.length > 0) await insertMany(client, `"${to}".${table}`, slice);
+        if (slice.length > 0) await write(client, `"${to}".${table}`, slice);
       }
       await client.query("COMMIT");
     }
@@ -195,7 +231,7 @@ async function rawInsertBaseline(from: string, to: string, perTransaction: numbe
   }
   const total = rows.changes!.length;
   return {
-    name: "postgres-raw-multirow-insert",
+    name: method === "insert" ? "postgres-raw-multirow-insert" : "postgres-raw-copy",
     changesPerSecond: Math.round(total / seconds),
     cpuUsPerChange: { client: usPer(clientMs, total), server: usPer(serverMs, total) },
     rowsPerTransaction: perTransaction,
@@ -221,8 +257,43 @@ function sliceFor(
   return all.slice(index * per, (index + 1) * per);
 }
 
+async function copyMany(
+  client: Pick<pg.ClientBase, "query">,
+  table: string,
+  rows: Record<string, unknown>[],
+): Promise<void> {
+  const columns = Object.keys(rows[0]!);
+  const types = await columnTypes(table, columns);
+  await copyInto(client, table, columns, {
+    rows,
+    types,
+    value: (row, c) => row[columns[c]!] as CopyValue,
+  });
+}
+
+const typesOf = new Map<string, CopyType[]>();
+
+/** The binary COPY's type of each column, read once per table (before the clock, mostly). */
+async function columnTypes(table: string, columns: string[]): Promise<CopyType[]> {
+  const known = typesOf.get(table);
+  if (known) return known;
+  const [schema, name] = table.split(".").map((part) => part.replaceAll('"', ""));
+  const rows = await pgQuery<{ column_name: string; data_type: string }>(
+    `SELECT column_name, data_type FROM information_schema.columns
+     WHERE table_schema = $1 AND table_name = $2`,
+    [schema, name],
+  );
+  const byName = new Map(rows.map((r) => [r.column_name, r.data_type]));
+  const types = columns.map((c): CopyType => {
+    const type = byName.get(c);
+    return type === "bigint" ? "int8" : type === "integer" ? "int4" : "text";
+  });
+  typesOf.set(table, types);
+  return types;
+}
+
 async function insertMany(
-  client: { query: (text: string, params: unknown[]) => Promise<unknown> },
+  client: Pick<pg.ClientBase, "query">,
   table: string,
   rows: Record<string, unknown>[],
 ): Promise<void> {

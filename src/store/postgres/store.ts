@@ -52,6 +52,8 @@ import type {
 } from "../store.js";
 import { ChainVerifier, revisionsResult } from "../verify.js";
 import { assertEmpty, importTables } from "./copy.js";
+import type { CopyType } from "./copy-binary.js";
+import { copyInto } from "./copy-in.js";
 import { checkFence, PostgresLeases } from "./leases.js";
 import { migratePostgres, quoteIdent, schemaVersion } from "./migrations.js";
 
@@ -173,13 +175,25 @@ function headsFrom(t: (table: string) => string): string {
     ORDER BY revision DESC LIMIT 1) h ${remaskJoin(t, "h.seq")}`;
 }
 
+/** The column types of STORED_CHANGE_COLUMNS (migration 5), for the binary COPY. */
+const CHANGE_TYPES: readonly CopyType[] = STORED_CHANGE_COLUMNS.map((column) =>
+  column === "seq" || column === "ref_id"
+    ? "int8"
+    : column === "revision" || column === "prev_revision"
+      ? "int4"
+      : "text",
+);
+const SNAPSHOT_TYPES: readonly CopyType[] = ["int8", "text"];
+
 /** PostgreSQL takes at most 65535 parameters per statement. */
 const MAX_PARAMS = 65_000;
 
 /**
- * Multi-row `INSERT … VALUES (…), (…)` in as few statements as the parameter limit allows.
- * (An `unnest` of one array per column was three times slower: pg escapes every element
- * of a large text array on the client, and the server parses it back.)
+ * Multi-row `INSERT … VALUES (…), (…)` in as few statements as the parameter limit allows:
+ * the upserts of a commit (problems, stream cursors), which COPY cannot do. The log's own
+ * rows go by COPY (copy-in.ts). (An `unnest` of one array per column was three times
+ * slower: pg escapes every element of a large text array on the client, and the server
+ * parses it back.)
  */
 async function insertValues<R, C extends string>(
   client: Queryable,
@@ -927,11 +941,21 @@ export class PostgresStore implements Store, HistoryExporter, HistoryImporter {
   ): Promise<void> {
     if (changes.length === 0) return;
     // The ref's id in place of its five columns (StoredChangeRow), without a copy of each row.
-    const value = (row: ChangeRow, column: (typeof STORED_CHANGE_COLUMNS)[number], i: number) =>
-      column === "ref_id" ? refIds[i] : row[column];
-    await insertValues(client, this.t("changes"), STORED_CHANGE_COLUMNS, changes, "", value);
-    if (snapshots.length > 0)
-      await insertValues(client, this.t("snapshots"), ["seq", "object"] as const, snapshots);
+    await copyInto(client, this.t("changes"), STORED_CHANGE_COLUMNS, {
+      rows: changes,
+      types: CHANGE_TYPES,
+      value: (row, c, i) => {
+        const column = STORED_CHANGE_COLUMNS[c] as (typeof STORED_CHANGE_COLUMNS)[number];
+        return column === "ref_id" ? (refIds[i] as number) : row[column];
+      },
+    });
+    if (snapshots.length > 0) {
+      await copyInto(client, this.t("snapshots"), ["seq", "object"], {
+        rows: snapshots,
+        types: SNAPSHOT_TYPES,
+        value: (row, c) => (c === 0 ? row.seq : row.object),
+      });
+    }
   }
 
   private async upsertProblems(
