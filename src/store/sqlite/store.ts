@@ -138,7 +138,7 @@ function openReadOnly(path: string): Database.Database {
  * indexes' upper levels and the pages a commit touches; the OS page cache holds the rest,
  * so a larger one would only count against crwatch's resident memory (decision 0023).
  */
-const PAGE_CACHE_KIB = -8192;
+const PAGE_CACHE_KIB = -2048;
 
 function configureReader(db: Database.Database): void {
   db.pragma("busy_timeout = 5000");
