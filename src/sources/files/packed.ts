@@ -49,6 +49,22 @@ export function fromStored(stored: StoredItem): PackedItem {
   return packedOf(rest, text);
 }
 
+/**
+ * A packed item whose text stays where it is (the read cache's texts file) and is loaded
+ * at each read of `text` or `object`, never kept: a restart holds every file's items
+ * without their objects (decision 0037).
+ */
+export function lazyPacked(rest: Omit<ObservedObject, "object">, load: () => string): PackedItem {
+  const item = { ...rest } as PackedItem;
+  Object.defineProperty(item, "text", { get: load, enumerable: true });
+  Object.defineProperty(item, "object", {
+    get: () => JSON.parse(load()) as JsonObject,
+    enumerable: false,
+  });
+  Object.defineProperty(item, REF_KEY, { value: refKey(rest.ref), enumerable: false });
+  return item;
+}
+
 export function toStored(item: ObservedObject): StoredItem {
   // `object` is not enumerable: the rest holds the other fields, unparsed.
   const { text, ...rest } = pack(item);
@@ -81,7 +97,8 @@ export function unpackEvents(events: ObservationEvent[]): ObservationEvent[] {
 }
 
 function isPacked(item: ObservedObject): item is PackedItem {
-  return typeof (item as Partial<PackedItem>).text === "string";
+  // The key, not `text`: reading a lazy item's text would load it.
+  return (item as Partial<PackedItem>)[REF_KEY] !== undefined;
 }
 
 function packedOf(rest: Omit<ObservedObject, "object">, text: string): PackedItem {

@@ -30,6 +30,12 @@ export interface ScanResult {
   /** Absolute paths whose contents could not be listed: absence there proves nothing. */
   unlisted: string[];
   missingRoots: string[];
+  /**
+   * What the watcher should watch after this walk (decision 0037): the directories listed,
+   * and the files reached through a symbolic link or named as a root. Absent where no walk
+   * made the result.
+   */
+  watched?: { dirs: string[]; files: string[] };
 }
 
 /** One entry of the config's `paths`. */
@@ -148,9 +154,16 @@ async function nearestExistingDir(path: string): Promise<string> {
   }
 }
 
-/** Walks every root: which files the source holds now, and what could not be looked at. */
-export async function scan(selector: FileSelector): Promise<ScanResult> {
-  const walk = new Walk(selector);
+/**
+ * Walks every root: which files the source holds now, and what could not be looked at.
+ * `watch`, when given, hears each directory before it is listed (and each file reached
+ * through a link), so a watch set there misses nothing that changes after the listing.
+ */
+export async function scan(
+  selector: FileSelector,
+  watch: (path: string, file: boolean) => void = () => undefined,
+): Promise<ScanResult> {
+  const walk = new Walk(selector, watch);
   for (const root of selector.roots) await walk.root(root);
   return walk.result();
 }
@@ -164,8 +177,17 @@ class Walk {
   private readonly ancestors = new Set<string>();
   /** Real paths already walked for this root: a second link to one adds nothing. */
   private visited = new Set<string>();
+  private readonly watched = { dirs: [] as string[], files: [] as string[] };
 
-  constructor(private readonly selector: FileSelector) {}
+  constructor(
+    private readonly selector: FileSelector,
+    private readonly watch: (path: string, file: boolean) => void,
+  ) {}
+
+  private watchPath(path: string, file = false): void {
+    (file ? this.watched.files : this.watched.dirs).push(path);
+    this.watch(path, file);
+  }
 
   async root(root: Root): Promise<void> {
     let st: Stats;
@@ -177,6 +199,7 @@ class Walk {
     }
     if (st.isFile() && !root.glob) {
       this.addFile(root.base, basename(root.base), st);
+      this.watchPath(root.base, true);
     } else if (st.isDirectory()) {
       const real = await realpath(root.base).catch(() => root.base);
       this.visited = new Set([real]);
@@ -188,6 +211,7 @@ class Walk {
 
   private async dir(root: Root, dir: string, rel: string, real: string): Promise<void> {
     let entries: Dirent[];
+    this.watchPath(dir);
     try {
       entries = await readdir(dir, { withFileTypes: true });
     } catch (err) {
@@ -195,24 +219,37 @@ class Walk {
       return;
     }
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    for (const entry of entries) await this.entry(root, dir, rel, real, entry);
+    // A directory's entries are stat'ed a chunk at a time (the thread pool runs several at
+    // once) and handled in name order.
+    for (let i = 0; i < entries.length; i += STAT_CHUNK) {
+      const chunk = entries.slice(i, i + STAT_CHUNK);
+      const stats = await Promise.all(chunk.map((e) => statOrError(join(dir, e.name))));
+      for (const [k, entry] of chunk.entries())
+        await this.entry(root, dir, rel, real, entry, stats[k]!);
+    }
   }
 
-  private async entry(root: Root, dir: string, rel: string, real: string, entry: Dirent) {
+  private async entry(
+    root: Root,
+    dir: string,
+    rel: string,
+    real: string,
+    entry: Dirent,
+    st: Stats | { error: unknown },
+  ) {
     const path = join(dir, entry.name);
     const childRel = rel === "" ? entry.name : `${rel}/${entry.name}`;
-    let st: Stats;
-    try {
-      st = await stat(path);
-    } catch (err) {
-      const errno = errnoOf(err);
+    if ("error" in st) {
+      const errno = errnoOf(st.error);
       // ENOENT: a dangling link or a file deleted since the listing; neither holds anything.
       if (errno === "ELOOP") this.loop(path, "the link resolves to itself (ELOOP)");
-      else if (errno !== "ENOENT") this.unreadable(path, err);
+      else if (errno !== "ENOENT") this.unreadable(path, st.error);
       return;
     }
     if (st.isFile()) {
-      if (this.selector.selectsFile(root, childRel)) this.addFile(path, childRel, st);
+      if (!this.selector.selectsFile(root, childRel)) return;
+      this.addFile(path, childRel, st);
+      if (entry.isSymbolicLink()) this.watchPath(path, true);
       return;
     }
     if (!st.isDirectory() || !this.selector.entersDir(root, childRel)) return;
@@ -283,8 +320,19 @@ class Walk {
       problems: this.problems,
       unlisted: this.unlisted,
       missingRoots: this.missingRoots,
+      watched: this.watched,
     };
   }
+}
+
+/** Entries of one directory stat'ed at once at most. */
+const STAT_CHUNK = 32;
+
+function statOrError(path: string): Promise<Stats | { error: unknown }> {
+  return stat(path).then(
+    (st) => st,
+    (error: unknown) => ({ error }),
+  );
 }
 
 export function compare(a: string, b: string): number {

@@ -608,9 +608,14 @@ describe("files source", () => {
     await rm(join(dir, "gone.yaml"));
     await writeFile(join(dir, "kept.yaml"), route("kept", "spec: {v: 2}\n"));
     const from = h.observations.length;
-    const watcher = (h.source as unknown as { watcher: { emit(e: string, err: Error): void } })
-      .watcher;
-    watcher.emit("error", new Error("ENOSPC: System limit for number of file watchers reached"));
+    // One of the watcher's fs.watch handles fails as inotify does when its limit is reached.
+    const watcher = (
+      h.source as unknown as {
+        watcher: { watchers: Map<string, { emit(e: string, err: Error): void }> };
+      }
+    ).watcher;
+    const handle = [...watcher.watchers.values()][0]!;
+    handle.emit("error", new Error("ENOSPC: System limit for number of file watchers reached"));
     const gap = await h.waitForEvent((e) => e.type === "gap", from, "a gap event");
     assert.ok(gap.type === "gap" && gap.detail?.includes("ENOSPC"));
     const withGap = h.observations.slice(from).find((o) => o.events.some((e) => e.type === "gap"));
