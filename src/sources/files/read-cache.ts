@@ -2,7 +2,7 @@ import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { mkdir, open, readdir, readFile, rename, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { ObservedObject } from "../../model/observation.js";
-import { lazyPacked, type StoredItem, toStored } from "./packed.js";
+import { lazyPacked, type StoredItem, type TextSource, toStored } from "./packed.js";
 import { errnoOf } from "./scan.js";
 import type { FileRecord } from "./state.js";
 
@@ -43,7 +43,7 @@ type IndexedRecord = Omit<FileRecord, "items"> & { items: IndexedItem[] };
  * new one into place, the old one is gone from the directory but still read through this
  * descriptor (the records loaded from it are the same objects until they are read again).
  */
-export class CacheTexts {
+export class CacheTexts implements TextSource {
   private fd: number | undefined;
 
   constructor(path: string, expectedBytes: number) {
@@ -97,8 +97,7 @@ export async function loadReadCache(
     texts = opened;
     const lazy = (item: IndexedItem) => {
       const { at, ...fields } = item;
-      const [offset, length] = at;
-      return lazyPacked(fields, () => opened.read(offset, length));
+      return lazyPacked(fields, opened, at[0], at[1]);
     };
     const records = new Map(
       index.records.map((r) => [r.absPath, { ...r, items: r.items.map(lazy) }]),
