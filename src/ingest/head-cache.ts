@@ -7,7 +7,8 @@ import { HeadTable } from "./head-table.js";
  * Default budget of the object cache: 64 MiB of JSON text (decisions 0023, 0025). Since
  * the slim log a miss rebuilds the object from a snapshot and patches (~95 µs); at 16 MiB
  * the 10k-resource benchmark missed on every change (3,144 changes/s) and at 64 MiB it
- * never does (4,142/s), with the same peak RSS.
+ * never does (4,142/s), with the same peak RSS. Only refs changed since they were added
+ * enter it (decision 0037), so a sync or first start of many objects does not fill it.
  */
 export const DEFAULT_OBJECT_CACHE_BYTES = 64 * 1024 * 1024;
 

@@ -15,6 +15,12 @@ import { errnoOf } from "./scan.js";
  */
 export class DirWatcher {
   private readonly watchers = new Map<string, FSWatcher>();
+  /**
+   * Paths whose watch could not be set for a reason that is not about the path (ENOSPC:
+   * the inotify limit). Reported once: each report starts a full walk, which tries again
+   * (silently) and would otherwise report again, walk after walk.
+   */
+  private readonly failed = new Set<string>();
   private closed = false;
 
   constructor(
@@ -42,10 +48,12 @@ export class DirWatcher {
       });
     } catch (err) {
       // Gone since it was listed, or not readable: the walk sees it and reports it.
-      if (QUIET.has(errnoOf(err) ?? "")) return;
+      if (QUIET.has(errnoOf(err) ?? "") || this.failed.has(path)) return;
+      this.failed.add(path);
       this.onError(err);
       return;
     }
+    this.failed.delete(path);
     watcher.on("error", (err) => {
       this.drop(path);
       if (!QUIET.has(errnoOf(err) ?? "")) this.onError(err);
@@ -59,6 +67,7 @@ export class DirWatcher {
   keepOnly(dirs: Iterable<string>, files: Iterable<string>): void {
     const keep = new Set([...dirs, ...files]);
     for (const path of this.watchers.keys()) if (!keep.has(path)) this.drop(path);
+    for (const path of this.failed) if (!keep.has(path)) this.failed.delete(path);
     for (const path of dirs) this.add(path);
     for (const path of files) this.add(path, true);
   }
