@@ -155,8 +155,12 @@ class FilesSource implements Source {
   private readonly background = new Map<string, BackgroundRead>();
   /** The first full view is emitted: from then on big files parse in the background. */
   private initialDone = false;
-  /** cursorOf the records the read cache holds (loaded or saved): unchanged, not saved again. */
-  private cachedCursor: string | undefined;
+  /**
+   * The records the read cache holds (loaded or saved): while every record is the same
+   * object, nothing was read again and the cache is not written again. Compared by
+   * identity: hashing every record's path and signature cost two passes over the tree.
+   */
+  private cachedRecords: Map<string, FileRecord> | undefined;
   /** Where the texts of the items loaded from the read cache are read from. */
   private cacheTexts: CacheTexts | undefined;
 
@@ -192,7 +196,7 @@ class FilesSource implements Source {
       : { records: new Map<string, FileRecord>() };
     this.records = cache.records;
     this.cacheTexts = cache.texts;
-    this.cachedCursor = this.records.size > 0 ? cursorOf(this.records, "") : undefined;
+    this.cachedRecords = this.records.size > 0 ? this.records : undefined;
     this.view = emptyView();
     this.lastScan = undefined;
     this.blind = new BlindRecheck(this.tuning.blindRecheckMinMs, this.tuning.blindRecheckMaxMs);
@@ -253,14 +257,14 @@ class FilesSource implements Source {
   /** Never fails the source: without a cache the next start reads every file. */
   private async saveReadCache(): Promise<void> {
     if (!this.workDir || !this.lastScan) return;
-    // The same files at the same signatures: what the cache holds (a restart with nothing
-    // changed does not write the whole tree's items again).
-    const cursor = cursorOf(this.records, "");
-    if (cursor === this.cachedCursor) return;
+    // The same records: what the cache holds (a restart with nothing changed does not
+    // write the whole tree's items again).
+    const records = this.records;
+    if (this.cachedRecords && sameRecords(records, this.cachedRecords)) return;
     const keep = (r: FileRecord) => r.readable && r.known && !r.problems.some(isTransient);
     try {
-      await saveReadCache(this.workDir, this.name, this.records.values(), keep);
-      this.cachedCursor = cursor;
+      await saveReadCache(this.workDir, this.name, records.values(), keep);
+      this.cachedRecords = records;
     } catch (err) {
       this.ctx?.log.warn({ err }, "could not save the files read cache; the next start reads all");
     }
@@ -616,6 +620,13 @@ function needsRead(record: FileRecord | undefined, file: FoundFile, dirty: Set<s
     a.mtimeMs !== b.mtimeMs ||
     a.ctimeMs !== b.ctimeMs;
   return changed || record.problems.some(isTransient);
+}
+
+/** The same paths, each with the very record object (none was read or changed since). */
+function sameRecords(a: Map<string, FileRecord>, b: Map<string, FileRecord>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [path, record] of a) if (b.get(path) !== record) return false;
+  return true;
 }
 
 function newDuplicate(before: View, after: View): boolean {
