@@ -9,7 +9,7 @@ import { stringify } from "yaml";
 import { loadConfig } from "../src/config/load.js";
 import { startCrwatch } from "../src/main.js";
 import { tempDir } from "../test/helpers.js";
-import { cpuMsSince } from "./cpu.js";
+import { cpuMsSince, mainThreadCpuMs } from "./cpu.js";
 import { makeRoute } from "./objects.js";
 import { vsTarget } from "./stats.js";
 
@@ -94,6 +94,7 @@ export async function gitScenario(): Promise<Record<string, unknown>> {
     );
     const t1 = performance.now();
     const cpu = process.cpuUsage();
+    const main0 = mainThreadCpuMs();
     const c1 = childrenCpuMs();
     const crwatch = await startCrwatch(await loadConfig({ configPath, env: {} }), {
       log: pino({ level: "silent" }),
@@ -101,6 +102,7 @@ export async function gitScenario(): Promise<Record<string, unknown>> {
     await crwatch.ready();
     const seconds = (performance.now() - t1) / 1000;
     const processCpuMs = cpuMsSince(cpu);
+    const mainCpuMs = mainThreadCpuMs() - main0;
     const changes = await crwatch.store.lastSeq();
     const stats = crwatch.ingest.stats();
     await crwatch.stop();
@@ -128,9 +130,11 @@ export async function gitScenario(): Promise<Record<string, unknown>> {
       ),
       ratioToGitLog: vsTarget(round(seconds / gitLogSeconds), slack, "lower"),
       // CPU, not wall time: the machine is shared. crwatch's threads (main, parse and build
-      // workers) and the git processes it ran, per change, beside `git log -p`'s.
+      // workers) and the git processes it ran, per change, beside `git log -p`'s. The main
+      // thread (walk, hand-offs, ingest without build workers) is the serial part.
       cpuMicrosPerChange: {
         crwatch: Math.round((processCpuMs * 1000) / changes),
+        mainThread: Math.round((mainCpuMs * 1000) / changes),
         git: Math.round((gitCpuMs * 1000) / changes),
         gitLogP: Math.round((gitLogCpuMs * 1000) / changes),
       },
@@ -138,6 +142,8 @@ export async function gitScenario(): Promise<Record<string, unknown>> {
       // transactions it took (observations in flight fold into shared ones).
       ingest: {
         ms: Math.round(ingestMs),
+        buildMs: Math.round(stats.buildMs),
+        commitMs: Math.round(stats.commitMs),
         shareOfRun: round(ingestMs / 1000 / seconds),
         transactions: stats.commits,
         changesPerSecondOfIngestTime: Math.round(changes / (ingestMs / 1000)),

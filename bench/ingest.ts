@@ -1,9 +1,9 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
-import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import pino from "pino";
 import type { BuildWorkerData } from "../src/compose/build-worker.js";
+import { workerCount } from "../src/compose/ingest.js";
 import { createMasker } from "../src/core/mask.js";
 import { Ingest, type IngestOptions } from "../src/ingest/pipeline.js";
 import type { Change } from "../src/model/change.js";
@@ -38,8 +38,16 @@ const MASK_KEY = Buffer.from("bench-key");
 
 /** Build workers as `serve` starts them by default ("auto"), unless BENCH_WORKERS says. */
 export function benchWorkers(): number {
-  const cores = availableParallelism();
-  return Number(process.env.BENCH_WORKERS ?? (cores <= 2 ? 0 : cores - 1));
+  const given = process.env.BENCH_WORKERS;
+  return given === undefined ? workerCount("auto") : Number(given);
+}
+
+/**
+ * The source hands each object as JSON text, as the files, Git and Kubernetes sources do
+ * (decision 0033), unless BENCH_INPUT=object (a source that builds objects itself).
+ */
+export function benchTextInput(): boolean {
+  return process.env.BENCH_INPUT !== "object";
 }
 
 /** The rules and, with workers, the build worker pool, as `buildIngest` sets them up. */

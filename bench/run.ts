@@ -4,7 +4,7 @@ import { tempDir } from "../test/helpers.js";
 import { diffScenario, lintScenario } from "./ci.js";
 import { makeTree } from "./files.js";
 import { gitScenario } from "./git.js";
-import { benchWorkers } from "./ingest.js";
+import { benchTextInput, benchWorkers } from "./ingest.js";
 import { kubernetesScenario } from "./kubernetes.js";
 import { pollScenario } from "./poll.js";
 import { postgresIngestScenario } from "./postgres.js";
@@ -44,6 +44,7 @@ async function ingest(name: string, rules: boolean): Promise<Record<string, unkn
     latency: true,
     rules,
     workers: benchWorkers(),
+    text: benchTextInput(),
   });
   const perTransaction = num(crwatch, "meanChangesPerCommit");
   const args = { resources: RESOURCES, changes: CHANGES, perTransaction };

@@ -54,7 +54,7 @@ export function buildIngest(
  * modify-heavy SQLite load and lose on a sync of new objects and on PostgreSQL: the copies
  * eat the work moved; decisions 0025, 0033); from four cores, all but the ingest thread's.
  */
-function workerCount(setting: number | "auto"): number {
+export function workerCount(setting: number | "auto"): number {
   if (setting !== "auto") return setting;
   const cores = availableParallelism();
   return cores <= 2 ? 0 : cores - 1;

@@ -178,6 +178,33 @@ describe("ParsePool", () => {
     assert.equal(out.trim(), "read 1");
   });
 
+  it("should start its workers on warm(), use them for the parses that follow, and keep no process alive", async () => {
+    const module = pathToFileURL(join(repoRoot, "dist", "src", "formats", "parse-pool.js")).href;
+    const script = `
+      const { ParsePool } = await import(${JSON.stringify(module)});
+      const pool = new ParsePool({ size: 2, inlineBelowBytes: { yaml: 0, json: 0 } });
+      pool.warm();
+      const warmed = pool.stats().workers;
+      pool.warm();
+      const r = await Promise.all(["a", "b", "c"].map((k) => pool.parse({ bytes: Buffer.from(k + ": 1\\n"),
+        source: "s", location: k + ".yaml", relPath: k + ".yaml", maxBytes: 1e6 })));
+      console.log(warmed, r.map((x) => x.status).join(","), pool.stats().workers);`;
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile(process.execPath, ["--input-type=module", "-e", script], (err, stdout) =>
+        err ? reject(err) : resolve(stdout),
+      ),
+    );
+    // The child ended by itself with two idle workers started before any parse.
+    assert.equal(out.trim(), "2 read,read,read 2");
+  });
+
+  it("should start nothing on warm() once closed", async () => {
+    const p = pool({ size: 2 });
+    await p.close();
+    p.warm();
+    assert.equal(p.stats().workers, 0);
+  });
+
   it("should start workers in a process run with V8 flags a worker refuses", async () => {
     const module = pathToFileURL(join(repoRoot, "dist", "src", "formats", "parse-pool.js")).href;
     const script = `

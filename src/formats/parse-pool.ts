@@ -118,6 +118,20 @@ export class ParsePool {
     return { workers: this.slots.length, busy, queued: this.queue.length, crashes: this.crashes };
   }
 
+  /**
+   * Starts the workers now rather than at the first parse: a worker takes 50–100 ms to load
+   * its modules, which a caller that is about to ask for many parses (a Git import, after
+   * its fetch) can overlap with its own start. Idle workers keep no process alive.
+   */
+  warm(): void {
+    if (this.closed) return;
+    try {
+      while (this.slots.length < this.size && this.spawn());
+    } catch {
+      // The first parse starts them again and reports why they cannot start (dispatch).
+    }
+  }
+
   /** Stops every worker; waiting and running parses reject. */
   async close(): Promise<void> {
     this.closed = true;

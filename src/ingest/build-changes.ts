@@ -1,4 +1,9 @@
-import type { NewChange, Notice, ResourceChangeType } from "../model/change.js";
+import {
+  copyPatch,
+  type NewChange,
+  type Notice,
+  type ResourceChangeType,
+} from "../model/change.js";
 import type { JsonObject } from "../model/json.js";
 import {
   type Actor,
@@ -258,29 +263,32 @@ export class PendingBatch {
     const key = refKey(ref);
     const head = state.heads.get(key);
     const revision = (head?.revision ?? 0) + 1;
-    const { patch, summary } = explained;
     const stateful = this.options.statefulRules({
       type,
       ref,
       before: null,
       after: null,
-      patch,
+      // Read only if a stateful rule asks: a build worker's ADDED patch is parsed on demand.
+      get patch() {
+        return explained.patch;
+      },
       actor: who.actor,
       cause: who.cause,
       observedAt: who.observedAt,
     });
-    this.batch.changes.push({
+    const change: NewChange = {
       ...blank(type, ref, who.observedAt),
       revision,
       previousRevision: head ? head.revision : null,
       ...who,
-      patch,
-      summary,
+      summary: explained.summary,
       findings: stateful.length > 0 ? [...explained.findings, ...stateful] : explained.findings,
       object: null,
       ...(encoded ? { objectJson: encoded.json } : {}),
+      ...(explained.patchJson !== undefined ? { patchJson: explained.patchJson } : {}),
       contentHash: encoded?.hash ?? null,
-    });
+    };
+    this.batch.changes.push(copyPatch(change, explained));
     state.heads.set(key, {
       ref,
       revision,

@@ -37,6 +37,8 @@ export interface Explained {
   patch: PatchOp[];
   summary: string[];
   findings: Finding[];
+  /** `JSON.stringify(patch)` when a build worker sent the patch as text (see build-wire.ts). */
+  patchJson?: string;
 }
 
 export interface ExplainInput {

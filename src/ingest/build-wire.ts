@@ -1,4 +1,5 @@
-import type { UpsertJob, UpsertResult } from "./build-kernel.js";
+import { setLazyPatch } from "../model/change.js";
+import type { Explained, Remasked, UpsertJob, UpsertResult } from "./build-kernel.js";
 
 /**
  * How upsert jobs and results cross to a build worker. Structured clone of an object tree
@@ -55,10 +56,17 @@ export function decodeJobs(request: WireRequest): UpsertJob[] {
   });
 }
 
-/** A result without its large strings (the new object's text, a re-masked head's text). */
+/**
+ * A result without its large strings: the new object's text, a re-masked head's text, and
+ * the patch's text. The patch crosses as the text the row stores (an ADDED's is the whole
+ * object) and is parsed in the ingest thread only if something reads it (setLazyPatch).
+ */
 type ResultMeta =
   | { changed: false; remaskHash?: string }
-  | (Omit<Extract<UpsertResult, { changed: true }>, "json" | "carried"> & { carriedHash?: string });
+  | (Omit<Extract<UpsertResult, { changed: true }>, "json" | "carried" | "patch" | "patchJson"> & {
+      carriedHash?: string;
+      patchText?: true;
+    });
 
 export function encodeResults(id: number, results: readonly UpsertResult[]): WireReply {
   const jsons: string[] = [];
@@ -70,10 +78,18 @@ export function encodeResults(id: number, results: readonly UpsertResult[]): Wir
     }
     const { json, ...rest } = result;
     jsons.push(json);
-    if (!("carried" in rest) || !rest.carried) return rest;
-    const { carried, ...plain } = rest;
-    jsons.push(carried.json);
-    return { ...plain, carriedHash: carried.hash };
+    const { carried, patch, patchJson, ...plain } = rest as typeof rest &
+      Partial<Explained> & { carried?: Remasked };
+    const meta: ResultMeta = { ...plain };
+    if (carried) {
+      jsons.push(carried.json);
+      meta.carriedHash = carried.hash;
+    }
+    if (patch) {
+      jsons.push(patchJson ?? JSON.stringify(patch));
+      meta.patchText = true;
+    }
+    return meta;
   });
   return { id, meta: JSON.stringify(meta), jsons };
 }
@@ -82,11 +98,17 @@ export function decodeResults(reply: WireReply): UpsertResult[] {
   let next = 0;
   return (JSON.parse(reply.meta) as ResultMeta[]).map((meta): UpsertResult => {
     if (meta.changed) {
-      const { carriedHash, ...rest } = meta;
-      const json = reply.jsons[next++] as string;
-      if (carriedHash === undefined) return { ...rest, json } as UpsertResult;
-      const carried = { json: reply.jsons[next++] as string, hash: carriedHash };
-      return { ...rest, json, carried } as UpsertResult;
+      const { carriedHash, patchText, ...rest } = meta;
+      const result = { ...rest, json: reply.jsons[next++] as string } as UpsertResult;
+      if (carriedHash !== undefined) {
+        const carried = { json: reply.jsons[next++] as string, hash: carriedHash };
+        Object.assign(result, { carried });
+      }
+      if (patchText) {
+        const patchJson = reply.jsons[next++] as string;
+        setLazyPatch(Object.assign(result, { patchJson }), patchJson);
+      }
+      return result;
     }
     if (meta.remaskHash === undefined) return { changed: false };
     return {

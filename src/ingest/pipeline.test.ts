@@ -236,6 +236,30 @@ describe("Ingest", () => {
     );
     assert.ok((await store.verify()).ok);
   });
+
+  it("should fold observations handed on in one turn, a few promise steps apart, into one transaction", async () => {
+    const start = await store.lastSeq();
+    // As a source runtime hands them on: each accept a few promise steps after being emitted.
+    const handOn = async (o: Observation) => {
+      for (let step = 0; step < 3; step++) await Promise.resolve();
+      return ingest.accept(o);
+    };
+    await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        handOn(obs({ type: "upsert", item: route(`r${i}`, i) })),
+      ),
+    );
+    assert.equal(ingest.stats().commits, 1);
+    const changes = await since(start);
+    assert.deepStrictEqual(
+      changes.map((c) => c.ref.name),
+      Array.from({ length: 10 }, (_, i) => `r${i}`),
+    );
+
+    // One alone, once ingest is idle, still commits at once in a transaction of its own.
+    await ingest.accept(obs({ type: "upsert", item: route("alone", 1) }));
+    assert.equal(ingest.stats().commits, 2);
+  });
 });
 
 /** A store of its own, and a factory for ingests over it (each one a "restart"). */
@@ -607,12 +631,12 @@ describe("Ingest back-pressure by bytes", () => {
         maxBatchBytes: first.json!.length * 2 + 10,
       });
       const accepted = [ingest.accept(obs({ type: "upsert", item: first }))];
-      // Queued behind the first batch, which waits for its commit.
+      // Queued together: without the byte cap they would share one transaction.
       for (const name of ["b", "c", "d", "e", "f"])
         accepted.push(ingest.accept(obs({ type: "upsert", item: textRoute(name, 1) })));
       open();
       await Promise.all(accepted);
-      assert.deepEqual(sizes, [1, 2, 2, 1]);
+      assert.deepEqual(sizes, [2, 2, 2]);
       assert.equal(
         sizes.reduce((a, b) => a + b),
         6,

@@ -170,7 +170,7 @@ export class Ingest {
     this.queuedBytes += bytes;
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ observation, bytes, resolve, reject });
-      this.running ??= this.drain();
+      this.running ??= this.drainSoon();
     }).finally(() => this.release(bytes));
   }
 
@@ -199,6 +199,17 @@ export class Ingest {
     while (this.roomWaiters.length > 0 && this.queuedBytes < this.maxQueuedBytes()) {
       this.roomWaiters.shift()!();
     }
+  }
+
+  /**
+   * Starts draining once this turn of the event loop is done, so observations handed on
+   * together (a Git walk's run of commits, each reaching here a few promise steps after the
+   * one before) share a transaction: started at once, the first one took a transaction of
+   * its own, ~400 of the ~850 a 5,000-commit import took (decision 0035).
+   */
+  private async drainSoon(): Promise<void> {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    return this.drain();
   }
 
   onCommit(listener: CommitListener): void {

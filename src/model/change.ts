@@ -53,6 +53,11 @@ export interface NewChange {
   object: JsonObject | null;
   /** `JSON.stringify(object)` when the caller already has it (hashing needs it), to skip a second encoding. */
   objectJson?: string;
+  /**
+   * `JSON.stringify(patch)` when the caller already has it (a build worker sends the patch
+   * as text, decision 0038); `patch` may then be parsed on first read (setLazyPatch).
+   */
+  patchJson?: string;
   /** sha256 of the canonical object; null when there is no object. */
   contentHash: string | null;
   /** For ERROR entries: the fingerprint that stops the same problem being recorded twice. */
@@ -63,7 +68,7 @@ export interface NewChange {
 
 /** A committed entry of the change log. */
 export interface Change
-  extends Omit<NewChange, "object" | "objectJson" | "fingerprint" | "problemSlot"> {
+  extends Omit<NewChange, "object" | "objectJson" | "patchJson" | "fingerprint" | "problemSlot"> {
   /**
    * Stable identity for receivers to de-duplicate on (CloudEvents `id`, `webhook-id`,
    * `Nats-Msg-Id`): the same on every redelivery, after a restart, and in a history copied to
@@ -94,4 +99,36 @@ export function changeId(hash: string): string {
 
 export function isNotice(type: ChangeType): type is NoticeType {
   return type === "GAP" || type === "ERROR";
+}
+
+/**
+ * Gives `target` a `patch` read from `patchJson` on first use and kept: a build worker sends
+ * the patch as the text the row stores (an ADDED's is the whole object), and a change can be
+ * committed without the ingest thread reading its operations (JSON.stringify, spreads and
+ * sinks still see the value).
+ */
+export function setLazyPatch<T extends object>(
+  target: T,
+  patchJson: string,
+): T & { patch: PatchOp[] } {
+  let patch: PatchOp[] | undefined;
+  Object.defineProperty(target, "patch", {
+    enumerable: true,
+    configurable: true,
+    get: () => {
+      patch ??= JSON.parse(patchJson) as PatchOp[];
+      return patch;
+    },
+  });
+  return target as T & { patch: PatchOp[] };
+}
+
+/** Copies `patch` from one object to another as it is there: a value, or a lazy read. */
+export function copyPatch<T extends object>(
+  target: T,
+  from: { patch: PatchOp[] },
+): T & { patch: PatchOp[] } {
+  const descriptor = Object.getOwnPropertyDescriptor(from, "patch");
+  if (descriptor) Object.defineProperty(target, "patch", descriptor);
+  return target as T & { patch: PatchOp[] };
 }

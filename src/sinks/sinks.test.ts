@@ -45,6 +45,11 @@ sinkContract("jsonl to a file", async () => {
         .trim()
         .split("\n")
         .map((line) => (JSON.parse(line) as { seq: number }).seq),
+    receivedIds: async () =>
+      (await readFile(path, "utf8"))
+        .trim()
+        .split("\n")
+        .map((line) => (JSON.parse(line) as { id: string }).id),
     cleanup: dir.cleanup,
   };
 });
@@ -63,6 +68,11 @@ sinkContract("jsonl to stdout", async () => {
         .trim()
         .split("\n")
         .map((line) => (JSON.parse(line) as { seq: number }).seq),
+    receivedIds: async () =>
+      text
+        .trim()
+        .split("\n")
+        .map((line) => (JSON.parse(line) as { id: string }).id),
     cleanup: async () => {},
   };
 });

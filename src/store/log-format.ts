@@ -3,6 +3,7 @@ import {
   type Change,
   type ChangeType,
   changeId,
+  copyPatch,
   type Finding,
   type NewChange,
   type Notice,
@@ -178,7 +179,7 @@ export function toRow(
     location: jsonOrNull(change.location),
     observed_at: change.observedAt,
     committed_at: committedAt,
-    patch: JSON.stringify(change.patch),
+    patch: change.patchJson ?? JSON.stringify(change.patch),
     summary: JSON.stringify(change.summary),
     findings: JSON.stringify(change.findings),
     notice: jsonOrNull(change.notice),
@@ -190,15 +191,28 @@ export function toRow(
 
 /** The committed form, built from what the caller passed rather than parsed back from the row. */
 export function committedChange(change: NewChange, row: ChangeRow): Change {
-  const { object: _o, objectJson: _j, fingerprint: _f, problemSlot: _s, ...rest } = change;
-  return {
+  // Field by field, not a rest spread: a spread would read a lazy `patch` (see setLazyPatch).
+  const committed: Required<Change> = {
     id: changeId(row.hash),
-    ...rest,
+    type: change.type,
+    ref: change.ref,
+    revision: change.revision,
+    previousRevision: change.previousRevision,
+    actor: change.actor,
+    cause: change.cause,
+    location: change.location,
+    observedAt: change.observedAt,
+    patch: [],
+    summary: change.summary,
+    findings: change.findings,
+    notice: change.notice,
+    contentHash: change.contentHash,
     seq: row.seq,
     committedAt: row.committed_at,
     prevHash: row.prev_hash,
     hash: row.hash,
   };
+  return copyPatch(committed, change);
 }
 
 /** The stored form of a change row: the ref's five columns become its id. */

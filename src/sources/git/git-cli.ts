@@ -70,6 +70,41 @@ export class GitCli {
     });
   }
 
+  /**
+   * Runs git and yields its stdout as it comes, so a caller can work on the first part while
+   * git writes the rest; a caller that stops reading pauses git (the pipe fills). Throws, after
+   * the last chunk, what `run` throws when git fails; ending the iteration early, or `signal`,
+   * stops git.
+   */
+  async *stream(args: string[], signal?: AbortSignal): AsyncGenerator<Buffer> {
+    const child = spawn("git", ["--git-dir", this.gitDir, ...args], {
+      env: this.env(false),
+      stdio: ["ignore", "pipe", "pipe"],
+      ...(signal && { signal }),
+    });
+    const stderr: Buffer[] = [];
+    child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
+    const exited = new Promise<number | string | null>((resolve) => {
+      child.on("error", (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+      child.on("close", (code, killed) => resolve(code ?? killed));
+    });
+    try {
+      for await (const chunk of child.stdout) yield chunk as Buffer;
+      const code = await exited;
+      if (code !== 0) {
+        const detail = lastLines(Buffer.concat(stderr).toString("utf8"));
+        const failure = new CrwatchError(
+          "CRW_GIT_FAILED",
+          this.mask(`git ${args[0]} failed (exit code ${code}): ${detail}`),
+        );
+        Object.assign(failure, { exitCode: typeof code === "number" ? code : undefined });
+        throw failure;
+      }
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill();
+    }
+  }
+
   mask(text: string): string {
     return maskSecrets(text, this.secrets);
   }

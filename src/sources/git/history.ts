@@ -1,3 +1,4 @@
+import { fileURLToPath } from "node:url";
 import { CrwatchError, errorMessage } from "../../model/errors.js";
 import type { GitCli } from "./git-cli.js";
 
@@ -32,6 +33,7 @@ export interface CommitChanges {
 
 const FIELD = "\x1f";
 const RECORD = "\x1e";
+const RECORD_BYTE = 0x1e;
 const FORMAT = ["%H", "%P", "%an", "%ae", "%aI", "%cn", "%ce", "%cI", "%B"].join("%x1f");
 const INFO_CHUNK = 200;
 /** Symbolic links and submodules hold no manifests. */
@@ -52,11 +54,50 @@ export class Repository {
     return `refs/heads/${this.branch}`;
   }
 
-  /** Creates the bare repository once; points it at the URL (which may change between runs). */
-  async init(url: string): Promise<void> {
-    const exists = await this.git.test(["rev-parse", "--git-dir"]);
-    if (!exists) await this.git.run(["init", "--bare", "--quiet", this.git.gitDir]);
+  /**
+   * Creates the bare repository once; points it at the URL (which may change between runs).
+   * `wholeHistory`: the first fetch will take the branch's whole history (no shallow depth).
+   * A local repository (a `file://` URL) is then cloned the way `git clone <path>` does by
+   * default, its object files hard-linked (copied across file systems) instead of packed by
+   * one git and indexed again by another: for a 5,000-commit history 0.02 s instead of
+   * 0.4–0.9 s (decision 0035). Objects never change once written, so a link is as good as
+   * a copy, and the clone owns what it holds as a fetched one does.
+   */
+  async init(url: string, wholeHistory = false): Promise<void> {
+    if (await this.git.test(["rev-parse", "--git-dir"])) {
+      await this.git.run(["config", `remote.${REMOTE}.url`, url]);
+      return;
+    }
+    const local = wholeHistory ? localPath(url) : undefined;
+    if (!local || !(await this.cloneLocal(local))) {
+      await this.git.run(["init", "--bare", "--quiet", this.git.gitDir]);
+    }
     await this.git.run(["config", `remote.${REMOTE}.url`, url]);
+  }
+
+  /**
+   * Clones only the configured branch of a local repository. False when that fails (no
+   * repository there, no such branch): the plain fetch that follows reports why, with the
+   * same error code and health as for a remote.
+   */
+  private async cloneLocal(path: string): Promise<boolean> {
+    try {
+      await this.git.run([
+        "clone",
+        "--bare",
+        "--quiet",
+        "--no-tags",
+        "--single-branch",
+        "--branch",
+        this.branch,
+        path,
+        this.git.gitDir,
+      ]);
+      return true;
+    } catch {
+      // git removes what a failed clone wrote, but an empty directory it was given stays.
+      return false;
+    }
   }
 
   /** Fetches the branch; `depth` makes (or keeps) a shallow clone. Returns the new head. */
@@ -164,31 +205,49 @@ export class Repository {
   }
 
   /**
-   * Each commit with the files it changes against its first parent, from one `git log` per
-   * chunk of commits (a process per commit would cost more than the rest of the walk).
+   * Each commit after `from` up to `to` (oldest first, in `commitsBetween`'s order) with the
+   * files it changes against its first parent, from one `git log` read while git writes it:
+   * the walk applies the first commits while git still diffs the later ones, and a history
+   * of any length costs one process (a process started from a big heap costs this thread
+   * ~10 ms). Yields the commits complete in each piece of output read.
    */
-  async commitsWithChanges(shas: string[]): Promise<CommitChanges[]> {
-    const out = await this.git.run([
+  async *commitLog(
+    from: string | undefined,
+    to: string,
+    firstParent: boolean,
+    signal?: AbortSignal,
+  ): AsyncGenerator<CommitChanges[]> {
+    const order = firstParent ? ["--first-parent"] : ["--topo-order"];
+    const range = from ? [`${from}..${to}`] : [to];
+    const args = [
       "log",
-      "--no-walk=unsorted",
+      "--reverse",
+      ...order,
       "--raw",
       "-z",
       "--no-abbrev",
       "--no-renames",
       "--diff-merges=first-parent",
       `--format=%x1e${FORMAT}%x1f`,
-      ...shas,
-    ]);
-    const commits: CommitChanges[] = [];
-    for (const record of out.split(RECORD)) {
-      const end = record.lastIndexOf(`${FIELD}\0`);
-      if (end === -1) continue;
-      const fields = record.slice(0, end).split(FIELD);
-      if (fields.length < 9) continue;
-      const raw = record.slice(end + 2).replace(/^\n/, "");
-      commits.push({ info: toCommitInfo(fields), entries: parseRawDiff(raw) });
+      ...range,
+    ];
+    // Output not yet read as whole commits. A record ends where the next one starts (the
+    // separator byte never occurs inside UTF-8 text of other characters), so only pieces
+    // holding a separator are joined: a commit touching 100,000 files is copied once.
+    let partial: Buffer[] = [];
+    for await (const chunk of this.git.stream(args, signal)) {
+      const cut = chunk.lastIndexOf(RECORD_BYTE);
+      if (cut === -1) {
+        partial.push(chunk);
+        continue;
+      }
+      const whole = Buffer.concat([...partial, chunk.subarray(0, cut)]);
+      partial = [chunk.subarray(cut)];
+      const commits = parseLog(whole.toString("utf8"));
+      if (commits.length > 0) yield commits;
     }
-    return commits;
+    const commits = parseLog(Buffer.concat(partial).toString("utf8"));
+    if (commits.length > 0) yield commits;
   }
 
   /** The files that differ between two commits (or what `to` adds when `from` is absent). */
@@ -220,6 +279,30 @@ export class Repository {
     }
     return entries;
   }
+}
+
+/** The directory of a `file://` URL (what a local path in the config becomes), else undefined. */
+function localPath(url: string): string | undefined {
+  if (!/^file:\/\//i.test(url)) return undefined;
+  try {
+    return fileURLToPath(url);
+  } catch {
+    return undefined; // file://host/…: not this machine's
+  }
+}
+
+/** `git log --raw -z` records as `commitLog` asks for them: header fields, then the diff. */
+function parseLog(out: string): CommitChanges[] {
+  const commits: CommitChanges[] = [];
+  for (const record of out.split(RECORD)) {
+    const end = record.lastIndexOf(`${FIELD}\0`);
+    if (end === -1) continue;
+    const fields = record.slice(0, end).split(FIELD);
+    if (fields.length < 9) continue;
+    const raw = record.slice(end + 2).replace(/^\n/, "");
+    commits.push({ info: toCommitInfo(fields), entries: parseRawDiff(raw) });
+  }
+  return commits;
 }
 
 function toCommitInfo(f: string[]): CommitInfo {

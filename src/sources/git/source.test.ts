@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { createHmac } from "node:crypto";
-import { rename } from "node:fs/promises";
+import { rename, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { afterEach, describe, it } from "node:test";
@@ -374,6 +374,43 @@ describe("git source", () => {
       [shas[1], shas[2]],
     );
     assert.equal(await gitIn(workDir, "rev-parse", "--is-shallow-repository"), "false");
+  });
+
+  it("should clone a local repository's objects as links for a full import, one branch only", async () => {
+    const repo = await newRepo();
+    await repo.write("a.yaml", routeYaml("a"));
+    const one = await repo.commit("One");
+    await repo.git("branch", "other");
+    await repo.write("a.yaml", routeYaml("a", 2));
+    const two = await repo.commit("Two", BOB);
+    const workDir = await scratch();
+    const h = await start({ url: repo.dir, history: "full" }, { workDir });
+
+    assert.deepStrictEqual(
+      h.ledger.observations.map((o) => o.cause?.id),
+      [one, two],
+    );
+    // The clone's copy of a commit is the source repository's file, not a fetched pack.
+    const object = (dir: string) => join(dir, "objects", two.slice(0, 2), two.slice(2));
+    const ours = await stat(object(join(workDir, "repo.git")));
+    const theirs = await stat(object(join(repo.dir, ".git")));
+    assert.equal(ours.ino, theirs.ino);
+    assert.equal(await gitIn(workDir, "for-each-ref", "--format=%(refname)"), "refs/heads/main");
+    assert.equal(await gitIn(workDir, "rev-parse", "--is-shallow-repository"), "false");
+
+    // Later commits come by fetch, as from a remote.
+    await repo.write("a.yaml", routeYaml("a", 3));
+    const three = await repo.commit("Three");
+    h.source.poll();
+    await waitFor(() => h.ledger.cursors.main === three, 10_000, "the commit after the clone");
+  });
+
+  it("should report a missing local repository as a failed fetch when it would have cloned it", async () => {
+    const root = await scratch();
+    const h = await start({ url: join(root, "nothing-here"), history: "full" }, { ready: false });
+    const failed = await waitFor(() => h.ledger.health.find((x) => x.status === "failed"));
+    assert.match(failed.message, /git fetch failed/);
+    assert.deepStrictEqual(h.ledger.observations, []);
   });
 
   it("should mark the source degraded while the remote is gone, and catch up when it is back", async () => {

@@ -18,12 +18,6 @@ export interface GitSourceDeps {
   workDir: string;
 }
 
-/**
- * Commits listed by one `git log`; the next chunk is listed while this one is walked. Each
- * listing is a process started from this one, which costs ~10 ms of this thread with a big
- * heap: a 5,000-commit import lists in 5, not 25.
- */
-const INFO_CHUNK = 1000;
 /** Commits whose blobs are read and parsed ahead of the one being applied... */
 const READ_AHEAD = 256;
 /** ...as long as they hold no more than this many blobs (a commit touching 1,000 files). */
@@ -98,11 +92,13 @@ export class GitSource implements Source {
   }
 
   async run(ctx: SourceContext, signal: AbortSignal): Promise<void> {
+    // The parse workers load while git starts and fetches.
+    this.tree.warm();
     const version = await checkGitVersion();
     ctx.log.debug({ version }, "using git");
     await mkdir(this.repo.git.gitDir, { recursive: true });
-    await this.repo.init(this.access.url);
     this.position = ctx.cursors[this.config.branch];
+    await this.repo.init(this.access.url, this.firstFetchDepth() === undefined);
     const receiver = this.receiver(ctx);
     try {
       if (receiver) {
@@ -193,6 +189,11 @@ export class GitSource implements Source {
   /** How deep the first fetch goes: only what the first import needs. */
   private async initialDepth(): Promise<number | undefined> {
     if (await this.repo.hasHead()) return undefined;
+    return this.firstFetchDepth();
+  }
+
+  /** The depth a clone without commits fetches at first (undefined: the whole history). */
+  private firstFetchDepth(): number | undefined {
     if (this.position !== undefined || this.config.since !== undefined) return undefined;
     const { history } = this.config;
     if (history === "head") return 1;
@@ -263,22 +264,19 @@ export class GitSource implements Source {
 
   /**
    * One observation per commit after `from` up to `to` that changes a selected file. Three
-   * things overlap: git lists the next commits, their blobs are read and parsed (in the parse
-   * pool) up to READ_AHEAD commits ahead, and up to MAX_IN_FLIGHT observations wait to be
-   * committed, which ingest folds into shared transactions. The picture is moved commit by
+   * things overlap: git lists the next commits (one `git log` read as it writes), their blobs
+   * are read and parsed (in the parse pool) up to READ_AHEAD commits ahead, and up to
+   * MAX_IN_FLIGHT observations wait to be committed, which ingest folds into shared
+   * transactions. The picture is moved commit by
    * commit in order, and emits are handed on in commit order (the runtime keeps them in that
    * order even when a commit fails and is retried), each with its own actor and cause.
    */
   private async walk(pass: Pass, from: string | undefined, to: string): Promise<void> {
-    const shas = await this.repo.commitsBetween(from, to, this.config.firstParent);
     const inFlight: Promise<void>[] = [];
     const ahead: Ahead[] = [];
     let aheadBlobs = 0;
-    const listed = (i: number) => {
-      const list = this.repo.commitsWithChanges(shas.slice(i, i + INFO_CHUNK));
-      list.catch(() => undefined); // awaited below; a stop may leave it behind
-      return list;
-    };
+    let walked = 0;
+    let last: string | undefined;
     const handOn = (committed: Promise<void> | undefined) => {
       if (committed) inFlight.push(committed);
     };
@@ -301,13 +299,13 @@ export class GitSource implements Source {
         while (inFlight.length > MAX_IN_FLIGHT / 2) await inFlight.shift();
       }
     };
+    const log = this.repo.commitLog(from, to, this.config.firstParent, pass.signal);
     try {
-      let next = listed(0);
-      for (let i = 0; i < shas.length; i += INFO_CHUNK) {
-        const chunk = await next;
-        if (i + INFO_CHUNK < shas.length) next = listed(i + INFO_CHUNK);
-        for (const { info, entries } of chunk) {
+      for await (const commits of log) {
+        for (const { info, entries } of commits) {
           if (pass.signal.aborted) return;
+          walked++;
+          last = info.sha;
           const files = this.tree.prepare(info.sha, entries, pass.reader, pass.signal);
           const blobs = entries.filter((e) => e.blob && this.selector.selects(e.path)).length;
           ahead.push({ info, entries, files, blobs });
@@ -325,13 +323,12 @@ export class GitSource implements Source {
     } finally {
       for (const committed of inFlight.splice(0)) await committed;
     }
-    const last = shas[shas.length - 1];
     if (last !== undefined && this.position !== last && this.tree.sha === last) {
       // Commits that touched nothing selected still move the cursor, so they are not walked again.
       await pass.ctx.emit({ events: [], cursors: { [this.config.branch]: last } });
       this.position = last;
     }
-    if (shas.length > 0) pass.ctx.log.info({ commits: shas.length, head: to }, "walked commits");
+    if (walked > 0) pass.ctx.log.info({ commits: walked, head: to }, "walked commits");
   }
 
   /** Moves the picture to one commit and hands its observation on (none: nothing changed). */

@@ -1,5 +1,5 @@
 import type { ParsedFile, ParseFileRequest } from "../../formats/parse-file.js";
-import { sharedParsePool } from "../../formats/parse-pool.js";
+import { type ParsePool, sharedParsePool } from "../../formats/parse-pool.js";
 import { type ObservationEvent, type ObservedObject, withFields } from "../../model/observation.js";
 import { refKey } from "../../model/ref.js";
 import {
@@ -70,9 +70,17 @@ export class TreeState {
   private cachedBytes = 0;
   private readonly parse: NonNullable<TreeOptions["parse"]>;
 
+  private readonly pool: ParsePool | undefined;
+
   constructor(private readonly options: TreeOptions) {
     const pool = options.parse ? undefined : sharedParsePool();
+    this.pool = pool;
     this.parse = options.parse ?? ((request, signal) => pool!.parse(request, signal));
+  }
+
+  /** Gets the parse workers going while the caller fetches (ParsePool.warm). */
+  warm(): void {
+    this.pool?.warm();
   }
 
   /**
