@@ -1,34 +1,41 @@
-import { createRuleEngine } from "../src/rules/index.js";
-import { naivePipelineTask, sqliteRawInsertTask } from "./baselines.js";
-import { filesLatencyTask, readParseTask, startTask, walkStatTask } from "./files.js";
-import { crwatchIngestTask, type IngestTaskArgs } from "./ingest.js";
-import { kubernetesTask } from "./kubernetes.js";
-import { postgresIngestScenario } from "./postgres.js";
-import { watchCrwatchTask, watchRawTask } from "./watch.js";
-
-/** One measurement per process (see `inChild`): `node child.js TASK JSON-ARGS`. */
+/**
+ * One measurement per process (see `inChild`): `node child.js TASK JSON-ARGS`. Each task's
+ * module is imported only when that task runs, so a measurement's peak RSS holds the code
+ * it uses and not the other tasks' (YAML for the file trees, the rules engine, the watch
+ * client…: ~12 MiB at the start of an ingest measurement, decision 0037).
+ */
 // biome-ignore lint/suspicious/noExplicitAny: each task checks its own arguments' shape
-const tasks: Record<string, (args: any) => Promise<Record<string, unknown>>> = {
-  "crwatch-ingest": (args: IngestTaskArgs) =>
-    crwatchIngestTask(args, args.rules ? createRuleEngine() : undefined),
-  "ingest-postgres": postgresIngestScenario,
-  "naive-pipeline": naivePipelineTask,
-  "sqlite-raw-insert": sqliteRawInsertTask,
-  "walk-with-stat": walkStatTask,
-  "read-and-parse": readParseTask,
-  start: startTask,
-  "files-latency": filesLatencyTask,
-  "watch-raw": watchRawTask,
-  "watch-crwatch": watchCrwatchTask,
-  kubernetes: kubernetesTask,
+type Task = (args: any) => Promise<Record<string, unknown>>;
+
+const tasks: Record<string, () => Promise<Task>> = {
+  "crwatch-ingest": async () => {
+    const { crwatchIngestTask } = await import("./ingest.js");
+    return async (args) => {
+      const rules = args.rules
+        ? (await import("../src/rules/index.js")).createRuleEngine()
+        : undefined;
+      return crwatchIngestTask(args, rules);
+    };
+  },
+  "naive-pipeline": async () => (await import("./baselines.js")).naivePipelineTask,
+  "sqlite-raw-insert": async () => (await import("./baselines.js")).sqliteRawInsertTask,
+  "walk-with-stat": async () => (await import("./files.js")).walkStatTask,
+  "read-and-parse": async () => (await import("./files.js")).readParseTask,
+  start: async () => (await import("./files.js")).startTask,
+  "files-latency": async () => (await import("./files.js")).filesLatencyTask,
+  "watch-raw": async () => (await import("./watch.js")).watchRawTask,
+  "watch-crwatch": async () => (await import("./watch.js")).watchCrwatchTask,
+  "ingest-postgres": async () => (await import("./postgres.js")).postgresIngestScenario,
+  kubernetes: async () => (await import("./kubernetes.js")).kubernetesTask,
 };
 
 const [task, json] = process.argv.slice(2);
-const run = task ? tasks[task] : undefined;
-if (!run) {
+const load = task ? tasks[task] : undefined;
+if (!load) {
   process.stderr.write(`unknown bench task ${task}\n`);
   process.exit(2);
 }
+const run = await load();
 const result = await run(JSON.parse(json ?? "{}"));
 process.stdout.write(`${JSON.stringify(result)}\n`);
 // Open handles (a watcher closing late) must not keep a finished measurement alive.

@@ -20,7 +20,11 @@ import { peakRssMib, percentile, round } from "./stats.js";
 
 /** Upserts per observation, as a source sends after a burst (a list page, a Git commit). */
 export const PER_OBSERVATION = 100;
-/** Observations waiting for their commit at most (what a source's back-pressure allows). */
+/**
+ * Observations waiting for their commit at most. The bytes they hold are bounded by
+ * ingest's back-pressure (`room()`, decision 0037), which the bench waits for as a source
+ * does; this count only caps it further when BENCH_WINDOW says so.
+ */
 const WINDOW = Number(process.env.BENCH_WINDOW ?? 64);
 /**
  * Rate of the latency phase: well below capacity, so latency is not queueing: 1,000/s, or a
@@ -130,14 +134,16 @@ export async function crwatchIngestTask(
     const commitWatch = new Stopwatch();
     const dispatchWatch = new Stopwatch();
     const inputWatch = new Stopwatch();
+    const env = process.env;
     const ingest = new Ingest({
       store: timed(store, commitWatch, ["commit"]),
       masker: createMasker({ key: MASK_KEY }),
       log: pino({ level: "silent" }),
       ...buildSetup(args, evaluate),
-      ...(process.env.BENCH_CACHE_MIB && {
-        maxCachedObjectBytes: Number(process.env.BENCH_CACHE_MIB) * 1024 * 1024,
-      }),
+      // Knobs for a look at what memory buys (MiB; the defaults are serve's).
+      ...(env.BENCH_CACHE_MIB && { maxCachedObjectBytes: mib(env.BENCH_CACHE_MIB) }),
+      ...(env.BENCH_BATCH_MIB && { maxBatchBytes: mib(env.BENCH_BATCH_MIB) }),
+      ...(env.BENCH_QUEUED_MIB && { maxQueuedBytes: mib(env.BENCH_QUEUED_MIB) }),
     });
     const sent = new Map<string, number>();
     const latencies: number[] = [];
@@ -170,6 +176,8 @@ export async function crwatchIngestTask(
     const offerRange = async (from: number, to: number) => {
       const inFlight = new Set<Promise<void>>();
       for (let n = from; n < to; n += PER_OBSERVATION) {
+        // The source reads no more while ingest holds its fill of input (decision 0037).
+        await ingest.room();
         const end = Math.min(to, n + PER_OBSERVATION);
         const texts = inputWatch.time(() =>
           Array.from({ length: end - n }, (_, k) => textOf(n + k, args.resources)),
@@ -280,6 +288,8 @@ function bytesWritten(): number {
     return Number.NaN;
   }
 }
+
+const mib = (value: string) => Number(value) * 1024 * 1024;
 
 function fileSize(path: string): number {
   return existsSync(path) ? statSync(path).size : 0;

@@ -102,4 +102,17 @@ describe("SourceState object cache", () => {
     await state.latestObject(refKey(refOf("a")), refOf("a"));
     assert.deepEqual(reads, ["a"]);
   });
+
+  it("should not keep an object at its first revision, and keep it once its ref changed", async () => {
+    const state = new SourceState(counting, 1024);
+    const key = refKey(refOf("b"));
+    const head = { ref: refOf("b"), contentHash: "h", deleted: false, location: null };
+    state.heads.set(key, { ...head, revision: 1 });
+    state.rememberObject(key, JSON.stringify({ data: { k: "cached-b" } }));
+    assert.equal(state.cachedJson(key), undefined, "just added: most objects never change");
+    state.heads.set(key, { ...head, revision: 2 });
+    state.rememberObject(key, JSON.stringify({ data: { k: "cached-b2" } }));
+    assert.deepEqual(await state.latestObject(key, refOf("b")), { data: { k: "cached-b2" } });
+    assert.deepEqual(reads, []);
+  });
 });

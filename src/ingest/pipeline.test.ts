@@ -7,7 +7,12 @@ import { tempDir } from "../../test/helpers.js";
 import { applyPatch } from "../core/diff.js";
 import { createMasker } from "../core/mask.js";
 import type { JsonObject } from "../model/json.js";
-import type { Observation, ObservationEvent, ObservedObject } from "../model/observation.js";
+import {
+  type Observation,
+  type ObservationEvent,
+  type ObservedObject,
+  observedText,
+} from "../model/observation.js";
 import type { Ref } from "../model/ref.js";
 import { openSqliteStore } from "../store/sqlite/store.js";
 import type { Store } from "../store/store.js";
@@ -519,6 +524,123 @@ describe("Ingest when a transaction fails", () => {
       assert.deepEqual(
         revisions.map((r) => weightOf(r.object)),
         [1, 2, 3, 4, 5],
+      );
+    });
+  });
+});
+
+describe("Ingest back-pressure by bytes", () => {
+  /** A store whose commits wait until `open()`: ingest cannot catch up until then. */
+  function gatedStore(store: Store) {
+    let open: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const sizes: number[] = [];
+    const gated = new Proxy(store, {
+      get(target, prop, receiver) {
+        if (prop === "commit")
+          return async (batch: Parameters<Store["commit"]>[0]) => {
+            await gate;
+            sizes.push(batch.changes.length);
+            return target.commit(batch);
+          };
+        const value = Reflect.get(target, prop, receiver);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    return {
+      gated,
+      sizes,
+      open: () => open(),
+    };
+  }
+
+  const textRoute = (name: string, weight: number): ObservedObject => {
+    const { object, ...fields } = route(name, weight);
+    return observedText(JSON.stringify(object), fields);
+  };
+  const settled = async (p: Promise<unknown>) => {
+    let done = false;
+    void p.then(() => (done = true));
+    // Several turns: a commit and the promise chain behind it take more than one.
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    return done;
+  };
+
+  it("should hold a source in room() while its queued bytes wait, accept what it sends anyway, and drop nothing", async () => {
+    await withFreshStore(async (store) => {
+      const { gated, open } = gatedStore(store);
+      const [a, b] = [textRoute("a", 1), textRoute("b", 1)];
+      const bytes = a.json!.length + b.json!.length;
+      const ingest = new Ingest({
+        store: gated,
+        masker: createMasker({ key: Buffer.from("k") }),
+        log: pino({ level: "silent" }),
+        maxQueuedBytes: bytes,
+      });
+      assert.equal(await settled(ingest.room()), true, "room while nothing is queued");
+      const accepted = [
+        ingest.accept(obs({ type: "upsert", item: a })),
+        ingest.accept(obs({ type: "upsert", item: b })),
+      ];
+      assert.equal(ingest.pendingBytes(), bytes);
+      const room = ingest.room();
+      assert.equal(await settled(room), false, "held: two objects' bytes wait for a commit");
+      // A source that does not wait is not refused.
+      accepted.push(ingest.accept(obs({ type: "upsert", item: textRoute("c", 1) })));
+      open();
+      await Promise.all(accepted);
+      assert.equal(await settled(room), true, "let go once ingest caught up");
+      assert.equal(ingest.pendingBytes(), 0);
+      for (const name of ["a", "b", "c"])
+        assert.equal((await store.listRevisions(route(name, 1).ref)).length, 1, name);
+    });
+  });
+
+  it("should let a waiting source go when the observations it waited on fail", async () => {
+    await withFreshStore(async (store) => {
+      const failing = new Proxy(store, {
+        get(target, prop, receiver) {
+          if (prop === "commit") return async () => Promise.reject(new Error("disk full"));
+          const value = Reflect.get(target, prop, receiver);
+          return typeof value === "function" ? value.bind(target) : value;
+        },
+      });
+      const ingest = new Ingest({
+        store: failing,
+        masker: createMasker({ key: Buffer.from("k") }),
+        log: pino({ level: "silent" }),
+        maxQueuedBytes: 1,
+      });
+      const accepted = ingest.accept(obs({ type: "upsert", item: textRoute("a", 1) }));
+      const room = ingest.room();
+      await assert.rejects(accepted, /disk full/);
+      assert.equal(await settled(room), true);
+      assert.equal(ingest.pendingBytes(), 0);
+    });
+  });
+
+  it("should fold queued observations into one transaction only up to maxBatchBytes", async () => {
+    await withFreshStore(async (store) => {
+      const { gated, sizes, open } = gatedStore(store);
+      const first = textRoute("a", 1);
+      const ingest = new Ingest({
+        store: gated,
+        masker: createMasker({ key: Buffer.from("k") }),
+        log: pino({ level: "silent" }),
+        // Two of these objects fit, a third does not.
+        maxBatchBytes: first.json!.length * 2 + 10,
+      });
+      const accepted = [ingest.accept(obs({ type: "upsert", item: first }))];
+      // Queued together: without the byte cap they would share one transaction.
+      for (const name of ["b", "c", "d", "e", "f"])
+        accepted.push(ingest.accept(obs({ type: "upsert", item: textRoute(name, 1) })));
+      open();
+      await Promise.all(accepted);
+      assert.deepEqual(sizes, [2, 2, 2]);
+      assert.equal(
+        sizes.reduce((a, b) => a + b),
+        6,
+        "nothing dropped",
       );
     });
   });

@@ -3,7 +3,7 @@ import type { CanonicalizeOptions } from "../core/canonicalize.js";
 import type { Masker } from "../core/mask.js";
 import type { Change } from "../model/change.js";
 import { errorMessage } from "../model/errors.js";
-import { DEFAULT_STREAM, type Observation } from "../model/observation.js";
+import { DEFAULT_STREAM, type Observation, type ObservedObject } from "../model/observation.js";
 import type { EvaluateRules } from "../model/rule.js";
 import type { CommitBatch, Store } from "../store/store.js";
 import {
@@ -40,10 +40,55 @@ export interface IngestOptions {
   maxCachedObjectBytes?: number;
   /** Observations folded into one store transaction at most. */
   maxObservationsPerCommit?: number;
+  /**
+   * Bytes of observed objects (their JSON text, see `observationBytes`) folded into one
+   * transaction at most; an observation larger than this commits alone. Two batches are in
+   * flight at once (one builds while the other commits): this bounds what they hold.
+   * Default DEFAULT_BATCH_BYTES.
+   */
+  maxBatchBytes?: number;
+  /**
+   * Bytes of observations accepted and not yet committed above which `room()` holds a
+   * source back. Nothing is refused or dropped: `accept` always queues. Default
+   * DEFAULT_QUEUED_BYTES.
+   */
+  maxQueuedBytes?: number;
+}
+
+/**
+ * One transaction's input at most, in bytes of JSON text: 1 MiB is ~400 objects of 2.6 KiB,
+ * enough to amortize a commit (decision 0037); 16 observations of 100 such objects held
+ * 1,600 parsed objects, their patches and rows per batch, two batches at a time.
+ */
+export const DEFAULT_BATCH_BYTES = 1024 * 1024;
+/** Queued input above which `room()` waits: enough for the next two batches (decision 0037). */
+export const DEFAULT_QUEUED_BYTES = 3 * DEFAULT_BATCH_BYTES;
+/**
+ * What an object handed as a parsed object (not as text) counts for: its text is not known
+ * without serializing it, and the sources that matter for size hand text (decision 0033).
+ */
+export const PARSED_OBJECT_BYTES = 4096;
+
+/** What an observation weighs for batching and back-pressure: its objects' JSON text. */
+export function observationBytes(observation: Observation): number {
+  let bytes = 0;
+  for (const event of observation.events) {
+    if (event.type === "upsert") bytes += itemBytes(event.item);
+    else if (event.type === "snapshot" || event.type === "snapshot-page") {
+      for (const item of event.items) bytes += itemBytes(item);
+    }
+  }
+  return bytes;
+}
+
+function itemBytes(item: ObservedObject): number {
+  // `json` is read as a field: `object` may be a getter that would parse it.
+  return item.json !== undefined ? item.json.length : PARSED_OBJECT_BYTES;
 }
 
 interface Pending {
   observation: Observation;
+  bytes: number;
   resolve: () => void;
   reject: (err: unknown) => void;
 }
@@ -83,6 +128,9 @@ export class Ingest {
   private readonly snapshots = new Map<string, Map<string, OpenSnapshot>>();
   private readonly listeners: CommitListener[] = [];
   private running: Promise<void> | null = null;
+  /** Bytes of the observations accepted and not yet committed or rejected. */
+  private queuedBytes = 0;
+  private readonly roomWaiters: (() => void)[] = [];
 
   private readonly counters: IngestStats = { commits: 0, changes: 0, buildMs: 0, commitMs: 0 };
   private readonly buildOptions: BuildOptions;
@@ -113,12 +161,44 @@ export class Ingest {
     await this.runner.close();
   }
 
-  /** Resolves once the observation's changes are committed (or it held none). */
+  /**
+   * Resolves once the observation's changes are committed (or it held none). Always queues,
+   * however much is queued already: a source that can wait asks `room()` first.
+   */
   accept(observation: Observation): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ observation, resolve, reject });
+    const bytes = observationBytes(observation);
+    this.queuedBytes += bytes;
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ observation, bytes, resolve, reject });
       this.running ??= this.drainSoon();
-    });
+    }).finally(() => this.release(bytes));
+  }
+
+  /**
+   * Back-pressure by bytes: resolves at once while less than `maxQueuedBytes` of accepted
+   * observations wait for their commit, otherwise once enough of them committed (or
+   * failed). A source that awaits this before it reads more holds at most that much
+   * in ingest however fast it reads; one that does not is never refused.
+   */
+  room(): Promise<void> {
+    if (this.queuedBytes < this.maxQueuedBytes()) return Promise.resolve();
+    return new Promise((resolve) => this.roomWaiters.push(resolve));
+  }
+
+  /** Bytes accepted and not yet committed or rejected (for tests and metrics). */
+  pendingBytes(): number {
+    return this.queuedBytes;
+  }
+
+  private maxQueuedBytes(): number {
+    return this.options.maxQueuedBytes ?? DEFAULT_QUEUED_BYTES;
+  }
+
+  private release(bytes: number): void {
+    this.queuedBytes -= bytes;
+    while (this.roomWaiters.length > 0 && this.queuedBytes < this.maxQueuedBytes()) {
+      this.roomWaiters.shift()!();
+    }
   }
 
   /**
@@ -198,6 +278,17 @@ export class Ingest {
     for (const p of [...taken, ...behind]) p.reject(err);
   }
 
+  /** How many queued observations the next batch takes: by count and by bytes, at least one. */
+  private batchLength(): number {
+    const maxCount = Math.min(this.queue.length, this.options.maxObservationsPerCommit ?? 16);
+    const maxBytes = this.options.maxBatchBytes ?? DEFAULT_BATCH_BYTES;
+    let bytes = this.queue[0]?.bytes ?? 0;
+    let n = 1;
+    while (n < maxCount && bytes + this.queue[n]!.bytes <= maxBytes)
+      bytes += this.queue[n++]!.bytes;
+    return n;
+  }
+
   private takeQueuedOf(sources: Set<string>): Pending[] {
     const taken = this.queue.filter((p) => sources.has(p.observation.source));
     if (taken.length > 0) {
@@ -209,7 +300,7 @@ export class Ingest {
 
   /** Takes the next observations off the queue and starts building them (null: it failed). */
   private async prepareNext(): Promise<Prepared | null> {
-    const taken = this.queue.splice(0, this.options.maxObservationsPerCommit ?? 16);
+    const taken = this.queue.splice(0, this.batchLength());
     try {
       return await this.prepare(taken);
     } catch (err) {

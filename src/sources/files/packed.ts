@@ -49,6 +49,58 @@ export function fromStored(stored: StoredItem): PackedItem {
   return packedOf(rest, text);
 }
 
+/** Where lazy items' texts are read from (the read cache's texts file). */
+export interface TextSource {
+  read(offset: number, length: number): string;
+}
+
+/**
+ * A packed item whose text stays where it is (the read cache's texts file) and is read at
+ * each read of `text` or `object`, never kept: a restart holds every file's items without
+ * their objects (decision 0037). A class, so its getters live on one prototype: no
+ * closures nor property definitions per item (100k items at a restart).
+ */
+class LazyPackedItem {
+  readonly #texts: TextSource;
+  readonly #offset: number;
+  readonly #length: number;
+  #key: string | undefined;
+
+  constructor(
+    rest: Omit<ObservedObject, "object">,
+    texts: TextSource,
+    offset: number,
+    length: number,
+  ) {
+    Object.assign(this, rest);
+    this.#texts = texts;
+    this.#offset = offset;
+    this.#length = length;
+  }
+
+  get text(): string {
+    return this.#texts.read(this.#offset, this.#length);
+  }
+
+  get object(): JsonObject {
+    return JSON.parse(this.text) as JsonObject;
+  }
+
+  get [REF_KEY](): string {
+    this.#key ??= refKey((this as unknown as ObservedObject).ref);
+    return this.#key;
+  }
+}
+
+export function lazyPacked(
+  rest: Omit<ObservedObject, "object">,
+  texts: TextSource,
+  offset: number,
+  length: number,
+): PackedItem {
+  return new LazyPackedItem(rest, texts, offset, length) as unknown as PackedItem;
+}
+
 export function toStored(item: ObservedObject): StoredItem {
   // `object` is not enumerable: the rest holds the other fields, unparsed.
   const { text, ...rest } = pack(item);
@@ -81,7 +133,8 @@ export function unpackEvents(events: ObservationEvent[]): ObservationEvent[] {
 }
 
 function isPacked(item: ObservedObject): item is PackedItem {
-  return typeof (item as Partial<PackedItem>).text === "string";
+  // The key, not `text`: reading a lazy item's text would load it.
+  return (item as Partial<PackedItem>)[REF_KEY] !== undefined;
 }
 
 function packedOf(rest: Omit<ObservedObject, "object">, text: string): PackedItem {

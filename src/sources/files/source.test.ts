@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdir, rename, rm, symlink, writeFile } from "node:fs/promises";
+import { mkdir, readdir, rename, rm, symlink, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { afterEach, describe, it } from "node:test";
@@ -307,6 +307,18 @@ describe("files source", () => {
     await h.waitForEvent((e) => e.type === "recovered" && e.location === root, 1, "recovered root");
   });
 
+  it("should see an edit of a file reached through a symbolic link from outside the tree", async () => {
+    const [dir, elsewhere] = [await workDir(), await workDir()];
+    await writeFile(join(elsewhere, "real.yaml"), route("linked", "spec: {v: 1}\n"));
+    await symlink(join(elsewhere, "real.yaml"), join(dir, "linked.yaml"));
+    const h = await start({ paths: [dir] });
+    assert.deepEqual(snapshotOf(h.events()).items[0]?.object.spec, { v: 1 });
+    // Nothing changes in the watched directory itself.
+    await writeFile(join(elsewhere, "real.yaml"), route("linked", "spec: {v: 2}\n"));
+    const upsert = await h.waitForEvent(isUpsertOf("linked"), 1, "upsert through the link");
+    assert.deepEqual(upsert.type === "upsert" && upsert.item.object.spec, { v: 2 });
+  });
+
   it("should see a Kubernetes volume update made by swapping the ..data symlink", async () => {
     const dir = await workDir();
     await mkdir(join(dir, "..v1"));
@@ -517,6 +529,37 @@ describe("files source", () => {
       );
     });
 
+    it("should emit what the read cache's texts file holds, and read every file when it is cut short", async () => {
+      const [dir, state] = [await workDir(), await workDir()];
+      await writeFile(join(dir, "c.yaml"), route("c", "spec: {hostnames: [ä.example]}\n"));
+      await firstRun(dir, state);
+      const textsFiles = async () => (await readdir(state)).filter((n) => n.endsWith(".texts"));
+      const saved = await textsFiles();
+      const again = await start({ paths: [dir] }, { workDir: state, cursors: { default: "x" } });
+      const items = snapshotOf(again.events()).items;
+      assert.deepEqual(
+        items.map((i) => [i.ref.name, i.object.metadata]),
+        ["a", "b", "c"].map((name) => [name, { name, namespace: "shop" }]),
+      );
+      assert.deepEqual(items[2]?.object.spec, { hostnames: ["ä.example"] }, "read from the cache");
+      assert.equal(
+        again.logs.find((l) => l.msg === "parsed"),
+        undefined,
+        "no file parsed",
+      );
+      await again.runtime.stop();
+      running.splice(running.indexOf(again.runtime), 1);
+      const texts = await textsFiles();
+      assert.deepEqual(texts, saved, "no file read again: the cache is not written again");
+      await truncate(join(state, texts[0]!), 100);
+      const third = await start({ paths: [dir] }, { workDir: state, cursors: { default: "x" } });
+      assert.ok(third.logs.some((l) => l.level === 40 && /read cache unusable/.test(l.msg)));
+      assert.deepEqual(
+        snapshotOf(third.events()).items.map((i) => i.object.metadata),
+        ["a", "b", "c"].map((name) => ({ name, namespace: "shop" })),
+      );
+    });
+
     it("should emit the snapshot when ingest's settings changed (another state key)", async () => {
       const [dir, state] = [await workDir(), await workDir()];
       const cursors = await firstRun(dir, state, "key-1");
@@ -608,9 +651,14 @@ describe("files source", () => {
     await rm(join(dir, "gone.yaml"));
     await writeFile(join(dir, "kept.yaml"), route("kept", "spec: {v: 2}\n"));
     const from = h.observations.length;
-    const watcher = (h.source as unknown as { watcher: { emit(e: string, err: Error): void } })
-      .watcher;
-    watcher.emit("error", new Error("ENOSPC: System limit for number of file watchers reached"));
+    // One of the watcher's fs.watch handles fails as inotify does when its limit is reached.
+    const watcher = (
+      h.source as unknown as {
+        watcher: { watchers: Map<string, { emit(e: string, err: Error): void }> };
+      }
+    ).watcher;
+    const handle = [...watcher.watchers.values()][0]!;
+    handle.emit("error", new Error("ENOSPC: System limit for number of file watchers reached"));
     const gap = await h.waitForEvent((e) => e.type === "gap", from, "a gap event");
     assert.ok(gap.type === "gap" && gap.detail?.includes("ENOSPC"));
     const withGap = h.observations.slice(from).find((o) => o.events.some((e) => e.type === "gap"));

@@ -1,5 +1,4 @@
 import { createHash } from "node:crypto";
-import { type FSWatcher, watch } from "chokidar";
 import type { TimerHandle } from "../../core/clock.js";
 import { errorMessage } from "../../model/errors.js";
 import { DEFAULT_STREAM, type ObservationEvent } from "../../model/observation.js";
@@ -10,10 +9,11 @@ import {
   type ResolvedFilesSourceConfig,
   withFilesDefaults,
 } from "./config.js";
+import { DirWatcher } from "./dir-watch.js";
 import { lookAt } from "./look-at.js";
 import { pack, unpackEvents } from "./packed.js";
 import { type ReadOutcome, type ReadRequest, readResourceFile } from "./read.js";
-import { loadReadCache, saveReadCache } from "./read-cache.js";
+import { type CacheTexts, loadReadCache, saveReadCache } from "./read-cache.js";
 import {
   errnoOf,
   FileSelector,
@@ -133,7 +133,7 @@ class FilesSource implements Source {
   readonly type = "files";
   private readonly selector: FileSelector;
   private ctx: SourceContext | undefined;
-  private watcher: FSWatcher | undefined;
+  private watcher: DirWatcher | undefined;
   private records = new Map<string, FileRecord>();
   private view: View = emptyView();
   private dirty = new Set<string>();
@@ -155,8 +155,14 @@ class FilesSource implements Source {
   private readonly background = new Map<string, BackgroundRead>();
   /** The first full view is emitted: from then on big files parse in the background. */
   private initialDone = false;
-  /** cursorOf the records the read cache holds (loaded or saved): unchanged, not saved again. */
-  private cachedCursor: string | undefined;
+  /**
+   * The records the read cache holds (loaded or saved): while every record is the same
+   * object, nothing was read again and the cache is not written again. Compared by
+   * identity: hashing every record's path and signature cost two passes over the tree.
+   */
+  private cachedRecords: Map<string, FileRecord> | undefined;
+  /** Where the texts of the items loaded from the read cache are read from. */
+  private cacheTexts: CacheTexts | undefined;
 
   constructor(
     private readonly config: ResolvedFilesSourceConfig,
@@ -182,17 +188,20 @@ class FilesSource implements Source {
     // A stop aborts the parses in flight at once, even those of the first full view.
     signal.addEventListener("abort", () => stopping.abort(), { once: true });
     // Last run's reads: the start-up walk re-reads only files whose signature moved.
-    this.records = this.workDir
+    this.cacheTexts?.close();
+    const cache = this.workDir
       ? await loadReadCache(this.workDir, this.name, (err) =>
           ctx.log.warn({ err }, "files read cache unusable; reading every file"),
         )
-      : new Map();
-    this.cachedCursor = this.records.size > 0 ? cursorOf(this.records, "") : undefined;
+      : { records: new Map<string, FileRecord>() };
+    this.records = cache.records;
+    this.cacheTexts = cache.texts;
+    this.cachedRecords = this.records.size > 0 ? this.records : undefined;
     this.view = emptyView();
     this.lastScan = undefined;
     this.blind = new BlindRecheck(this.tuning.blindRecheckMinMs, this.tuning.blindRecheckMaxMs);
     try {
-      // Watch before the first walk, so nothing that changes during it goes unseen.
+      // The walk watches each directory before it lists it: nothing changes unseen.
       await this.startWatcher();
       await this.enqueueBatch("initial");
       this.initialDone = true;
@@ -236,40 +245,57 @@ class FilesSource implements Source {
     this.clearTimer();
     this.ctx?.clock.clearTimeout(this.periodic);
     this.ctx?.clock.clearTimeout(this.recheck);
-    await this.watcher?.close();
+    this.watcher?.close();
     this.watcher = undefined;
     await this.work;
     await this.saveReadCache();
+    // The records' texts are read from it until here (the save above reads them).
+    this.cacheTexts?.close();
+    this.cacheTexts = undefined;
   }
 
   /** Never fails the source: without a cache the next start reads every file. */
   private async saveReadCache(): Promise<void> {
     if (!this.workDir || !this.lastScan) return;
-    // The same files at the same signatures: what the cache holds (a restart with nothing
-    // changed does not write the whole tree's items again).
-    const cursor = cursorOf(this.records, "");
-    if (cursor === this.cachedCursor) return;
+    // The same records: what the cache holds (a restart with nothing changed does not
+    // write the whole tree's items again).
+    const records = this.records;
+    if (this.cachedRecords && sameRecords(records, this.cachedRecords)) return;
     const keep = (r: FileRecord) => r.readable && r.known && !r.problems.some(isTransient);
     try {
-      await saveReadCache(this.workDir, this.name, this.records.values(), keep);
-      this.cachedCursor = cursor;
+      await saveReadCache(this.workDir, this.name, records.values(), keep);
+      this.cachedRecords = records;
     } catch (err) {
       this.ctx?.log.warn({ err }, "could not save the files read cache; the next start reads all");
     }
   }
 
+  /**
+   * The roots' parents (a root made, removed or renamed) are watched from here on; each
+   * walk watches what it lists (dir-watch.ts).
+   */
   private async startWatcher(): Promise<void> {
-    const watcher = watch(await watchTargets(this.selector), {
-      ignoreInitial: true,
-      followSymlinks: true,
-      atomic: true,
-      ignorePermissionErrors: true,
-      ignored: (path, stats) => !this.selector.watches(path, stats),
-    });
-    this.watcher = watcher;
-    watcher.on("all", (_event, path) => this.touch(path));
-    watcher.on("error", (err) => this.onWatcherError(err));
-    await new Promise<void>((resolve) => watcher.once("ready", resolve));
+    this.watcher = new DirWatcher(
+      // Siblings of a root are heard in its parent's directory: they are no concern.
+      (path) => {
+        if (this.selector.watches(path)) this.touch(path);
+      },
+      (err) => this.onWatcherError(err),
+    );
+    for (const target of await watchTargets(this.selector)) this.watcher.add(target);
+  }
+
+  /**
+   * A full walk, watching what it lists as it goes; then the watcher drops what the walk
+   * no longer lists (a directory removed, a root's parent that is not one any more).
+   */
+  private async walkAndWatch(): Promise<ScanResult> {
+    const targets = await watchTargets(this.selector);
+    for (const target of targets) this.watcher?.add(target);
+    const found = await scan(this.selector, (path, file) => this.watcher?.add(path, file));
+    const { dirs, files } = found.watched ?? { dirs: [], files: [] };
+    this.watcher?.keepOnly([...targets, ...dirs], files);
+    return found;
   }
 
   /**
@@ -379,7 +405,7 @@ class FilesSource implements Source {
     const recovered = this.blind.update(blindPlaces(found));
     if (recovered.length > 0) {
       this.ctx?.log.info({ paths: recovered }, "directories can be listed again; watching them");
-      this.watcher?.add(recovered);
+      for (const path of recovered) this.watcher?.add(path);
     }
     if (this.recheck !== undefined || this.stopped) return;
     const delay = this.blind.nextDelay();
@@ -435,7 +461,7 @@ class FilesSource implements Source {
   }> {
     const last = walk ? undefined : this.lookAtBase();
     const looked = last && (await lookAt(this.selector, last, dirty));
-    const found = looked ?? (await scan(this.selector));
+    const found = looked ?? (await this.walkAndWatch());
     if (!looked) this.dropBackgroundReadsOfGoneFiles(found);
     const toRead = found.files.filter((file) =>
       needsRead(this.records.get(file.absPath), file, dirty),
@@ -471,9 +497,9 @@ class FilesSource implements Source {
     const events = asSnapshot
       ? snapshotEvents(this.view, view)
       : changeEvents(this.view, view, reread);
-    // The watcher reports a removal late (chokidar holds an unlink back to spot atomic
-    // saves), so a rename's new name can come before its old one goes: a definition that
-    // looks duplicated after looking at named paths only is checked by a full walk.
+    // A rename's new name can be heard before its old one goes (the two events may fall
+    // into different batches): a definition that looks duplicated after looking at named
+    // paths only is checked by a full walk.
     if (looked && newDuplicate(this.view, view)) return this.observe(snapshot, true, dirty);
     return { records: kept, view, events, found, reads: toRead.length };
   }
@@ -594,6 +620,13 @@ function needsRead(record: FileRecord | undefined, file: FoundFile, dirty: Set<s
     a.mtimeMs !== b.mtimeMs ||
     a.ctimeMs !== b.ctimeMs;
   return changed || record.problems.some(isTransient);
+}
+
+/** The same paths, each with the very record object (none was read or changed since). */
+function sameRecords(a: Map<string, FileRecord>, b: Map<string, FileRecord>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [path, record] of a) if (b.get(path) !== record) return false;
+  return true;
 }
 
 function newDuplicate(before: View, after: View): boolean {
