@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { hostname } from "node:os";
 import pg from "pg";
 import type { Change, Revision } from "../../model/change.js";
@@ -376,8 +377,7 @@ export class PostgresStore implements Store, HistoryExporter, HistoryImporter {
     revision: number | undefined,
   ): Promise<ReplayRow[]> {
     const c = this.t("changes");
-    const { rows } = await this.pool.query<ReplayRow>(
-      `WITH target AS (
+    const text = `WITH target AS (
          SELECT coalesce($2::integer, (SELECT max(revision) FROM ${c} WHERE ref_id = $1)) AS revision),
        base AS (
          SELECT coalesce(
@@ -392,9 +392,14 @@ export class PostgresStore implements Store, HistoryExporter, HistoryImporter {
          ${remaskJoin(this.t)}
        WHERE c.ref_id = $1 AND c.revision >= (SELECT revision FROM base)
          AND c.revision <= (SELECT revision FROM target)
-       ORDER BY c.revision`,
-      [refId, revision ?? null],
-    );
+       ORDER BY c.revision`;
+    // Prepared (by name, once per connection): planning this query cost the server ~150 µs
+    // on every read, and ingest reads once per object not in its cache.
+    const { rows } = await this.pool.query<ReplayRow>({
+      name: preparedName("replay-from-snapshot", text),
+      text,
+      values: [refId, revision ?? null],
+    });
     return rows;
   }
 
@@ -402,10 +407,12 @@ export class PostgresStore implements Store, HistoryExporter, HistoryImporter {
   private async findRefId(ref: Ref): Promise<number | undefined> {
     const known = this.refIds.get(refKey(ref));
     if (known !== undefined) return known;
-    const { rows } = await this.pool.query<{ id: number }>(
-      `SELECT id FROM ${this.t("refs")} WHERE ${REF_WHERE}`,
-      refParams(ref),
-    );
+    const text = `SELECT id FROM ${this.t("refs")} WHERE ${REF_WHERE}`;
+    const { rows } = await this.pool.query<{ id: number }>({
+      name: preparedName("ref-id", text),
+      text,
+      values: refParams(ref),
+    });
     return rows[0]?.id;
   }
 
@@ -1017,3 +1024,18 @@ export class PostgresStore implements Store, HistoryExporter, HistoryImporter {
     );
   }
 }
+
+/**
+ * A prepared statement's name: the pg client prepares a named query once per connection
+ * and refuses one name for two texts, so the name carries a hash of the text (the schema
+ * is part of it).
+ */
+function preparedName(label: string, text: string): string {
+  let name = preparedNames.get(text);
+  if (name === undefined) {
+    name = `crwatch-${label}-${createHash("sha256").update(text).digest("hex").slice(0, 16)}`;
+    preparedNames.set(text, name);
+  }
+  return name;
+}
+const preparedNames = new Map<string, string>();
