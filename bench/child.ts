@@ -27,6 +27,7 @@ const tasks: Record<string, () => Promise<Task>> = {
   "watch-crwatch": async () => (await import("./watch.js")).watchCrwatchTask,
   "ingest-postgres": async () => (await import("./postgres.js")).postgresIngestScenario,
   kubernetes: async () => (await import("./kubernetes.js")).kubernetesTask,
+  git: async () => (await import("./git.js")).gitScenario,
 };
 
 const [task, json] = process.argv.slice(2);

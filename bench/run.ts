@@ -3,7 +3,6 @@ import { join } from "node:path";
 import { tempDir } from "../test/helpers.js";
 import { diffScenario, lintScenario } from "./ci.js";
 import { makeTree } from "./files.js";
-import { gitScenario } from "./git.js";
 import { benchTextInput, benchWorkers } from "./ingest.js";
 import { kubernetesScenario } from "./kubernetes.js";
 import { pollScenario } from "./poll.js";
@@ -153,7 +152,8 @@ const scenarios: Record<string, () => Promise<Record<string, unknown>>> = {
   watch: watchScenario,
   kubernetes: kubernetesScenario,
   sinks: sinksScenario,
-  git: gitScenario,
+  // In a child under serve's heap limits, like every crwatch measurement (decision 0029).
+  git: () => crwatchInChild("git", {}),
   poll: pollScenario,
   "ingest-postgres": postgresScenario,
   lint: lintScenario,

@@ -148,19 +148,45 @@ export class PendingBatch {
   async finalize(): Promise<void> {
     // The latest JSON of refs changed in this batch (the object cache may be off or full).
     const latest = new Map<string, string | null>();
+    const stored = this.readStoredBefores();
     let next = 0;
     for (const entry of this.entries) {
       if (entry.kind === "notice") this.batch.changes.push(entry.change);
       else if (entry.kind === "upsert") {
-        await this.finishUpsert(entry, this.results[next++] as UpsertResult, latest);
+        const result = this.results[next] as UpsertResult;
+        await this.finishUpsert(entry, result, latest, stored.get(next++));
       } else await this.finishDelete(entry, latest);
     }
+  }
+
+  /**
+   * The stored "before" of every upsert whose job found none in memory, read all at once:
+   * on PostgreSQL each is a round trip, and one after the other they left the ingest thread
+   * waiting. Such an upsert is its ref's first event in the batch (a later one CONTINUEs),
+   * so the store's latest revision is its before, whenever it is read. By result index.
+   */
+  private readStoredBefores(): Map<number, Promise<JsonObject | null>> {
+    const reads = new Map<number, Promise<JsonObject | null>>();
+    let next = 0;
+    for (const entry of this.entries) {
+      if (entry.kind !== "upsert") continue;
+      const result = this.results[next] as UpsertResult;
+      if (result.changed && result.needBefore) {
+        const read = entry.state.latestObject(entry.job.key, entry.job.ref);
+        // Awaited in finalize's order; a failure must not go unhandled if finalize stops first.
+        read.catch(() => undefined);
+        reads.set(next, read);
+      }
+      next++;
+    }
+    return reads;
   }
 
   private async finishUpsert(
     entry: Extract<Entry, { kind: "upsert" }>,
     result: UpsertResult,
     latest: Map<string, string | null>,
+    storedBefore?: Promise<JsonObject | null>,
   ): Promise<void> {
     if (!result.changed) {
       if (result.remask) this.remask(entry, result.remask, latest);
@@ -173,7 +199,7 @@ export class PendingBatch {
     if (result.needBefore) {
       // Not in memory when the batch was collected: the store holds it (nothing in this
       // batch changed the ref before this upsert, or the job would have CONTINUEd).
-      const stored = await this.latestObject(state, job.key, job.ref, latest);
+      const stored = await (storedBefore ?? this.latestObject(state, job.key, job.ref, latest));
       const after = JSON.parse(result.json) as JsonObject;
       const carried = carryOver(this.options.kernel, rawObject(job), stored, after);
       if (carried) this.pushRemask(job.ref, head, carried.remask);

@@ -645,3 +645,53 @@ describe("Ingest back-pressure by bytes", () => {
     });
   });
 });
+
+describe("Ingest reads of objects not in memory", () => {
+  it("should read a batch's missing befores from the store together, not one after another", async () => {
+    const dir = await tempDir();
+    const store = await openSqliteStore({ dir: dir.path });
+    const options = {
+      masker: createMasker({ key: Buffer.from("k") }),
+      log: pino({ level: "silent" }),
+      // No object cache: every MODIFIED reads its before from the store.
+      maxCachedObjectBytes: 0,
+    };
+    try {
+      const names = ["a", "b", "c", "d"];
+      const first = new Ingest({ store, ...options });
+      await first.accept(
+        obs(...names.map((n) => ({ type: "upsert" as const, item: route(n, 90) }))),
+      );
+      let inFlight = 0;
+      let most = 0;
+      const counting: Store = Object.create(store, {
+        getRevision: {
+          value: async (ref: Ref, revision?: number) => {
+            inFlight++;
+            most = Math.max(most, inFlight);
+            // A round trip's worth of waiting, as PostgreSQL has.
+            await new Promise((r) => setTimeout(r, 5));
+            try {
+              return await store.getRevision(ref, revision);
+            } finally {
+              inFlight--;
+            }
+          },
+        },
+      });
+      const ingest = new Ingest({ store: counting, ...options });
+      await ingest.accept(
+        obs(...names.map((n) => ({ type: "upsert" as const, item: route(n, 10) }))),
+      );
+      const changes = await store.readChanges({ afterSeq: 0 });
+      assert.deepEqual(
+        changes.map((c) => `${c.type} ${c.ref.name}`),
+        [...names.map((n) => `ADDED ${n}`), ...names.map((n) => `MODIFIED ${n}`)],
+      );
+      assert.equal(most, names.length, "all four reads in flight at once");
+    } finally {
+      await store.close();
+      await dir.cleanup();
+    }
+  });
+});
