@@ -12,7 +12,7 @@ import { Dispatcher } from "../src/sinks/dispatcher.js";
 import { allDelivered, type Sink } from "../src/sinks/sink.js";
 import { openSqliteStore } from "../src/store/sqlite/store.js";
 import { tempDir } from "../test/helpers.js";
-import { makeRoute } from "./objects.js";
+import { makeRoute, routeFields } from "./objects.js";
 import { percentile, RssSampler } from "./stats.js";
 
 /** The issue's figures; the environment can shrink them for a quick look or a profile. */
@@ -30,17 +30,7 @@ const SOURCE = "bench";
 
 function observed(i: number, version: number): ObservedObject {
   const object = makeRoute(i, version);
-  return {
-    ref: {
-      source: SOURCE,
-      group: "gateway.networking.k8s.io",
-      kind: "HTTPRoute",
-      namespace: `team-${i % 50}`,
-      name: `route-${i}`,
-    },
-    object,
-    location: { path: `/bench/route-${i}.yaml`, line: 1 },
-  };
+  return { ...routeFields(SOURCE, i), object };
 }
 
 function observation(items: ObservedObject[]): Observation {

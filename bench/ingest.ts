@@ -15,7 +15,7 @@ import { allDelivered, type Sink } from "../src/sinks/sink.js";
 import { openSqliteStore } from "../src/store/sqlite/store.js";
 import { tempDir } from "../test/helpers.js";
 import { cpuMsSince, mainThreadCpuMs, Stopwatch, timed } from "./cpu.js";
-import { makeRoute } from "./objects.js";
+import { makeRoute, routeFields } from "./objects.js";
 import { peakRssMib, percentile, round } from "./stats.js";
 
 /** Upserts per observation, as a source sends after a burst (a list page, a Git commit). */
@@ -98,16 +98,7 @@ export function textOf(n: number, resources: number): { i: number; text: string 
 }
 
 function observed(i: number, text: string, asText: boolean): ObservedObject {
-  const fields = {
-    ref: {
-      source: SOURCE,
-      group: "gateway.networking.k8s.io",
-      kind: "HTTPRoute",
-      namespace: `team-${i % 50}`,
-      name: `route-${i}`,
-    },
-    location: { path: `/bench/route-${i}.yaml`, line: 1 },
-  };
+  const fields = routeFields(SOURCE, i);
   return asText ? observedText(text, fields) : { ...fields, object: JSON.parse(text) };
 }
 

@@ -1,4 +1,20 @@
 import type { JsonObject } from "../src/model/json.js";
+import type { Location } from "../src/model/observation.js";
+import type { Ref } from "../src/model/ref.js";
+
+/** Where route i of a benchmark source lives: its ref and the file it is read from. */
+export function routeFields(source: string, i: number): { ref: Ref; location: Location } {
+  return {
+    ref: {
+      source,
+      group: "gateway.networking.k8s.io",
+      kind: "HTTPRoute",
+      namespace: `team-${i % 50}`,
+      name: `route-${i}`,
+    },
+    location: { path: `/bench/route-${i}.yaml`, line: 1 },
+  };
+}
 
 /**
  * HTTPRoute-like objects of 2–4 KiB: hostnames, several rules with matches, filters and

@@ -2,6 +2,7 @@ import type { Ingest } from "../src/ingest/pipeline.js";
 import { type Observation, observedText } from "../src/model/observation.js";
 import { PER_OBSERVATION, textOf } from "./ingest.js";
 import { offer } from "./ingest-feed.js";
+import { routeFields } from "./objects.js";
 
 const RESOURCES = Number(process.env.BENCH_RESOURCES ?? 10_000);
 /** Observations waiting for their commit at most (what a source's back-pressure allows). */
@@ -33,16 +34,7 @@ function observationOf(texts: string[], from: number, to: number): Observation {
     const i = n % RESOURCES;
     const text = texts[n] as string;
     texts[n] = "";
-    const item = observedText(text, {
-      ref: {
-        source: SOURCE,
-        group: "gateway.networking.k8s.io",
-        kind: "HTTPRoute",
-        namespace: `team-${i % 50}`,
-        name: `route-${i}`,
-      },
-      location: { path: `/bench/route-${i}.yaml`, line: 1 },
-    });
+    const item = observedText(text, routeFields(SOURCE, i));
     events.push({ type: "upsert", item });
   }
   return { source: SOURCE, observedAt: new Date().toISOString(), events };
