@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import fc from "fast-check";
 import type { ResourceChangeType } from "../model/change.js";
 import { CrwatchError } from "../model/errors.js";
 import type { JsonObject } from "../model/json.js";
@@ -225,6 +226,33 @@ describe("the engine", () => {
     assert.deepEqual(at(2), ["generic/change-burst"]);
     assert.deepEqual(at(3), [], "reported once per window");
     assert.deepEqual(at(20), [], "the window slid past");
+  });
+
+  it("should report bursts as counting every change would, keeping only the newest", () => {
+    // The rule keeps the N+1 newest times per kind; the reference keeps all of them.
+    const changes = 3;
+    const windowMs = 5 * 60_000;
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 40 }), { maxLength: 60 }), (minutes) => {
+        const rules = createRuleEngine({ policy: { burst: { changes, window: "5m" } } });
+        const kept: number[] = [];
+        let alertedAt: number | undefined;
+        for (const minute of minutes) {
+          const time = Date.UTC(2026, 0, 1, 0, minute);
+          const all = kept.filter((t) => t > time - windowMs);
+          kept.length = 0;
+          kept.push(...all, time);
+          let expected = kept.length > changes;
+          if (expected && alertedAt !== undefined && time - alertedAt < windowMs) expected = false;
+          if (expected) alertedAt = time;
+          const fired = rules(
+            input(route(["a"]), route(["b"]), { observedAt: new Date(time).toISOString() }),
+          ).some((f) => f.ruleId === "generic/change-burst");
+          assert.equal(fired, expected, `at minute ${minute} of ${minutes.join(",")}`);
+        }
+      }),
+      { numRuns: 500, seed: 20261130 },
+    );
   });
 
   it("should run only single-state rules in lint mode", () => {
